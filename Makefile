@@ -1,0 +1,43 @@
+# Two entry points on a fresh machine: `make run` and `make test`.
+# Each does every set-up step it needs (system packages, virtual environment, pinned packages).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.installed
+SYSTAMP := $(VENV)/.system
+CORES   ?= all
+CONFIG  ?=
+TARGET  ?= all
+PYTEST_ARGS ?=
+
+.PHONY: run test setup system clean
+
+setup: $(STAMP) $(SYSTAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	$(PY) -c "import megatron.core.datasets.helpers_cpp"
+	touch $@
+
+# System packages the tests and the sandboxed evaluation need (Debian).
+SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium
+$(SYSTAMP): $(STAMP)
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	touch $@
+
+run: setup
+	$(VENV)/bin/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG)) $(TARGET)
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf results .snakemake

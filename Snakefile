@@ -1,0 +1,25 @@
+# OpenCoder Cookbook workflow: raw code -> corpus -> tokenizer -> tokens -> model -> scores -> cards.
+# Rules only declare inputs, outputs, params and resources; all logic is in src/opencoder.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config/config.yaml"
+validate(config, "config/schema/config.schema.yaml")
+
+include: "rules/common.smk"
+include: "rules/ingest.smk"
+include: "rules/preprocess.smk"
+include: "rules/exact_dedup.smk"
+include: "rules/fuzzy_dedup.smk"
+include: "rules/transform.smk"
+include: "rules/filter.smk"
+include: "rules/sample.smk"
+include: "rules/tokenizer.smk"
+include: "rules/tokens.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.tokens.output,

@@ -1,0 +1,5 @@
+import sys
+
+from opencoder.cli import main
+
+sys.exit(main())

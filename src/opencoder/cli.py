@@ -1,0 +1,51 @@
+"""`opencoder <stage> ...`: every stage of the workflow, runnable alone on a user's files.
+
+The workflow's rules call exactly these commands, so a stage run by hand and a stage run by
+Snakemake execute the same code. Each stage module exposes `main(argv)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+# stage name → module exposing `main(argv: list[str]) -> int | None`
+STAGES = {
+    "ingest": "opencoder.ingest",
+    "preprocess": "opencoder.preprocess",
+    "exact-dedup": "opencoder.exact_dedup",
+    "fuzzy-dedup": "opencoder.fuzzy.cli",
+    "dedup": "opencoder.fuzzy.standalone",
+    "dedup-explain": "opencoder.fuzzy.explain",
+    "transform": "opencoder.transform",
+    "filter": "opencoder.filtering.cli",
+    "sample": "opencoder.sample",
+    "funnel": "opencoder.funnel",
+    "tokenizer": "opencoder.tokenizer",
+    "tokens": "opencoder.tokens",
+    "train": "opencoder.training.cli",
+    "export": "opencoder.export",
+    "eval": "opencoder.evaluation.cli",
+    "card": "opencoder.cards",
+    "publish": "opencoder.publish",
+    "report": "opencoder.report",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"} or argv[0] not in STAGES:
+        known = ", ".join(STAGES)
+        if argv and argv[0] not in {"-h", "--help"}:
+            print(f"opencoder: unknown stage {argv[0]!r}; stages: {known}", file=sys.stderr)
+            return 2
+        print(f"usage: opencoder <stage> [options]\nstages: {known}\n`opencoder <stage> --help` for a stage's options")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    module = importlib.import_module(STAGES[argv[0]])
+    return int(module.main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

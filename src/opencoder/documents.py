@@ -1,0 +1,55 @@
+"""The one document schema every stage reads and writes.
+
+A document is one source file. Columns (polars dtypes):
+
+| column      | dtype                  | meaning                                                        |
+|-------------|------------------------|----------------------------------------------------------------|
+| id          | String                 | stable id: hex digest of (source, repo, path), same on rebuild  |
+| text        | String                 | file content, UTF-8                                             |
+| path        | String                 | path inside its repository / source root, `/`-separated         |
+| language    | String                 | language name from the linguist-derived table (lower case)      |
+| doc_type    | String                 | `code`, `data` or `text`                                        |
+| repo        | String (nullable)      | repository name (`owner/name` or directory name)                |
+| stars       | Int64 (nullable)       | repository stars, where known                                   |
+| commit_time | Datetime[us, UTC] (nullable) | last commit time of the file's repository, where known    |
+| source      | String                 | name of the configured source the document came from            |
+| bytes       | Int64                  | UTF-8 size of `text`                                            |
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "text": pl.String(),
+    "path": pl.String(),
+    "language": pl.String(),
+    "doc_type": pl.String(),
+    "repo": pl.String(),
+    "stars": pl.Int64(),
+    "commit_time": pl.Datetime("us", "UTC"),
+    "source": pl.String(),
+    "bytes": pl.Int64(),
+}
+COLUMNS = list(SCHEMA)
+
+
+def document_id(source: str, repo: str | None, path: str) -> str:
+    """Stable id: the same file from the same place gets the same id on every rebuild."""
+    key = f"{source}\x00{repo or ''}\x00{path}".encode()
+    return hashlib.blake2b(key, digest_size=12).hexdigest()
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=SCHEMA)
+
+
+def conform(df: pl.DataFrame, *, where: str = "documents") -> pl.DataFrame:
+    """Cast `df` to the document schema, in schema order; a missing column is an error naming `where`."""
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: missing document columns {missing} (have {df.columns})")
+    return df.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
