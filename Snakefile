@@ -22,4 +22,4 @@ include: "rules/tokens.smk"
 rule all:
     default_target: True
     input:
-        rules.tokens.output,
+        f"{OUT}/tokens/blend.json",

@@ -1,0 +1,1 @@
+# rules for the exact_dedup stage

@@ -1,0 +1,1 @@
+# rules for the fuzzy_dedup stage
