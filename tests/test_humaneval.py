@@ -1,0 +1,113 @@
+"""HumanEval harness: the benchmark's own solutions score 164/164 in the sandbox, wrong ones fail,
+pass@k matches the exact binomial formula, the other benchmarks load from files, and greedy
+generation from a real (tiny, random) Llama is batched, stop-aware and deterministic."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from math import comb
+
+import pytest
+
+from opencoder.evaluation import benchmarks
+from opencoder.evaluation.benchmarks import BenchmarkError
+from opencoder.evaluation.passk import pass_at_k
+from opencoder.evaluation.sandbox import Limits, Sandbox
+from opencoder.evaluation.score import score
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    return Sandbox(Limits(timeout_s=10, memory_mb=2048, nproc=32, file_size_mb=8))
+
+
+@pytest.fixture(scope="module")
+def humaneval():
+    return benchmarks.load({"name": "humaneval"})
+
+
+def test_canonical_solutions_score_164_of_164(sandbox, humaneval):
+    assert len(humaneval) == 164
+    results, summary = score(humaneval, {p.task_id: [p.reference] for p in humaneval}, sandbox, ks=[1], threads=2)
+    failures = [r for r in results if not r["passed"]]
+    assert failures == []
+    assert summary["passed"] == 164 and summary["pass@1"] == 1.0
+    assert summary["results"] == {"passed": 164}
+
+
+def test_wrong_solutions_fail(sandbox, humaneval):
+    problems = humaneval[:20]
+    wrong = {
+        p.task_id: ["    return None\n", "    raise NotImplementedError\n", "    while True:\n        pass\n"]
+        for p in problems[:2]
+    }
+    # a plausible wrong answer for every problem: another problem's canonical solution
+    wrong.update({p.task_id: [problems[(i + 1) % len(problems)].reference] for i, p in enumerate(problems) if i >= 2})
+    results, summary = score(problems, wrong, Sandbox(Limits(timeout_s=2)), ks=[1], threads=2)
+    assert not any(r["passed"] for r in results)
+    assert summary["pass@1"] == 0.0
+    statuses = {r["result"] for r in results}
+    assert "timed out" in statuses and "failed: NotImplementedError" in statuses
+
+
+def test_pass_at_k_is_the_unbiased_estimator():
+    def exact(n, c, k):
+        return 1 - comb(n - c, k) / comb(n, k)
+
+    outcomes = {"a": [True] * 13 + [False] * 187, "b": [False] * 200, "c": [True] * 200}
+    got = pass_at_k(outcomes, [1, 10, 100, 201])
+    for k in (1, 10, 100):
+        want = (exact(200, 13, k) + 0 + 1) / 3
+        assert got[f"pass@{k}"] == pytest.approx(want, rel=1e-12)
+    assert "pass@201" not in got  # undefined with 200 samples: left out, not guessed
+    assert pass_at_k({"a": [True], "b": [False]}, [1]) == {"pass@1": 0.5}
+
+
+def test_plus_and_mbpp_load_from_files_and_run(tmp_path, sandbox):
+    plus = tmp_path / "HumanEvalPlus.jsonl.gz"
+    with gzip.open(plus, "wt") as f:
+        f.write(json.dumps({
+            "task_id": "HumanEval/0", "prompt": "def add(a, b):\n", "entry_point": "add",
+            "canonical_solution": "    return a + b\n",
+            "test": "def check(candidate):\n    for a, b in [(1, 2), (-1, 1), (10**20, 1)]:\n        assert candidate(a, b) == a + b\n",
+        }) + "\n")
+    mbpp = tmp_path / "mbpp.jsonl"
+    mbpp.write_text(json.dumps({
+        "task_id": 11, "text": "Write a function to square a number.", "code": "def square(x):\n    return x * x\n",
+        "test_list": ["assert square(3) == 9", "assert square(-2) == 4"], "test_setup_code": "",
+    }) + "\n")
+    mbpp_plus = tmp_path / "mbppplus.json"
+    mbpp_plus.write_text(json.dumps([{
+        "task_id": 2, "prompt": "Write a function to negate a number.", "code": "def neg(x):\n    return -x\n",
+        "test_imports": ["import math"], "test_list": ["assert neg(1) == -1"],
+        "test": "for x in [0, 1, -5, math.inf]:\n    assert neg(x) == -x\n",
+    }]))
+    for spec in [{"name": "humaneval_plus", "path": str(plus)}, {"name": "mbpp", "path": str(mbpp)},
+                 {"name": "mbpp_plus", "path": str(mbpp_plus)}]:
+        (problem,) = benchmarks.load(spec)
+        assert sandbox.check(problem.program(problem.reference)).passed, spec
+        assert not sandbox.check(problem.program("def nothing():\n    pass\n")).passed, spec
+    (mb,) = benchmarks.load({"name": "mbpp", "path": str(mbpp)})
+    assert mb.prompt == '"""\nWrite a function to square a number.\nassert square(3) == 9\n"""\n'
+
+
+def test_bad_benchmark_files_are_clear_errors(tmp_path):
+    with pytest.raises(BenchmarkError, match="ships with no package"):
+        benchmarks.load({"name": "mbpp"})
+    with pytest.raises(BenchmarkError, match="no such benchmark file"):
+        benchmarks.load({"name": "mbpp", "path": str(tmp_path / "absent.jsonl")})
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"task_id": "x", "prompt": "p", "entry_point": "f", "test": "t"}\n{not json\n')
+    with pytest.raises(BenchmarkError, match=r"broken.jsonl:2: not valid JSON"):
+        benchmarks.load({"name": "humaneval_plus", "path": str(broken)})
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text('{"task_id": "x", "prompt": "p"}\n')
+    with pytest.raises(BenchmarkError, match=r"missing.jsonl: record 1: missing field\(s\) entry_point, test"):
+        benchmarks.load({"name": "humaneval_plus", "path": str(missing)})
+    with pytest.raises(BenchmarkError, match="unknown benchmark"):
+        benchmarks.load({"name": "humaneval_minus"})
+
+
+def test_limit_takes_the_first_problems():
+    assert [p.task_id for p in benchmarks.load({"name": "humaneval"}, limit=3)] == [f"HumanEval/{i}" for i in range(3)]
