@@ -1,1 +1,16 @@
-# rules for the ingest stage
+# Ingest: configured sources -> ingest/<shard>.parquet (+ stats.json, rejected.parquet).
+# A checkpoint: the number of shards is known only once it has run.
+
+
+checkpoint ingest:
+    output:
+        directory(f"{OUT}/ingest"),
+    params:
+        cfg=params_json("ingest"),
+    threads: res("ingest")["threads"]
+    resources:
+        **res("ingest"),
+    log:
+        f"{OUT}/logs/ingest.log",
+    shell:
+        "{OPENCODER} ingest --out {output:q} --params {params.cfg:q} 2> {log:q}"

@@ -1,1 +1,18 @@
-# rules for the preprocess stage
+# Preprocess (paper 1.2): language table, size cap, excluded and unknown types; one job per shard.
+
+
+rule preprocess:
+    input:
+        f"{OUT}/ingest/{{shard}}.parquet",
+    output:
+        shard=f"{OUT}/preprocess/{{shard}}.parquet",
+        stats=f"{OUT}/preprocess/{{shard}}.stats.json",
+    params:
+        cfg=params_json("preprocess"),
+    threads: res("preprocess")["threads"]
+    resources:
+        **res("preprocess"),
+    log:
+        f"{OUT}/logs/preprocess/{{shard}}.log",
+    shell:
+        "{OPENCODER} preprocess --in {input:q} --out {output.shard:q} --params {params.cfg:q} 2> {log:q}"
