@@ -1,1 +1,51 @@
-# rules for the sample stage
+# Sampling (paper 1.7) and the corpus: a keep fraction per language from the filtered corpus's
+# per-language bytes, then a seeded per-document draw on every shard; `corpus` adds the funnel.
+
+
+rule sample_plan:
+    input:
+        per_shard(f"{OUT}/filter/{{shard}}.stats.json"),
+    output:
+        f"{OUT}/sample/plan.json",
+    params:
+        cfg=params_json("sample"),
+    threads: res("sample_plan")["threads"]
+    resources:
+        **res("sample_plan"),
+    log:
+        f"{OUT}/logs/sample_plan.log",
+    shell:
+        "{OPENCODER} sample plan --stats {input:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
+
+
+rule sample:
+    input:
+        shard=f"{OUT}/filter/{{shard}}.parquet",
+        plan=rules.sample_plan.output[0],
+    output:
+        corpus=f"{OUT}/corpus/{{shard}}.parquet",
+        stats=f"{OUT}/corpus/{{shard}}.stats.json",
+    threads: res("sample")["threads"]
+    resources:
+        **res("sample"),
+    log:
+        f"{OUT}/logs/sample/{{shard}}.log",
+    shell:
+        "{OPENCODER} sample apply --plan {input.plan:q} --input {input.shard:q}"
+        " --output {output.corpus:q} --stats {output.stats:q} 2> {log:q}"
+
+
+rule corpus:
+    input:
+        per_shard(f"{OUT}/corpus/{{shard}}.stats.json"),
+    output:
+        f"{OUT}/corpus/funnel.json",
+    params:
+        root=OUT,
+    threads: res("corpus")["threads"]
+    resources:
+        **res("corpus"),
+    log:
+        f"{OUT}/logs/corpus.log",
+    shell:
+        "{OPENCODER} funnel --root {params.root:q} --output {output:q} 2> {log:q}"

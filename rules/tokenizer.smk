@@ -1,1 +1,23 @@
-# rules for the tokenizer stage
+# Tokenizer (paper 3.1): a byte-level BPE trained on a seeded sample of the corpus, or the
+# tokenizer at config tokenizer.path (then the corpus is not needed to build it).
+import os
+
+
+rule tokenizer:
+    input:
+        corpus=[] if config["tokenizer"]["path"] else per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
+    output:
+        json=f"{OUT}/tokenizer/tokenizer.json",
+        config=f"{OUT}/tokenizer/tokenizer_config.json",
+        stats=f"{OUT}/tokenizer/stats.json",
+    params:
+        cfg=params_json("tokenizer"),
+        dir=lambda wildcards, output: os.path.dirname(output.json),
+    threads: res("tokenizer")["threads"]
+    resources:
+        **res("tokenizer"),
+    log:
+        f"{OUT}/logs/tokenizer.log",
+    shell:
+        "{OPENCODER} tokenizer --input {input.corpus:q} --output-dir {params.dir:q}"
+        " --stats {output.stats:q} --params {params.cfg:q} 2> {log:q}"

@@ -1,1 +1,50 @@
-# rules for the tokens stage
+# Megatron indexed datasets: every corpus shard encoded in parallel into one dataset per group
+# (config tokens.groups), then concatenated per group, with the blend the trainer reads.
+import os
+
+TOKEN_GROUPS = list(config["tokens"]["groups"])
+
+
+rule tokens_shard:
+    input:
+        corpus=f"{OUT}/corpus/{{shard}}.parquet",
+        tokenizer=rules.tokenizer.output.json,
+    output:
+        data=expand(f"{OUT}/tokens/shards/{{{{shard}}}}/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
+        stats=f"{OUT}/tokens/shards/{{shard}}/stats.json",
+        blend=f"{OUT}/tokens/shards/{{shard}}/blend.json",
+    params:
+        cfg=params_json("tokens"),
+        tokenizer=lambda wildcards, input: os.path.dirname(input.tokenizer),
+        dir=lambda wildcards, output: os.path.dirname(output.stats),
+    threads: res("tokens_shard")["threads"]
+    resources:
+        **res("tokens_shard"),
+    log:
+        f"{OUT}/logs/tokens_shard/{{shard}}.log",
+    shell:
+        "{OPENCODER} tokens encode --input {input.corpus:q} --tokenizer {params.tokenizer:q}"
+        " --output-dir {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
+
+
+rule tokens:
+    input:
+        shards=per_shard(f"{OUT}/tokens/shards/{{shard}}/stats.json"),
+        tokenizer=rules.tokenizer.output.json,
+    output:
+        data=expand(f"{OUT}/tokens/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
+        blend=f"{OUT}/tokens/blend.json",
+        stats=f"{OUT}/tokens/stats.json",
+    params:
+        cfg=params_json("tokens"),
+        tokenizer=lambda wildcards, input: os.path.dirname(input.tokenizer),
+        shards=lambda wildcards, input: [os.path.dirname(p) for p in input.shards],
+        dir=lambda wildcards, output: os.path.dirname(output.blend),
+    threads: res("tokens")["threads"]
+    resources:
+        **res("tokens"),
+    log:
+        f"{OUT}/logs/tokens.log",
+    shell:
+        "{OPENCODER} tokens merge --input {params.shards:q} --tokenizer {params.tokenizer:q}"
+        " --output-dir {params.dir:q} --params {params.cfg:q} 2> {log:q}"
