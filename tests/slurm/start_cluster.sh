@@ -24,7 +24,7 @@ TIMEOUT="${OPENCODER_SLURM_TIMEOUT:-60}"
 CONF=/etc/slurm/slurm.conf
 MARKER="# written by opencoder tests/slurm/start_cluster.sh"
 MUNGE_PID=/run/munge/munged.pid
-RUN="$STATE/run"
+RUN=/run/opencoder-slurm  # fixed, so daemons of an earlier state dir are found
 export PATH="$PATH:/usr/sbin:/sbin"
 
 log() { printf '[slurm-cluster] %s\n' "$*" >&2; }
@@ -118,6 +118,15 @@ record() { printf '%s\n' "$(pid_of "$1")" >"$STATE/started/$2.pid"; }
 if [ "$conf_changed" = 1 ] && ls "$STATE"/started/slurm*.pid >/dev/null 2>&1; then
     log "config changed: restarting the slurm daemons this script started"
     OPENCODER_SLURM_KEEP_MUNGE=1 OPENCODER_SLURM_STATE="$STATE" bash "$(dirname "$0")/stop_cluster.sh"
+fi
+if [ "$conf_changed" = 1 ]; then
+    for f in "$RUN"/slurm*.pid; do
+        [ -e "$f" ] || continue
+        comm="$(basename "$f" .pid)"; comm="${comm%%-*}"
+        if alive "$f" "$comm"; then
+            die "$comm (pid $(pid_of "$f")) runs with an older config and was not started from $STATE; stop it first"
+        fi
+    done
 fi
 
 mkdir -p /run/munge /var/log/munge /var/lib/munge

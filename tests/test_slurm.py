@@ -1,0 +1,114 @@
+"""The workflow on a real SLURM cluster: two virtual nodes on this host (tests/slurm/start_cluster.sh),
+driven through `snakemake --workflow-profile profiles/slurm` exactly as on a user's cluster.
+
+Only the first status check is made sooner than the profile's default, so the tests do not idle.
+The daemons the fixture started are stopped by pid at the end (tests/slurm/stop_cluster.sh).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "tests" / "slurm"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "2"]
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("slurmctld", path=os.environ["PATH"] + ":/usr/sbin"),
+    reason="the test cluster runs its daemons as root and needs slurm-wlm and munge (make setup)",
+)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # jobs inherit the submitter's environment (sbatch --export=ALL): the venv must come first
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}:/usr/sbin"
+    return env
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    state = Path(os.environ.get("OPENCODER_SLURM_STATE", "/var/lib/opencoder-slurm"))
+    env = {**_env(), "OPENCODER_SLURM_STATE": str(state)}
+    subprocess.run(["bash", SCRIPTS / "start_cluster.sh"], env=env, check=True, timeout=120)
+    try:
+        yield state
+    finally:
+        subprocess.run(["bash", SCRIPTS / "stop_cluster.sh"], env=env, check=True, timeout=120)
+        assert not list((state / "started").glob("*.pid")), "stop_cluster.sh left pid records behind"
+
+
+def run_snakemake(args: list[str], *, cwd: Path, timeout: int) -> subprocess.CompletedProcess:
+    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+    return proc
+
+
+def test_two_node_rule_runs_one_launcher_per_node(cluster, tmp_path):
+    """A rule asking for 2 nodes (config resources) gets both nodes of the cluster, and the launcher
+    starts one torchrun per node that rendezvous into one process group (gloo on CPUs)."""
+    overrides = tmp_path / "cluster.yaml"
+    overrides.write_text(textwrap.dedent(f"""\
+        out_dir: {tmp_path / 'out'}
+        resources:
+          rules:
+            probe: {{nodes: 2, threads: 1, mem_mb: 500, runtime: 5}}
+          cluster: {{partition: debug, account: null, gpus_per_node: 0, gpu_model: null, extra: "--mail-type=NONE"}}
+        """))
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""\
+        configfile: "{REPO / 'config' / 'config.yaml'}"
+        include: "{REPO / 'rules' / 'common.smk'}"
+
+        rule probe:
+            output: f"{{OUT}}/probe.json"
+            threads: res("probe")["threads"]
+            resources: **res("probe")
+            shell: "cd {SCRIPTS} && {{LAUNCH}} --nodes {{resources.nodes}} --gpus-per-node {{resources.gpus}} --cpus-per-task {{threads}} --module allreduce_probe -- {{output}}"
+        """))
+    proc = run_snakemake(
+        ["--snakefile", str(tmp_path / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(overrides),
+         "--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS, "--verbose"],
+        cwd=tmp_path, timeout=300,
+    )
+    sbatch = [line for line in (proc.stdout + proc.stderr).splitlines() if "sbatch call:" in line]
+    assert sbatch and "--nodes=2" in sbatch[0] and "--ntasks=2" in sbatch[0] and "-p debug" in sbatch[0]
+    assert "--mail-type=NONE" in sbatch[0]
+    seen = json.loads((tmp_path / "out" / "probe.json").read_text())
+    assert seen["world_size"] == 2 and seen["sum"] == 1 + 2
+    assert sorted(r["node_id"] for r in seen["ranks"]) == ["0", "1"]
+    assert len({r["node"] for r in seen["ranks"]}) == 2, "both ranks ran on the same node"
+
+
+def _digests(root: Path, patterns: list[str]) -> dict[str, str]:
+    files = sorted(p for pattern in patterns for p in root.glob(pattern) if p.is_file())
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.mark.slow
+def test_smoke_workflow_on_slurm_equals_local_run(cluster, tmp_path):
+    """The smoke build to the tokens target and the tiny pretrain target on SLURM gives the same
+    corpus, tokenizer, token files and training metrics as the same build run locally."""
+    targets = ["tokens", "pretrain"]
+    outputs = {}
+    for mode, extra in (("local", ["--workflow-profile", str(REPO / "profiles" / "default"), "--cores", "2"]),
+                        ("slurm", ["--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS,
+                                   "--jobs", "4"])):
+        out = tmp_path / mode
+        cfg = tmp_path / f"{mode}.yaml"
+        cfg.write_text(f"out_dir: {out}\n")
+        run_snakemake(["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config" / "smoke.yaml"),
+                       str(cfg), *extra, *targets], cwd=REPO, timeout=600)
+        outputs[mode] = _digests(out, ["corpus/*.parquet", "tokenizer/tokenizer.json", "tokens/*.bin",
+                                       "tokens/*.idx", "tokens/blend.json", "pretrain/metrics.jsonl"])
+    assert outputs["local"], "the local run produced none of the compared outputs"
+    assert outputs["slurm"] == outputs["local"]
