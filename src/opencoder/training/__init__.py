@@ -1,0 +1,1 @@
+"""Pretraining and annealing with megatron-core: model, data, schedule, checkpoints, loop, CLI."""
