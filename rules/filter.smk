@@ -1,1 +1,23 @@
-# rules for the filter stage
+# Filtering (paper 1.6): the release's rule set, per shard. Writes the kept documents, one decision
+# per document (`opencoder filter --explain`), stats per rule and group, and dropped samples per rule.
+
+
+rule filter:
+    input:
+        f"{OUT}/transform/{{shard}}.parquet",
+    output:
+        docs=f"{OUT}/filter/{{shard}}.parquet",
+        decisions=f"{OUT}/filter/{{shard}}.decisions.parquet",
+        stats=f"{OUT}/filter/{{shard}}.stats.json",
+        samples=f"{OUT}/filter/samples/{{shard}}.parquet",
+    params:
+        cfg=params_json("filter"),
+    threads: res("filter")["threads"]
+    resources:
+        **res("filter"),
+    log:
+        f"{OUT}/logs/filter/{{shard}}.log",
+    shell:
+        "POLARS_MAX_THREADS={threads} {OPENCODER} filter --input {input:q} --output {output.docs:q}"
+        " --explain {output.decisions:q} --stats {output.stats:q} --samples {output.samples:q}"
+        " --threads {threads} --params {params.cfg:q} 2> {log:q}"
