@@ -17,6 +17,7 @@ include: "rules/filter.smk"
 include: "rules/sample.smk"
 include: "rules/tokenizer.smk"
 include: "rules/tokens.smk"
+include: "rules/eval.smk"
 
 
 rule all:

@@ -111,3 +111,83 @@ def test_bad_benchmark_files_are_clear_errors(tmp_path):
 
 def test_limit_takes_the_first_problems():
     assert [p.task_id for p in benchmarks.load({"name": "humaneval"}, limit=3)] == [f"HumanEval/{i}" for i in range(3)]
+
+
+# ------------------------------------------------------------------ generation from a real model ---
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A random-init tiny Llama with a byte-level BPE trained here: real objects, saved and reloaded."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("hf_export")
+    texts = [p.prompt + p.reference for p in benchmarks.load({"name": "humaneval"})]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # two cores shared by many processes: more threads only contend
+    yield
+    torch.set_num_threads(before)
+
+
+def test_batched_greedy_equals_one_by_one_and_respects_stops(tiny_model, one_thread):
+    from opencoder.evaluation.generate import Decoding, generate, load_model
+
+    model, tokenizer = load_model(tiny_model, device="cpu")
+    problems = benchmarks.load({"name": "humaneval"}, limit=6)
+    prompts = [p.prompt for p in problems]
+    stop = problems[0].stop
+    batched = generate(model, tokenizer, prompts, stop, Decoding(max_new_tokens=24, batch_size=4))
+    single = generate(model, tokenizer, prompts, stop, Decoding(max_new_tokens=24, batch_size=1))
+    assert batched == single
+    assert all(len(c) == 1 for c in batched)
+    assert not any(s in c[0] for c in batched for s in stop)
+    assert any(c[0] for c in batched)  # something was generated
+    # sampling: n samples per prompt, reproducible with the seed
+    sampled = Decoding(max_new_tokens=8, batch_size=3, samples=2, temperature=1.0, top_p=0.95, seed=7)
+    first = generate(model, tokenizer, prompts[:3], stop, sampled)
+    assert first == generate(model, tokenizer, prompts[:3], stop, sampled)
+    assert all(len(c) == 2 for c in first)
+    with pytest.raises(ValueError, match="temperature"):
+        Decoding(samples=2, temperature=0.0)
+
+
+def test_eval_cli_writes_results_and_summary(tiny_model, tmp_path, one_thread):
+    from opencoder import config
+    from opencoder.evaluation.cli import main
+
+    params = config.load("config/smoke.yaml")["eval"]
+    params.update(limit=3, max_new_tokens=16, batch_size=2, device="cpu", k=[1, 5])
+    out = tmp_path / "eval"
+    argv = ["--model", str(tiny_model), "--out", str(out), "--threads", "1", "--params", json.dumps(params)]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (out / "humaneval" / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in rows] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    assert all(set(r) == {"task_id", "sample", "completion", "passed", "result"} for r in rows)
+    summary = json.loads((out / "humaneval" / "summary.json").read_text())
+    assert summary["problems"] == 3 and summary["pass@1"] == sum(r["passed"] for r in rows) / 3
+    assert "pass@5" not in summary  # one greedy sample defines pass@1 only
+    stats = json.loads((out / "humaneval" / "stats.json").read_text())
+    assert stats["in"]["documents"] == 3 and stats["out"]["documents"] == summary["passed"]
+    first = (out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes()
+    assert main(argv) == 0  # same config and model: same bytes
+    assert first == ((out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes())
