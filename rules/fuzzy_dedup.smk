@@ -1,1 +1,81 @@
-# rules for the fuzzy_dedup stage
+# Fuzzy dedup (paper 1.4): signatures per shard -> LSH per band range -> clusters once -> removal per shard.
+from opencoder.fuzzy.params import FuzzyParams
+
+FUZZY_PARTS = [f"{i:03d}" for i in range(len(FuzzyParams.from_config(config["dedup"]["fuzzy"]).band_ranges()))]
+
+
+rule fuzzy_signatures:
+    input:
+        f"{OUT}/exact/{{shard}}.parquet",
+    output:
+        keys=f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet",
+        docs=f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_signatures")["threads"]
+    resources:
+        **res("fuzzy_signatures"),
+    log:
+        f"{OUT}/logs/fuzzy_signatures/{{shard}}.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup signatures --in {input:q} --keys {output.keys:q} --docs {output.docs:q}"
+        " --threads {threads} --params {params.cfg:q} 2> {log:q}"
+
+
+rule fuzzy_buckets:
+    input:
+        per_shard(f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet"),
+    output:
+        f"{OUT}/fuzzy/buckets/{{part}}.parquet",
+    wildcard_constraints:
+        part=r"[0-9]{3}",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_buckets")["threads"]
+    resources:
+        **res("fuzzy_buckets"),
+    log:
+        f"{OUT}/logs/fuzzy_buckets/{{part}}.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup buckets --part {wildcards.part} --out {output:q} --params {params.cfg:q} {input:q} 2> {log:q}"
+
+
+rule fuzzy_clusters:
+    input:
+        edges=expand(f"{OUT}/fuzzy/buckets/{{part}}.parquet", part=FUZZY_PARTS),
+        docs=per_shard(f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet"),
+        documents=per_shard(f"{OUT}/exact/{{shard}}.parquet"),
+    output:
+        clusters=f"{OUT}/fuzzy/clusters.parquet",
+        removed=f"{OUT}/fuzzy/removed.parquet",
+        summary=f"{OUT}/fuzzy/clusters.json",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_clusters")["threads"]
+    resources:
+        **res("fuzzy_clusters"),
+    log:
+        f"{OUT}/logs/fuzzy_clusters.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup clusters --edges {input.edges:q} --docs {input.docs:q} --documents {input.documents:q}"
+        " --clusters {output.clusters:q} --removed {output.removed:q} --summary {output.summary:q}"
+        " --params {params.cfg:q} 2> {log:q}"
+
+
+rule fuzzy_dedup:
+    input:
+        shard=f"{OUT}/exact/{{shard}}.parquet",
+        clusters=f"{OUT}/fuzzy/clusters.parquet",
+    output:
+        shard=f"{OUT}/fuzzy/{{shard}}.parquet",
+        stats=f"{OUT}/fuzzy/{{shard}}.stats.json",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_dedup")["threads"]
+    resources:
+        **res("fuzzy_dedup"),
+    log:
+        f"{OUT}/logs/fuzzy_dedup/{{shard}}.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup remove --in {input.shard:q} --clusters {input.clusters:q} --out {output.shard:q}"
+        " --params {params.cfg:q} 2> {log:q}"
