@@ -1,0 +1,147 @@
+"""Tokens stage: megatron-core indexed datasets per group, merged from shards, read back by megatron."""
+
+from __future__ import annotations
+
+import json
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from opencoder import shards, tokenizer, tokens
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+GROUPS = {"py": {"languages": ["python"], "weight": 0.7}, "docs": {"doc_types": ["text"], "weight": 0.3}}
+TOKENIZER_PARAMS = {
+    "path": None, "vocab_size": 700, "sample_bytes": 10**9, "min_frequency": 2, "seed": 1,
+    "special_tokens": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"],
+    "eod_token": "<|endoftext|>", "pad_token": "<|pad|>",
+}
+
+
+def test_megatron_helpers_are_compiled():
+    import megatron.core.datasets.helpers_cpp  # noqa: F401  (GPTDataset and BlendedDataset need it)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Three shards of real code (python) and prose (text, other languages), plus a tokenizer."""
+    from conftest import make_documents
+
+    root = tmp_path_factory.mktemp("corpus")
+    code = [{"path": str(f.relative_to(STDLIB)), "text": f.read_text()} for f in sorted((STDLIB / "json").glob("*.py"))]
+    prose = [
+        {"path": f"doc{i}.md", "text": f"Section {i}.\nThe <|endoftext|> marker is text here.\n", "doc_type": "text", "language": "markdown"}
+        for i in range(6)
+    ]
+    other = [{"path": "x.c", "text": "int main(void) { return 0; }\n", "language": "c"}]
+    df = make_documents(code + prose + other)
+    paths = []
+    for i in range(3):
+        paths.append(root / f"{i:05d}.parquet")
+        shards.write_parquet(df[i::3], paths[-1])
+    tokenizer.build(paths, root / "tokenizer", TOKENIZER_PARAMS)
+    return {"paths": paths, "tokenizer": root / "tokenizer", "df": df}
+
+
+def read_documents(prefix: Path) -> list[np.ndarray]:
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    ds = IndexedDataset(str(prefix))
+    return [np.array(ds[i]) for i in range(len(ds))]  # copies: the views die with the mmap
+
+
+def test_encode_documents_appends_eod_and_round_trips(tmp_path, corpus):
+    backend, ids = tokens.load_backend(corpus["tokenizer"])
+    texts = ["def f():\n    return 1\n", "x = '<|endoftext|>'\n", ""]
+    counts = tokens.encode_documents(texts, corpus["tokenizer"], tmp_path / "ds")
+    docs = read_documents(tmp_path / "ds")
+    assert counts == {"documents": 3, "tokens": sum(len(d) for d in docs)}
+    assert docs[0].dtype == np.uint16  # 700 entries fit
+    for text, doc in zip(texts, docs):
+        assert doc[-1] == ids["eod_id"]
+        assert ids["eod_id"] not in doc[:-1]  # a literal "<|endoftext|>" in a file is text, not a boundary
+        assert backend.decode(doc[:-1].tolist(), skip_special_tokens=False) == text
+
+
+def test_large_vocabularies_use_int32():
+    assert tokens.token_dtype(96_640) is np.int32
+    assert tokens.token_dtype(65_536) is np.uint16
+
+
+def test_no_partial_dataset_on_failure(tmp_path, corpus):
+    def texts():
+        yield "fine"
+        raise RuntimeError("shard went away")
+
+    with pytest.raises(RuntimeError):
+        tokens.encode_documents(texts(), corpus["tokenizer"], tmp_path / "ds")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_groups_take_first_match_and_count_the_rest(tmp_path, corpus):
+    stats = tokens.encode(corpus["paths"], corpus["tokenizer"], tmp_path, GROUPS)
+    df = corpus["df"]
+    assert stats["extra"]["groups"]["py"]["documents"] == (df["language"] == "python").sum()
+    assert stats["extra"]["groups"]["docs"]["documents"] == 6
+    assert stats["dropped"]["no_group"]["documents"] == 1  # the C file
+    assert stats["in"]["documents"] == df.height
+
+
+def test_merged_shards_equal_one_pass_and_blend_is_relative(tmp_path, corpus):
+    whole = tmp_path / "whole"
+    tokens.encode(corpus["paths"], corpus["tokenizer"], whole, GROUPS)
+    parts = []
+    for path in corpus["paths"]:
+        parts.append(tmp_path / "shards" / path.stem)
+        tokens.encode([path], corpus["tokenizer"], parts[-1], GROUPS)
+    merged = tmp_path / "merged"
+    tokens.merge_folders(parts, corpus["tokenizer"], merged, GROUPS)
+    for group in GROUPS:
+        for ext in ("bin", "idx"):
+            assert (merged / f"{group}.{ext}").read_bytes() == (whole / f"{group}.{ext}").read_bytes()
+    blend = json.loads((merged / "blend.json").read_text())
+    assert blend["blend"] == [[0.7, "py"], [0.3, "docs"]]
+    assert not Path(blend["tokenizer"]).is_absolute()  # the folder moves as a whole
+    assert (merged / blend["tokenizer"]).resolve() == corpus["tokenizer"].resolve()
+    assert blend["groups"] == shards.read_json(whole / "blend.json")["groups"]
+
+
+def test_empty_group_is_left_out_of_the_blend(tmp_path, corpus):
+    groups = {**GROUPS, "rust": {"languages": ["rust"], "weight": 0.5}}
+    tokens.encode(corpus["paths"], corpus["tokenizer"], tmp_path, groups)
+    blend = tokens.load_blend(tmp_path / "blend.json")
+    assert [Path(p).name for p in blend.prefixes] == ["py", "docs"]
+    assert blend.groups["rust"] == {"documents": 0, "tokens": 0}
+    with pytest.raises(ValueError, match="no group has any documents"):
+        tokens.encode(corpus["paths"], corpus["tokenizer"], tmp_path / "none", {"rust": {"languages": ["rust"], "weight": 1}})
+
+
+def test_megatron_builds_a_blended_gpt_dataset_from_the_blend(tmp_path, corpus):
+    """The real consumer: megatron-core's BlendedMegatronDatasetBuilder + GPTDataset over blend.json."""
+    import torch.distributed as dist
+    from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+    from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+
+    tokens.encode(corpus["paths"], corpus["tokenizer"], tmp_path / "tokens", GROUPS)
+    blend = tokens.load_blend(tmp_path / "tokens" / "blend.json")
+    cfg = GPTDatasetConfig(
+        random_seed=1234, sequence_length=32, blend=blend.megatron(), split="100,0,0",
+        path_to_cache=str(tmp_path / "cache"), tokenizer=blend.megatron_tokenizer(),
+        reset_position_ids=False, reset_attention_mask=False, eod_mask_loss=False, create_attention_mask=False,
+    )
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        train, valid, test = BlendedMegatronDatasetBuilder(GPTDataset, [400, 0, 0], lambda: True, cfg).build()
+    finally:
+        dist.destroy_process_group()
+    assert valid is None and test is None and len(train) == 400
+    samples = [train[i] for i in range(len(train))]
+    share = np.bincount([int(s["dataset_id"]) for s in samples], minlength=2) / len(samples)
+    assert share == pytest.approx([0.7, 0.3], abs=0.02)
+    for s in samples[:50]:
+        assert s["tokens"].shape == (32,) and int(s["tokens"].max()) < blend.vocab_size
+        assert (s["tokens"][1:] == s["labels"][:-1]).all()
+    docs_samples = [s for s in samples if int(s["dataset_id"]) == 1]
+    assert any((s["tokens"] == blend.eod_id).any() for s in docs_samples)  # short documents: EOD inside samples
