@@ -89,15 +89,19 @@ class Engine:
         """group → enabled rule with this id."""
         return {g: rules[rule_id] for g, rules in self.groups.items() if rule_id in rules and rules[rule_id].enabled}
 
-    def decide_chunk(self, docs: pl.DataFrame, pool=None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(decisions, signal values of the enabled rules) for one chunk of documents."""
+    def analyse(self, docs: pl.DataFrame, pool=None) -> pl.DataFrame:
+        """Documents with the per-document pass columns and their rule group."""
         frame = pl.concat([docs.select("id", "text", "path", "language", "doc_type", "bytes"),
                            per_document_pass(docs, pool)], how="horizontal")
+        return frame.with_columns(group=group_expr(self.params["assign"]))
+
+    def decide_chunk(self, docs: pl.DataFrame, pool=None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(decisions, signal values of the enabled rules) for one chunk of documents."""
+        frame = self.analyse(docs, pool)
         errors = frame["error"]
         for message, path in zip(errors.to_list(), frame["path"].to_list()):
             if message:
                 log.warning("%s: signal computation failed (%s); document dropped", path, message)
-        frame = frame.with_columns(group=group_expr(self.params["assign"]))
         values = signals.compute(signals.prepare(frame), self.rule_ids)
         fires = {}
         for rule_id in self.rule_ids:
