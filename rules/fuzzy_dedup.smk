@@ -8,7 +8,7 @@ rule fuzzy_signatures:
     input:
         f"{OUT}/exact/{{shard}}.parquet",
     output:
-        keys=f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet",
+        band_keys=f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet",
         docs=f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet",
     params:
         cfg=params_json("dedup", "fuzzy"),
@@ -18,7 +18,7 @@ rule fuzzy_signatures:
     log:
         f"{OUT}/logs/fuzzy_signatures/{{shard}}.log",
     shell:
-        "{OPENCODER} fuzzy-dedup signatures --in {input:q} --keys {output.keys:q} --docs {output.docs:q}"
+        "{OPENCODER} fuzzy-dedup signatures --in {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
         " --threads {threads} --params {params.cfg:q} 2> {log:q}"
 
 
