@@ -18,6 +18,7 @@ include: "rules/sample.smk"
 include: "rules/tokenizer.smk"
 include: "rules/tokens.smk"
 include: "rules/eval.smk"
+include: "rules/model.smk"
 
 
 rule all:

@@ -15,6 +15,7 @@ from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.passk import pass_at_k
 from opencoder.evaluation.sandbox import Limits, Sandbox
 from opencoder.evaluation.score import score
+from tiny_llama import build_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -117,26 +118,7 @@ def test_limit_takes_the_first_problems():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """A random-init tiny Llama with a byte-level BPE trained here: real objects, saved and reloaded."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("hf_export")
-    texts = [p.prompt + p.reference for p in benchmarks.load({"name": "humaneval"})]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_tiny_llama(tmp_path_factory.mktemp("hf_export"))
 
 
 @pytest.fixture

@@ -1,0 +1,37 @@
+# The model folder to publish: the export's files plus a README model card built from the build's
+# own records (architecture, corpus funnel, training setup and logs, eval scores, rebuild command).
+import json
+import os
+
+from opencoder.training.params import stage_params as training_params
+
+
+def rebuild_command():
+    """`make run` with the config files this build was given, relative to the checkout when inside it."""
+    extra = [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else f
+             for f in workflow.configfiles if os.path.abspath(f) != os.path.abspath("config/config.yaml")]
+    return "make run TARGET=model" + (f' CONFIG="{" ".join(extra)}"' if extra else "")
+
+
+rule model:
+    input:
+        export=f"{OUT}/hf_export",
+        funnel=f"{OUT}/corpus/funnel.json",
+        pretrain=f"{OUT}/pretrain/metrics.jsonl",
+        anneal=f"{OUT}/anneal/metrics.jsonl",
+        evals=rules.eval.output.summaries,
+    output:
+        directory(f"{OUT}/model"),
+    params:
+        cfg=params_json("card"),
+        training=json.dumps(training_params(config, "anneal"), sort_keys=True, separators=(",", ":")),
+        rebuild=rebuild_command(),
+    threads: res("model")["threads"]
+    resources:
+        **res("model"),
+    log:
+        f"{OUT}/logs/model.log",
+    shell:
+        "{OPENCODER} card --export {input.export:q} --out {output:q} --funnel {input.funnel:q}"
+        " --pretrain-metrics {input.pretrain:q} --anneal-metrics {input.anneal:q} --eval {input.evals:q}"
+        " --training {params.training:q} --rebuild {params.rebuild:q} --params {params.cfg:q} 2> {log:q}"
