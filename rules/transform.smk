@@ -1,1 +1,18 @@
-# rules for the transform stage
+# Transformation (paper 1.5): copyright notices out of leading comments, PII masked; one job per shard.
+
+
+rule transform:
+    input:
+        f"{OUT}/fuzzy/{{shard}}.parquet",
+    output:
+        shard=f"{OUT}/transform/{{shard}}.parquet",
+        stats=f"{OUT}/transform/{{shard}}.stats.json",
+    params:
+        cfg=params_json("transform"),
+    threads: res("transform")["threads"]
+    resources:
+        **res("transform"),
+    log:
+        f"{OUT}/logs/transform/{{shard}}.log",
+    shell:
+        "{OPENCODER} transform --in {input:q} --out {output.shard:q} --params {params.cfg:q} 2> {log:q}"

@@ -1,0 +1,105 @@
+"""PII in code (paper 1.5): e-mail addresses, IP addresses, passwords and secret keys → placeholders.
+
+The paper names the kinds and says regular expressions find them, but publishes neither patterns nor
+placeholders; these are ours. They aim at what leaks from real repositories while leaving alone what
+code is full of and is not personal:
+
+* e-mail — any `local@domain.tld`, except reserved example domains (`example.com`, `*.test`,
+  `localhost`, …), `git@host` remotes, and `x@self.attr`-like matrix products.
+* IP address — only globally routable IPv4/IPv6 addresses: loopback, private, link-local,
+  documentation and reserved ranges are configuration boilerplate, not PII; a dotted quad right
+  after a `v`, on a line that speaks of a version, or starting with a one-digit number is a version
+  or section number (`7.1.4.34`, `8.2.4.44`), which in code is far more common than such an address.
+* password — the value of a `password`/`passwd`/`pwd` assignment, and the password of a
+  `scheme://user:password@host` URL, unless it is empty or a template/variable reference.
+* key — provider tokens of fixed shape (AWS, GitHub, Slack, Google, Stripe, private key blocks) and
+  the quoted value of a `*_key`/`secret`/`token` assignment of at least 16 characters, with letters
+  and digits, that is not an obvious placeholder. A hex or base64 literal not named as a secret (a
+  hash, a test vector) is not a key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+
+KINDS = ("email", "ip_address", "password", "key")
+
+EXAMPLE_DOMAINS = re.compile(
+    r"(?:^|\.)(?:example\.(?:com|org|net|edu)|localhost|localdomain|"
+    r"[^.]+\.(?:test|example|invalid|localhost|local))$", re.I)
+EMAIL = re.compile(
+    r"(?<![\w.%+-])(?P<local>[A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![\w-])")
+IPV4 = re.compile(r"(?<![\w.-])(?:[1-9]\d{1,2}\.)(?:\d{1,3}\.){2}\d{1,3}(?![\w.-])")
+IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:)[0-9A-Fa-f:]{2,39}(?![\w:])")
+VERSION_CONTEXT = re.compile(r"version|release|\bv(?:er)?\s*$", re.I)
+PASSWORD_ASSIGN = re.compile(
+    r"""(?P<name>\b[\w-]*(?:password|passwd|pwd)[\w-]*["']?\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[^"'\s]+)(?P=q)""",
+    re.I)
+URL_PASSWORD = re.compile(r"(?P<name>\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)", re.I)
+KEY_ASSIGN = re.compile(
+    r"""(?P<name>\b[\w-]*(?:api[_-]?key|secret|token|access[_-]?key|private[_-]?key|auth[_-]?key)[\w-]*["']?"""
+    r"""\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[A-Za-z0-9+/=_.~-]{16,})(?P=q)""", re.I)
+KEY_SHAPES = re.compile(
+    r"(?P<value>\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bxox[baprs]-[A-Za-z0-9-]{10,}"
+    r"|\bAIza[0-9A-Za-z_-]{35}\b|\bsk_live_[0-9A-Za-z]{24,}\b"
+    r"|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]+?-----END (?:[A-Z]+ )?PRIVATE KEY-----)")
+PLACEHOLDER_VALUE = re.compile(
+    r"^(?:[<{$%]|\*+$|x+$|\.+$)|your|example|changeme|dummy|placeholder|redacted|secret$|password$|xxxx", re.I)
+RANDOM_LOOKING = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])")  # letters and digits: not a name like "my_app_key"
+
+
+def _global_ip(candidate: str) -> bool:
+    try:
+        return ipaddress.ip_address(candidate).is_global
+    except ValueError:
+        return False
+
+
+def _in_version_context(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    return bool(VERSION_CONTEXT.search(text[line_start:start])) or text[max(start - 1, 0):start] in ("v", "V")
+
+
+class Masker:
+    """Replaces PII of the configured kinds; `counts` says how many of each it replaced."""
+
+    def __init__(self, kinds: list[str], placeholders: dict[str, str]):
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {list(KINDS)}")
+        self.kinds, self.placeholders = list(kinds), placeholders
+        self.counts: Counter[str] = Counter()
+
+    def _sub(self, pattern: re.Pattern, kind: str, text: str, keep) -> str:
+        """Replace the `value` group (or the whole match) of each hit that `keep` does not spare."""
+        def replace(m: re.Match) -> str:
+            value_group = "value" if "value" in pattern.groupindex else 0
+            if keep(m, text):
+                return m.group(0)
+            self.counts[kind] += 1
+            start, end = m.span(value_group)
+            return text[m.start():start] + self.placeholders[kind] + text[end:m.end()]
+        return pattern.sub(replace, text)
+
+    def mask(self, text: str) -> str:
+        if "key" in self.kinds:  # first: a private key block may contain anything
+            text = self._sub(KEY_SHAPES, "key", text, lambda m, t: False)
+            text = self._sub(KEY_ASSIGN, "key", text, lambda m, t: _placeholder(m["value"]) or
+                             not RANDOM_LOOKING.match(m["value"]))
+        if "password" in self.kinds:
+            text = self._sub(PASSWORD_ASSIGN, "password", text, lambda m, t: _placeholder(m["value"]))
+            text = self._sub(URL_PASSWORD, "password", text, lambda m, t: _placeholder(m["value"]))
+        if "email" in self.kinds:
+            text = self._sub(EMAIL, "email", text, lambda m, t: bool(
+                EXAMPLE_DOMAINS.search(m["domain"]) or m["local"] == "git" or m["domain"].split(".")[0] in ("self", "cls")))
+        if "ip_address" in self.kinds:
+            text = self._sub(IPV4, "ip_address", text, lambda m, t: not _global_ip(m[0]) or _in_version_context(t, m.start()))
+            text = self._sub(IPV6, "ip_address", text, lambda m, t: not _global_ip(m[0]))
+        return text
+
+
+def _placeholder(value: str) -> bool:
+    return bool(PLACEHOLDER_VALUE.search(value)) or value in {"None", "null", "true", "false"}
