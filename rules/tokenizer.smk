@@ -20,4 +20,4 @@ rule tokenizer:
         f"{OUT}/logs/tokenizer.log",
     shell:
         "{OPENCODER} tokenizer --input {input.corpus:q} --output-dir {params.dir:q}"
-        " --stats {output.stats:q} --params {params.cfg:q} 2> {log:q}"
+        " --stats {output.stats:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"

@@ -63,6 +63,10 @@ def test_encode_documents_appends_eod_and_round_trips(tmp_path, corpus):
         assert doc[-1] == ids["eod_id"]
         assert ids["eod_id"] not in doc[:-1]  # a literal "<|endoftext|>" in a file is text, not a boundary
         assert backend.decode(doc[:-1].tolist(), skip_special_tokens=False) == text
+    # a caller's tokenizer object is left as it was
+    tokens.encode_documents(texts, backend, tmp_path / "again", eod_id=ids["eod_id"])
+    assert backend.encode_special_tokens is False
+    assert (tmp_path / "again.bin").read_bytes() == (tmp_path / "ds.bin").read_bytes()
 
 
 def test_large_vocabularies_use_int32():

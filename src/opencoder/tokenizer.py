@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -186,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", nargs="*", default=[], metavar="PARQUET", help="corpus shards to train on")
     parser.add_argument("--output-dir", required=True, help="the tokenizer folder to write")
     parser.add_argument("--stats", help="stats JSON to write (default: <output-dir>/stats.json)")
+    parser.add_argument("--threads", type=int, help="training threads (default: all cores)")
     add_config_args(parser)
     args = parser.parse_args(argv)
+    if args.threads:
+        os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the tokenizers thread pool starts
     params = stage_params(args, "tokenizer")
     stats = build(sorted(args.input), args.output_dir, params)
     shards.write_json(stats, args.stats or Path(args.output_dir) / "stats.json")

@@ -20,6 +20,7 @@ same self-contained folder: the group datasets, `stats.json` and `blend.json`:
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -90,30 +91,25 @@ def encode_documents(documents, tokenizer, prefix: str | Path, *, eod_id: int | 
         eod_id = ids["eod_id"] if eod_id is None else eod_id
     if eod_id is None:
         raise ValueError("encode_documents: eod_id is needed with a tokenizers.Tokenizer")
-    # A file that contains "<|endoftext|>" literally (tokenizer code does) is text, not a boundary.
-    tokenizer.encode_special_tokens = True
     dtype = token_dtype(vocab_size or tokenizer.get_vocab_size(with_added_tokens=True))
     prefix = Path(prefix)
     counts = {"documents": 0, "tokens": 0}
-    with shards.atomic_path(prefix.with_name(prefix.name + ".bin")) as bin_tmp, \
-            shards.atomic_path(prefix.with_name(prefix.name + ".idx")) as idx_tmp:
-        builder = IndexedDatasetBuilder(str(bin_tmp), dtype=dtype)
-        batch: list[str] = []
-
-        def flush():
-            for encoding in tokenizer.encode_batch(batch, add_special_tokens=False):
-                ids_ = np.asarray(encoding.ids + [eod_id], dtype=dtype)
-                builder.add_document(ids_, [ids_.size])
-                counts["documents"] += 1
-                counts["tokens"] += ids_.size
-            batch.clear()
-
-        for text in _texts(documents):
-            batch.append(text)
-            if len(batch) == BATCH:
-                flush()
-        flush()
-        builder.finalize(str(idx_tmp))
+    # A file that contains "<|endoftext|>" literally (tokenizer code does) is text, not a boundary.
+    encode_special_tokens, tokenizer.encode_special_tokens = tokenizer.encode_special_tokens, True
+    try:
+        with shards.atomic_path(prefix.with_name(prefix.name + ".bin")) as bin_tmp, \
+                shards.atomic_path(prefix.with_name(prefix.name + ".idx")) as idx_tmp:
+            builder = IndexedDatasetBuilder(str(bin_tmp), dtype=dtype)
+            texts = iter(_texts(documents))
+            while batch := list(itertools.islice(texts, BATCH)):
+                for encoding in tokenizer.encode_batch(batch, add_special_tokens=False):
+                    doc = np.asarray(encoding.ids + [eod_id], dtype=dtype)
+                    builder.add_document(doc, [doc.size])
+                    counts["documents"] += 1
+                    counts["tokens"] += doc.size
+            builder.finalize(str(idx_tmp))
+    finally:
+        tokenizer.encode_special_tokens = encode_special_tokens
     return counts
 
 
