@@ -28,7 +28,8 @@ from opencoder.shards import read_parquet
 
 log = logging.getLogger(__name__)
 
-CLUSTER_SCHEMA = {"doc": pl.UInt64, "id": pl.String, "cluster_id": pl.Int64, "kept_id": pl.String, "keep": pl.Boolean}
+CLUSTER_SCHEMA = {"doc": pl.UInt64, "id": pl.String, "cluster_id": pl.Int64, "kept_id": pl.String, "keep": pl.Boolean,
+                  "stars": pl.Int64, "commit_time": pl.Datetime("us", "UTC")}
 REMOVED_SCHEMA = {"id": pl.String, "reason": pl.String, "cluster_id": pl.Int64, "kept_id": pl.String}
 
 

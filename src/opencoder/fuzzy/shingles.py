@@ -34,11 +34,11 @@ UNITS = ("word", "char")
 
 
 # ------------------------------------------------------------------ definitions (pure Python) ---
+_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
 def _ascii_lower(text: str) -> str:
     return text.translate(_LOWER)
-
-
-_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 def normalise(text: str) -> str:
