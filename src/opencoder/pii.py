@@ -51,11 +51,15 @@ PLACEHOLDER_VALUE = re.compile(
 RANDOM_LOOKING = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])")  # letters and digits: not a name like "my_app_key"
 
 
+GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")  # all routable IPv6 space; `a::b` (C++ scope) is not in it
+
+
 def _global_ip(candidate: str) -> bool:
     try:
-        return ipaddress.ip_address(candidate).is_global
+        address = ipaddress.ip_address(candidate)
     except ValueError:
         return False
+    return address.is_global and (address.version == 4 or address in GLOBAL_UNICAST_V6)
 
 
 def _in_version_context(text: str, start: int) -> bool:
