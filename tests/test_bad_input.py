@@ -1,0 +1,104 @@
+"""Bad input: each kind gets a clear message naming the file, and no good document is lost."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from opencoder import config, exact_dedup, ingest, preprocess, shards
+
+GOOD = {
+    "good/a.py": "def a():\n    return 'ä'\n",
+    "good/b.c": "int b(void) { return 2; }\n",
+    "good/c.md": "# Notes\n",
+}
+BAD = {
+    "bad/image.py": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # binary
+    "bad/latin1.py": "s = 'caf\xe9'\n".encode("latin-1"),  # not UTF-8
+    "bad/huge.py": b"x = 1\n" * 400,  # over the (test-sized) cap of 1000 bytes
+    "bad/empty.py": b"",
+}
+
+
+@pytest.fixture
+def corpus(tmp_path) -> dict:
+    tree = tmp_path / "tree"
+    for rel, content in {**GOOD, **BAD}.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(content if isinstance(content, bytes) else content.encode())
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    pl.DataFrame({"content": ["package d\n"], "path": ["d/d.go"], "repo_name": ["o/d"]}).write_parquet(stack / "0.parquet")
+    good_parquet = (stack / "0.parquet").read_bytes()
+    (stack / "1.parquet").write_bytes(good_parquet[: len(good_parquet) // 2])  # truncated: corrupt
+    return {
+        "shard_bytes": 10**6,
+        "sources": [
+            {"name": "tree", "type": "directory", "path": str(tree)},
+            {"name": "stack", "type": "dataset", "path": str(stack)},
+        ],
+    }
+
+
+def test_bad_files_are_named_counted_and_good_documents_all_arrive(tmp_path, corpus, caplog):
+    caplog.set_level(logging.WARNING)
+    stats = ingest.ingest(corpus, tmp_path / "ingest")
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "bad/image.py: dropped (binary" in messages
+    assert "bad/latin1.py: dropped (not_utf8: invalid UTF-8 at byte 8)" in messages
+    assert "1.parquet: not a readable parquet shard" in messages
+    assert {reason: d["documents"] for reason, d in stats["dropped"].items()} == {
+        "binary": 1, "not_utf8": 1, "unreadable": 1}
+    rejected = shards.read_parquet(tmp_path / "ingest" / "rejected.parquet")
+    assert sorted(Path(p).name for p in rejected["path"]) == ["1.parquet", "image.py", "latin1.py"]
+
+    caplog.clear()
+    pre_params = {"max_file_bytes": 1000, "keep_doc_types": ["code", "data", "text"]}
+    kept, pre_stats = preprocess.preprocess(shards.read_documents(tmp_path / "ingest" / "00000.parquet"), pre_params)
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "bad/huge.py (source tree): dropped: too_large (2400 bytes)" in messages
+    assert "bad/empty.py (source tree): dropped: empty (0 bytes)" in messages
+    assert pre_stats["dropped"]["too_large"]["documents"] == 1 and pre_stats["dropped"]["empty"]["documents"] == 1
+
+    # every good document, byte for byte
+    texts = dict(kept.select("path", "text").iter_rows())
+    assert texts == {**GOOD, "d/d.go": "package d\n"}
+
+
+def test_a_corrupt_shard_fails_its_own_job_only_naming_it(tmp_path, documents, capsys):
+    good = tmp_path / "ingest" / "00000.parquet"
+    shards.write_parquet(documents([{"path": "a.py", "text": "a = 1\n"}]), good)
+    bad = tmp_path / "ingest" / "00001.parquet"
+    bad.write_bytes(good.read_bytes()[:100])
+    params = json.dumps({"max_file_bytes": 8_000_000, "keep_doc_types": ["code"]})
+
+    assert preprocess.main(["--in", str(bad), "--out", str(tmp_path / "pre" / "00001.parquet"), "--params", params]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}: not a readable parquet shard" in err
+    assert not (tmp_path / "pre" / "00001.parquet").exists()  # no half-written output
+
+    assert preprocess.main(["--in", str(good), "--out", str(tmp_path / "pre" / "00000.parquet"), "--params", params]) == 0
+    assert shards.read_documents(tmp_path / "pre" / "00000.parquet")["text"].to_list() == ["a = 1\n"]
+
+    hashes = tmp_path / "hashes.parquet"
+    hashes.write_bytes(b"not parquet at all")
+    assert exact_dedup.main(["plan", str(hashes), "--out", str(tmp_path / "removed.parquet")]) == 1
+    assert f"{hashes}: not a readable parquet shard" in capsys.readouterr().err
+
+
+def test_a_config_value_of_the_wrong_type_names_the_file_and_key(tmp_path, capsys):
+    bad = tmp_path / "my.yaml"
+    bad.write_text("preprocess:\n  max_file_bytes: 8MB\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(bad)
+    message = str(err.value)
+    assert str(bad) in message and "max_file_bytes" in message and "'8MB' is not of type 'integer'" in message
+
+    # the stage refuses before reading anything
+    assert preprocess.main(["--in", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o.parquet"),
+                            "--config", str(bad)]) == 1
+    assert "'8MB' is not of type 'integer'" in capsys.readouterr().err
