@@ -5,6 +5,7 @@
     clusters    once            components + keep rule           fuzzy/clusters.parquet, removed.parquet
     remove      per shard       the kept documents + stats       fuzzy/<shard>.parquet, <shard>.stats.json
     scurve      -               print the LSH S-curve of the configured bands x rows
+    quality     -               measured candidate rate vs exact Jaccard on a sample (quality.py)
 
 A shard's index in the doc keys is its file name's number (`00042.parquet` → 42).
 """
@@ -16,11 +17,14 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from opencoder import shards
 from opencoder.config import ConfigError, add_config_args, stage_params
 from opencoder.fuzzy.components import build_clusters
 from opencoder.fuzzy.lsh import range_edges
 from opencoder.fuzzy.params import FuzzyParams
+from opencoder.fuzzy.quality import format_report, pair_table, report
 from opencoder.fuzzy.removal import remove, removed_rows, shard_stats
 from opencoder.fuzzy.signatures import shard_keys, write_keys
 from opencoder.preprocess import stats_path
@@ -36,6 +40,22 @@ def shard_index(path: Path) -> int:
     return int(stem)
 
 
+def sample_texts(files: list[Path], sample: int, seed: int) -> list[str]:
+    """Texts of `sample` documents drawn (seeded) from the files, reading one file at a time."""
+    if not files:
+        raise ValueError("no parquet files to sample")
+    sizes = [shards.read_parquet(f, columns=["id"]).height for f in files]
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(sum(sizes), size=min(sample, sum(sizes)), replace=False))
+    texts, start = [], 0
+    for file, size in zip(files, sizes):
+        rows = chosen[(chosen >= start) & (chosen < start + size)] - start
+        if len(rows):
+            texts += shards.read_parquet(file, columns=["text"])["text"].gather(rows).fill_null("").to_list()
+        start += size
+    return texts
+
+
 def load_params(args) -> FuzzyParams:
     return FuzzyParams.from_config(stage_params(args, "dedup.fuzzy"))
 
@@ -44,6 +64,12 @@ def run(args) -> None:
     params = load_params(args)
     if args.step == "scurve":
         print(params.s_curve())
+    elif args.step == "quality":
+        texts = sample_texts(sorted(args.input.glob("*.parquet")), args.sample, args.seed)
+        rep = report(pair_table(texts, params, seed=args.seed), params)
+        print(format_report(rep))
+        if args.out:
+            shards.write_json(rep, args.out)
     elif args.step == "signatures":
         log.info("%s", params.s_curve())
         frame = shards.read_parquet(args.inp)
@@ -91,6 +117,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--clusters", required=True, type=Path)
     s.add_argument("--out", required=True, type=Path)
     steps.add_parser("scurve", help="print the S-curve of the configured LSH")
+    s = steps.add_parser("quality", help="precision/recall of the LSH against exact Jaccard on a sample")
+    s.add_argument("--input", required=True, type=Path, help="folder of document shards")
+    s.add_argument("--sample", type=int, default=5000, help="documents to sample")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, help="write the report as JSON")
     for sub in steps.choices.values():
         add_config_args(sub)
     return p
