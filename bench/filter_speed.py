@@ -32,7 +32,7 @@ from opencoder.config import load
 from opencoder.filtering import parsing, signals as S
 from opencoder.filtering.engine import SIGNAL_ERROR, Engine
 from opencoder.filtering.rules import draw, group_of
-from opencoder.filtering.units import HAN, LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
+from opencoder.filtering.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
 
 # ------------------------------------------------------------------- per-document units ---
 
@@ -65,9 +65,9 @@ class Doc:
         self.code_lines = visible(lines(self.code_text))
         self.comment_lines = visible(lines("\n".join(facts["comments"])))
         self.string_lines = "\n".join(facts["strings"]).split("\n")
-        spaced = regex.sub(HAN, r" \1 ", self.text)
-        self.words = regex.findall(WORD, spaced.lower())
-        self.tokens = regex.findall(TOKEN, spaced)
+        zh = facts["zh_words"]
+        self.words = zh if zh is not None else regex.findall(WORD, self.text.lower())
+        self.tokens = regex.findall(TOKEN, self.text)
         self.nchars = len(self.text)
         self.nvisible = self.nchars - len(regex.findall(WS, self.text))
 

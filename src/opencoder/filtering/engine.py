@@ -45,7 +45,8 @@ PASS_SCHEMA = {
     "strings": pl.List(pl.String()), "function_names": pl.List(pl.String()),
     "py_parses": pl.Boolean(), "py_functions": pl.Int64(), "py_simple_functions": pl.Int64(),
     "py_assignments": pl.Int64(), "py_no_logic": pl.Int64(), "js_parses": pl.Boolean(),
-    "html_parses": pl.Boolean(), "html_text": pl.String(), "text_language": pl.String(), "error": pl.String(),
+    "html_parses": pl.Boolean(), "html_text": pl.String(), "text_language": pl.String(),
+    "zh_words": pl.List(pl.String()), "error": pl.String(),
 }
 
 

@@ -12,6 +12,7 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers)  |
 | `py_parses` …     | Python `ast` results; `js_parses` (esprima); `html_parses`, `html_text` (BeautifulSoup) |
 | `text_language`   | ISO code from `langid` for `text` documents (its model ships inside the package)     |
+| `zh_words`        | words of Chinese text files, by `jieba` (`chinese_words`)                            |
 | `error`           | the exception of a document whose pass failed unexpectedly (it is dropped)           |
 """
 
@@ -25,6 +26,8 @@ import warnings
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Comment, Name, String
 from pygments.util import ClassNotFound
+
+from opencoder.filtering.units import WORD
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +170,20 @@ def text_language(text: str) -> str:
     return langid.classify(text[:TEXT_LANGID_CHARS])[0]
 
 
+def chinese_words(text: str) -> list[str]:
+    """Words of Chinese text: jieba's segments that contain a word character, lower-cased."""
+    import jieba
+    import regex
+
+    jieba.setLogLevel(logging.WARNING)
+    return [w.lower() for w in jieba.lcut(text) if regex.search(WORD, w)]
+
+
 EMPTY = {
     "lexed": False, "code_text": None, "comments": [], "strings": [], "function_names": [],
     "py_parses": None, "py_functions": None, "py_simple_functions": None, "py_assignments": None,
     "py_no_logic": None, "js_parses": None, "html_parses": None, "html_text": None,
-    "text_language": None, "error": None,
+    "text_language": None, "zh_words": None, "error": None,
 }
 
 
@@ -183,6 +195,8 @@ def analyse(item: tuple[str, str, str]) -> dict:
         if doc_type == "text":
             out["code_text"] = text
             out["text_language"] = text_language(text)
+            if out["text_language"] == "zh":
+                out["zh_words"] = chinese_words(text)
             return out
         out.update(lex(text, language))
         if language == "python":

@@ -8,7 +8,7 @@ over the columns `prepare` adds; the n-gram repetition signals work on an explod
 
 Columns a signal may read (see `prepare` and `opencoder.filtering.parsing`): `text`, `path`, `bytes`,
 `language`, `text_language`, the per-document pass columns, and the helpers `_lines`, `_code_lines`,
-`_comment_lines`, `_string_lines`, `_words`, `_tokens`, `_nchars`, `_nvisible`.
+`_comment_lines`, `_string_lines`, `_words` (`zh_words` where given), `_tokens`, `_nchars`, `_nvisible`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from opencoder.filtering.units import DIGIT, HAN, LETTER, NOT_WS, TOKEN, WHITESPACE, WORD, WS
+from opencoder.filtering.units import DIGIT, LETTER, NOT_WS, TOKEN, WHITESPACE, WORD, WS
 
 STR_LIST = pl.List(pl.String)
 
@@ -67,8 +67,8 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         _code_lines=visible_lines(split_lines(pl.col("code_text"))),
         _comment_lines=visible_lines(split_lines(pl.col("comments").list.join("\n"))),
         _string_lines=pl.col("strings").list.join("\n").str.split("\n"),
-        _words=text.str.replace_all(HAN, " ${1} ").str.to_lowercase().str.extract_all(WORD),
-        _tokens=text.str.replace_all(HAN, " ${1} ").str.extract_all(TOKEN),
+        _words=pl.coalesce(pl.col("zh_words"), text.str.to_lowercase().str.extract_all(WORD)),
+        _tokens=text.str.extract_all(TOKEN),
         _nchars=text.str.len_chars(),
         _nvisible=text.str.len_chars() - text.str.count_matches(WS),
     )
@@ -113,7 +113,7 @@ def frac_chars_replacement_symbols():
 
 @signal("qsc_code_num_words", "qsc_doc_num_words")
 def num_words():
-    """Number of words."""
+    """Number of words (see `units` for what a word is)."""
     return n("_words")
 
 
@@ -137,7 +137,7 @@ def frac_words_unique():
 
 @signal("qsc_code_num_lines", "qsc_doc_num_lines")
 def num_lines():
-    """Number of lines."""
+    """Number of lines (see `units`: CRLF is one terminator)."""
     return n("_lines")
 
 

@@ -11,9 +11,10 @@ on `\\w`, `\\s` and `isdigit` at the edges (combining marks, superscript digits,
 - **line**: the text split at `\\n`; a `\\r` before it belongs to the terminator (CRLF files measure
   like LF files); a final terminator does not start an extra line; the empty text has no lines.
 - **code line**: a line of the code (comments removed) with a visible character.
-- **word**: a run of letters, marks, numbers and connector punctuation, lower-cased, with every Han
-  ideograph its own word (Chinese has no spaces between words).
-- **token** (`TOKEN`): a word, or one punctuation/symbol character (as `wordpunct` tokenizers split).
+- **word**: a run of letters, marks, numbers and connector punctuation, lower-cased (as the release's
+  `wordpunct` split, a run of Han ideographs is one word); in text files identified as Chinese, the
+  segments of `jieba` that contain a word character, lower-cased (`parsing.chinese_words`).
+- **token** (`TOKEN`): a word (case kept), or one punctuation/symbol character.
 """
 
 from __future__ import annotations
@@ -27,6 +28,5 @@ NOT_WS = f"[^{WHITESPACE}]"
 WORD_CHARS = r"\p{L}\p{N}\p{M}\p{Pc}"
 WORD = f"[{WORD_CHARS}]+"
 TOKEN = f"[{WORD_CHARS}]+|[^{WORD_CHARS}{WHITESPACE}]"
-HAN = r"(\p{Han})"  # spaced out before word splitting
 LETTER = r"\p{L}"
 DIGIT = r"\p{Nd}"

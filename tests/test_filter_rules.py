@@ -1,0 +1,344 @@
+"""Every rule of the release: present in config with its group thresholds, and firing exactly on the
+documents its definition describes (edge cases of each definition included)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from filter_docs import C, CHINESE, CLEAN, ENGLISH, GO, HTML, JAVASCRIPT, PYTHON, decide, engine, fired, value
+from opencoder.config import DEFAULT_CONFIG, ConfigError, load, validate
+from opencoder.filtering.engine import Engine
+from opencoder.filtering.rules import draw
+from opencoder.filtering.signals import SIGNALS
+
+# Active rules per group in the release (opc_data_filtering, pipeline/code_filter_config.py).
+ACTIVE = {"others": 31, "data": 28, "shell": 28, "sql": 31, "python": 39, "cpp": 36, "c": 36, "csharp": 35,
+          "go": 35, "html": 28, "java": 35, "javascript": 36, "text_zh": 26, "text_en": 26}
+
+
+# ------------------------------------------------------------------------- rule set as data ---
+
+def test_config_holds_the_release_rule_set():
+    groups = engine().groups
+    assert set(groups) == set(ACTIVE)
+    assert len({r for rules in groups.values() for r in rules}) == 117
+    assert {g: sum(r.enabled for r in rules.values()) for g, rules in groups.items()} == ACTIVE
+    assert set(SIGNALS) == {r for rules in groups.values() for r in rules}
+    # thresholds that differ between groups
+    assert groups["sql"]["qsc_code_frac_chars_digital"].gt == 0.3
+    assert groups["python"]["qsc_code_frac_chars_digital"].gt == 0.2
+    assert (groups["data"]["qsc_code_num_chars"].lt, groups["data"]["qsc_code_num_chars"].gt) == (50, 5000)
+    assert groups["html"]["qsc_code_frac_chars_dupe_5grams"].gt == 0.6
+    assert groups["others"]["qsc_code_frac_chars_dupe_5grams"].gt == 0.8
+    assert groups["text_zh"]["qsc_doc_mean_word_length"].lt == 1.3
+    assert groups["text_en"]["qsc_doc_mean_word_length"].lt == 3
+    # off in the release: present and off
+    assert not groups["others"]["qsc_code_frac_lines_string_concat"].enabled
+    assert not groups["cpp"]["qsc_codecpp_cate_bitsstdc"].enabled
+    assert not groups["java"]["qsc_codejava_frac_words_legal_var_name"].enabled
+    assert not groups["text_en"]["qsc_doc_frac_words_full_bracket"].enabled
+    assert groups["text_zh"]["qsc_doc_frac_words_full_bracket"].enabled
+    # the drop-with-probability rules
+    probabilistic = {r for rules in groups.values() for r, rule in rules.items() if rule.prob < 1}
+    assert probabilistic == {f"qsc_code{lang}_score_lines_no_logic" for lang in
+                             ("python", "c", "cpp", "csharp", "go", "java", "javascript")} | {"qsc_codego_cate_testfile"}
+
+
+def test_every_signal_is_documented():
+    assert all(len(sig.doc) > 20 for sig in SIGNALS.values())
+
+
+def test_unknown_rule_or_bad_rule_is_a_config_error(tmp_path):
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    bad = copy.deepcopy(config)
+    bad["filter"]["groups"]["python"]["qsc_code_no_such_signal"] = {"gt": 1}
+    with pytest.raises(ConfigError, match="qsc_code_no_such_signal"):
+        Engine(validate(bad)["filter"])
+    bad = copy.deepcopy(config)
+    bad["filter"]["groups"]["python"]["qsc_code_num_words"] = {"lt": 30, "above": 3}
+    with pytest.raises(ConfigError, match="above"):
+        validate(bad)
+    bad = copy.deepcopy(config)
+    bad["filter"]["groups"]["python"]["qsc_code_num_words"] = {"prob": 0.5}
+    with pytest.raises(ConfigError):
+        validate(bad)
+
+
+def test_a_new_language_group_is_config_only():
+    params = copy.deepcopy(load()["filter"])
+    params["assign"]["languages"]["kotlin"] = "kotlin"
+    params["groups"]["kotlin"] = {**params["groups"]["others"], "qsc_code_num_words": {"lt": 1000}}
+    mine = Engine(params)
+    docs = __import__("filter_docs").documents([("Shop.kt", PYTHON)])
+    decisions, _ = mine.decide_chunk(docs)
+    assert decisions["group"][0] == "kotlin"
+    assert decisions["fired"][0].to_list() == ["qsc_code_num_words"]
+
+
+def test_clean_files_pass_every_rule():
+    decisions = decide(list(CLEAN.items()))
+    assert decisions["group"].to_list() == ["python", "c", "go", "javascript", "html", "text_en", "text_zh"]
+    assert decisions["fired"].to_list() == [[]] * len(CLEAN)
+    assert decisions["kept"].all()
+
+
+# ------------------------------------------------------------------------------- units ---
+
+def test_lines_crlf_final_newline_and_empty_text():
+    assert value("qsc_code_num_lines", "a.py", "a\r\nbb\r\n") == 2
+    assert value("qsc_code_num_chars_line_max", "a.py", "a\r\nbb\r\n") == 2  # CR is part of the terminator
+    assert value("qsc_code_num_lines", "a.py", "a\n\n") == 2
+    assert value("qsc_code_num_lines", "a.py", "a") == 1
+    assert value("qsc_code_num_lines", "a.py", "") == 0
+    assert value("qsc_code_num_chars_line_mean", "a.py", "") == 0.0
+    assert value("qsc_code_frac_chars_whitespace", "a.py", "") == 1.0
+
+
+def test_words_unicode_tabs_and_chinese():
+    assert value("qsc_code_num_words", "a.py", "héllo_wörld\tfoo2 + 3") == 3
+    assert value("qsc_code_mean_word_length", "a.py", "ab\tabcd") == 3.0
+    assert value("qsc_doc_num_words", "zh.txt", CHINESE) > 60  # jieba words, not characters
+    assert value("qsc_code_num_words", "a.py", "") == 0
+    assert value("qsc_code_mean_word_length", "a.py", "") is None
+
+
+def test_whitespace_digits_and_letters_are_unicode_aware():
+    text = "ab\u3000cd\u00a0²1"  # ideographic and no-break spaces are whitespace; ² is not a decimal digit
+    assert value("qsc_code_frac_chars_whitespace", "a.py", text) == pytest.approx(2 / 8)
+    assert value("qsc_code_frac_chars_digital", "a.py", text) == pytest.approx(1 / 6)
+    assert value("qsc_code_frac_chars_alphabet", "a.py", text) == pytest.approx(4 / 6)
+
+
+# ---------------------------------------------------------------------- general code rules ---
+
+def pad(code: str, filler: str = PYTHON) -> str:
+    return filler + code
+
+
+def test_replacement_symbols():
+    assert "qsc_code_frac_chars_replacement_symbols" in fired("a.py", PYTHON + "\ufffd" * 40)
+    assert "qsc_code_frac_chars_replacement_symbols" not in fired("a.py", PYTHON + "\ufffd")
+
+
+def test_size_words_chars_and_lines():
+    assert {"qsc_code_num_words", "qsc_code_num_chars", "qsc_code_num_lines"} <= set(fired("a.py", "x = 1\n"))
+    long_line = "values = [" + ", ".join(["item"] * 300) + "]\n"
+    assert "qsc_code_num_chars_line_max" in fired("a.py", PYTHON + long_line)
+    assert "qsc_code_num_chars_line_mean" in fired("a.py", "\n".join(["x=1"] * 30))
+
+
+def test_size_file_byte_uses_the_bytes_column():
+    docs = __import__("filter_docs").documents([("a.py", PYTHON)]).with_columns(bytes=3_000_001)
+    decisions, _ = engine().decide_chunk(docs)
+    assert "qsc_code_size_file_byte" in decisions["fired"][0].to_list()
+
+
+def test_top_and_duplicate_ngrams():
+    repetitive = PYTHON + "print('spam eggs')\n" * 200
+    hits = set(fired("a.py", repetitive))
+    assert {"qsc_code_frac_chars_top_2grams", "qsc_code_frac_chars_dupe_5grams"} <= hits
+    assert value("qsc_code_frac_chars_top_2grams", "a.py", "a b") == 1.0
+    assert value("qsc_code_frac_chars_top_4grams", "a.py", "a b") == 0.0  # fewer words than n
+    # ties: the n-gram seen first wins ("xx yy" before "a b")
+    assert value("qsc_code_frac_chars_top_2grams", "a.py", "xx yy a b") == pytest.approx(4 / 6)
+    # each word counts once, however many duplicated 5-grams cover it
+    assert value("qsc_code_frac_chars_dupe_5grams", "a.py", "a b c d e a b c d e") == 1.0
+    assert value("qsc_code_frac_chars_dupe_5grams", "a.py", "a b c d e f g h i j") == 0.0
+
+
+def test_html_duplicate_ngram_threshold_is_lower():
+    text = HTML.replace("</body>", "<p>" + "open late on fridays and weekends " * 3 + "</p>\n" * 1 + "</body>")
+    share = value("qsc_code_frac_chars_dupe_5grams", "a.html", text)
+    assert 0.0 < share
+    doc = "<html><body>" + "<p>alpha beta gamma delta epsilon zeta eta theta</p>\n" * 40 + "</body></html>\n"
+    assert value("qsc_code_frac_chars_dupe_5grams", "a.html", doc) > 0.6
+    assert "qsc_code_frac_chars_dupe_5grams" in fired("a.html", doc)
+
+
+def test_duplicate_lines_ignore_whitespace_one_char_lines_and_brace_comma():
+    assert value("qsc_code_frac_lines_dupe_lines", "a.js", "x = 1;\n x=1;\n}\n}\n},\n},\ny = 2;\n") == pytest.approx(2 / 7)
+    assert value("qsc_code_frac_lines_dupe_lines", "a.py", "# only a comment\n") is None
+    assert "qsc_code_frac_lines_dupe_lines" in fired("a.py", PYTHON + "total += 1\n" * 200)
+
+
+def test_alphabet_digits_whitespace():
+    table = "data = [\n" + "    1234567890, 2345678901, 3456789012,\n" * 30 + "]\n"
+    assert {"qsc_code_frac_chars_alphabet", "qsc_code_frac_chars_digital"} <= set(fired("a.py", PYTHON + table))
+    spaced = PYTHON.replace("\n", "\n" + " " * 80)
+    assert "qsc_code_frac_chars_whitespace" in fired("a.py", spaced)
+
+
+def test_sql_tolerates_more_digits():
+    rows = "".join(f"INSERT INTO prices VALUES ({i}, 'item number {i}', 1{i}.50);\n" for i in range(1000, 1040))
+    sql = "CREATE TABLE prices (id INTEGER, name TEXT, price REAL);\n" + rows
+    share = value("qsc_code_frac_chars_digital", "a.sql", sql)
+    assert 0.2 < share < 0.3
+    assert "qsc_code_frac_chars_digital" not in fired("a.sql", sql)
+    assert "qsc_code_frac_chars_digital" in fired("a.py", PYTHON + "# " + sql.replace("\n", "\n# "))
+
+
+def test_comments_share_uses_the_lexer():
+    commented = "/*\n" + " * an explanation of the code below, kept for history\n" * 60 + " */\n" + C
+    assert "qsc_code_frac_chars_comments" in fired("a.c", commented)
+    # the same characters inside a string literal are not a comment
+    in_string = C + 'const char *doc = "' + "an explanation /* not a comment */ " * 80 + '";\n'
+    assert value("qsc_code_frac_chars_comments", "a.c", in_string) < 0.1
+    # preprocessor directives are code, docstrings are comments
+    assert value("qsc_code_frac_chars_comments", "a.c", "#include <stdio.h>\n") == 0.0
+    assert value("qsc_code_frac_chars_comments", "a.py", '"""Doc."""\n') == pytest.approx(10 / 11)
+    assert value("qsc_code_frac_chars_comments", "a.unknownext", "# text\n") is None  # no lexer
+
+
+def test_xml_declaration_and_autogen_headers():
+    assert "qsc_code_cate_xml_start" in fired("a.py", '# <?xml version="1.0"?>\n' + PYTHON)
+    assert "qsc_code_cate_xml_start" not in fired("a.py", PYTHON + ("#" * 100) + '<?xml version="1.0"?>\n')
+    assert "qsc_code_cate_autogen" in fired("a.go", "// Code generated by protoc-gen-go. DO NOT EDIT.\n" + GO)
+    assert "qsc_code_cate_autogen" in fired("a.py", "# AUTOGEN\n" + PYTHON)
+    assert "qsc_code_cate_autogen" not in fired("a.py", PYTHON + "# generated\n")  # after 200 characters
+
+
+def test_string_rules():
+    words = " ".join(f"word{i}" for i in range(25))
+    long_strings = PYTHON + "".join(f'MESSAGE_{i} = "{words}"\n' for i in range(20))
+    assert "qsc_code_frac_lines_long_string" in fired("a.py", long_strings)
+    assert "qsc_code_frac_chars_string_length" in fired("a.py", 'TEXT = """' + PYTHON.replace('"""', "'''") + '"""\n')
+    blob = "".join(f'KEY_{i} = "{"a1B2c3D4" * 5}"\n' for i in range(60))
+    assert "qsc_code_frac_chars_long_word_length" in fired("a.py", PYTHON + blob)
+    urls = "".join(f'URL_{i} = "https://example.org/a/very/long/path/to/resource/{i}"\n' for i in range(60))
+    assert value("qsc_code_frac_chars_long_word_length", "a.py", urls) == 0.0
+    # comments are not strings; shell and data groups switch the rules off
+    assert value("qsc_code_frac_chars_string_length", "a.py", "# 'quoted'\nx = 1\n") == 0.0
+    assert "qsc_code_frac_lines_long_string" not in fired("a.sh", long_strings)
+
+
+def test_string_concat_is_defined_but_off():
+    text = PYTHON + 'GREETING = "hello " + "world"\n' * 30
+    assert value("qsc_code_frac_lines_string_concat", "a.py", text) > 0.3
+    assert "qsc_code_frac_lines_string_concat" not in fired("a.py", text)
+
+
+def test_encoded_data():
+    import base64
+
+    blob = base64.b64encode(bytes(range(256)) * 8).decode()
+    assert "qsc_code_cate_encoded_data" in fired("a.py", PYTHON + f'DATA = "{blob}"\n')
+    hexes = ", ".join(f"0x{i:02x}" for i in range(256))
+    escapes = "".join(f"\\x{i:02x}" for i in range(256)) * 2
+    assert "qsc_code_cate_encoded_data" in fired("a.c", C + 'static const char *t = "' + escapes + '";\n')
+    # as in the release, a run of hex bytes must not have spaces after its commas
+    assert value("qsc_code_cate_encoded_data", "a.c", "int t[] = {" + hexes + "};\n") is False
+    assert value("qsc_code_cate_encoded_data", "a.c", "int t[] = {" + hexes.replace(" ", "") + "};\n") is True
+    assert "qsc_code_cate_encoded_data" not in fired("a.py", PYTHON + 'DATA = "' + "QUJD" * 10 + '"\n')
+    assert "qsc_code_frac_chars_hex_words" in fired("a.c", "int t[] = {" + hexes + "};\n" * 3)
+
+
+def test_prompt_comments_and_asserts():
+    assert "qsc_code_frac_lines_prompt_comments" in fired("a.py", PYTHON + "# TODO: handle refunds\n")
+    assert "qsc_code_frac_lines_prompt_comments" not in fired("a.py", PYTHON + 'NOTE = "todo"\n')
+    asserts = PYTHON + "".join(f"assert inventory.total() >= {i}\n" for i in range(40))
+    assert "qsc_code_frac_lines_assert" in fired("a.py", asserts)
+    assert "qsc_code_frac_lines_assert" not in fired("a.go", GO + "".join(f"// assert {i}\nassertOk({i})\n" for i in range(40)))
+
+
+# ----------------------------------------------------------------------------- Python ---
+
+def test_python_rules():
+    assert "qsc_codepython_cate_ast" in fired("a.py", PYTHON + "print 'python 2'\n")
+    assert value("qsc_codepython_frac_lines_func_ratio", "a.py", PYTHON + "def broken(:\n") is None
+    stubs = "".join(f"def f{i}(x):\n    return x\n" for i in range(15))
+    hits = set(fired("a.py", PYTHON + stubs))
+    assert {"qsc_codepython_frac_lines_func_ratio", "qsc_codepython_frac_lines_simplefunc"} <= hits
+    assert "qsc_codepython_cate_var_zero" in fired("a.py", 'import os\n\n\nprint(os.getcwd())\n' * 5 + "# " + "words " * 40)
+    assert value("qsc_codepython_cate_var_zero", "a.py", PYTHON) is False
+    assert "qsc_codepython_frac_lines_pass" in fired("a.py", PYTHON + "class E(Exception):\n    pass\n" * 5)
+    assert "qsc_codepython_frac_lines_import" in fired("a.py", "".join(f"import module{i}\n" for i in range(30)) + PYTHON)
+    assert "qsc_codepython_frac_lines_print" in fired("a.py", PYTHON + "".join(f"print('step', {i})\n" for i in range(60)))
+    # `import` inside a docstring or comment is not a code line
+    assert value("qsc_codepython_frac_lines_import", "a.py", '"""import x"""\n# import y\nz = 1\n') == 0.0
+    assert value("qsc_codepython_cate_ast", "a.c", C) is None  # Python rules only judge Python
+
+
+def test_no_logic_drops_with_seeded_probability():
+    consts = "".join(f"NAME_{i} = {i}\n" for i in range(40))
+    rule = "qsc_codepython_score_lines_no_logic"
+    items = [(f"m{i}.py", "import os\n" + consts + f"# module {i}\n") for i in range(60)]
+    decisions = decide(items)
+    fired_all = [rule in f for f in decisions["fired"].to_list()]
+    dropped = [rule in f for f in decisions["dropped_by"].to_list()]
+    assert all(fired_all)
+    expected = [draw(engine().seed, rule, doc_id) < 0.8 for doc_id in decisions["id"].to_list()]
+    assert dropped == expected
+    assert 0 < sum(dropped) < 60  # some dropped, some kept at random
+    again = decide(items)
+    assert again["dropped_by"].to_list() == decisions["dropped_by"].to_list()
+
+
+# ------------------------------------------------------------------------ C-family rules ---
+
+def test_c_rules():
+    two_mains = C + "\nint main(void) {\n    return 0;\n}\n"
+    assert "qsc_codec_nums_lines_main" in fired("a.c", two_mains)
+    assert value("qsc_codec_nums_lines_main", "a.c", C) == 1
+    assert value("qsc_codec_nums_lines_main", "a.c", C + "/* int main(void) { } */\n") == 1  # comments do not count
+    headers = "".join(f"#define LIMIT_{i} {i}\n" for i in range(60)) + "int limit(void);\n"
+    assert "qsc_codec_frac_lines_preprocessor_directives" in fired("a.c", headers)
+    prints = C + "".join(f'void say{i}(void) {{ printf("{i}\\n"); }}\n' for i in range(40))
+    assert {"qsc_codec_frac_lines_print", "qsc_codec_frac_lines_func_ratio"} <= set(fired("a.c", prints))
+    assert "qsc_codecpp_frac_lines_print" in fired("a.cpp", "#include <iostream>\nint main() {\n" + '    std::cout << "hi";\n' * 30 + "}\n")
+    assert value("qsc_codecpp_cate_bitsstdc", "a.cpp", "#include <bits/stdc++.h>\n") is True  # present, off
+    assert "qsc_codecpp_cate_bitsstdc" not in fired("a.cpp", "#include <bits/stdc++.h>\n" + C)
+
+
+def test_csharp_java_go_javascript_rules():
+    cs = "using System;\nclass P {\n" + "".join(f"    static void M{i}() {{ Console.WriteLine({i}); }}\n" for i in range(30)) + "}\n"
+    assert {"qsc_codecsharp_frac_lines_print", "qsc_codecsharp_cate_var_zero"} <= set(fired("a.cs", cs))
+    java = "public class P {\n" + "".join(f'    void m{i}() {{ System.out.println("{i}"); }}\n' for i in range(30)) + "}\n"
+    assert {"qsc_codejava_frac_lines_print", "qsc_codejava_cate_var_zero"} <= set(fired("P.java", java))
+    assert value("qsc_codejava_cate_var_zero", "P.java", "class P { int count = 0; }\n") is False
+    assert "qsc_codego_frac_lines_print" in fired("a.go", GO + "".join(f"func p{i}() {{ fmt.Println({i}) }}\n" for i in range(40)))
+    assert value("qsc_codego_cate_var_zero", "a.go", GO) is False
+    assert value("qsc_codego_cate_testfile", "pkg/shop_test.go", GO) is True
+    assert value("qsc_codego_cate_testfile", "pkg/shop.go", GO) is False
+    assert "qsc_codejavascript_cate_ast" in fired("a.js", JAVASCRIPT + "function (\n")
+    assert value("qsc_codejavascript_cate_ast", "a.js", "import x from 'y';\nexport default x;\n") is True
+    logs = JAVASCRIPT + "".join(f"console.log('step {i}');\n" for i in range(40))
+    assert "qsc_codejavascript_frac_lines_print" in fired("a.js", logs)
+    assert value("qsc_codejavascript_cate_var_zero", "a.js", JAVASCRIPT) is False
+
+
+# --------------------------------------------------------------------------------- HTML ---
+
+def test_html_rules():
+    assert value("qsc_codehtml_cate_ast", "a.html", HTML) is True
+    script = "<html><head><script>\n" + "var x = 1;\n" * 80 + "</script></head><body><p>Hi</p></body></html>\n"
+    hits = set(fired("a.html", script))
+    assert {"qsc_codehtml_frac_words_text", "qsc_codehtml_num_chars_text"} <= hits
+    assert value("qsc_codehtml_num_chars_text", "a.html", "<p>Hi <b>there</b></p>") == len("Hi there")
+
+
+# ------------------------------------------------------------------- natural-language text ---
+
+def test_text_rules_english():
+    assert "qsc_doc_num_sentences" in fired("a.md", ENGLISH.replace(".", ","))
+    assert "qsc_doc_entropy_unigram" in fired("a.txt", "spam eggs " * 100 + "\n" * 10)
+    readmore = ENGLISH.replace(".\n", " and more...\n")
+    assert "qsc_doc_frac_lines_end_with_readmore" in fired("a.txt", readmore)
+    bullets = "\n".join(f"* item {line}" for line in ENGLISH.splitlines() if line) + "\n"
+    assert "qsc_doc_frac_lines_start_with_bullet" in fired("a.md", bullets)
+    assert "qsc_doc_frac_words_all_caps" in fired("a.txt", ENGLISH.upper())
+    links = ENGLISH + "".join(f"[l{i}](https://example.org/{'x' * 60}/{i})\n" for i in range(30))
+    assert "qsc_doc_frac_chars_hyperlink_html_tag" in fired("a.md", links)
+    assert "qsc_doc_frac_lines_dupe_lines" in fired("a.txt", ENGLISH + "Open every day of the week.\n" * 30)
+    assert value("qsc_doc_frac_chars_dupe_lines", "a.txt", "ab\nab\ncd\n") == pytest.approx(4 / 6)
+
+
+def test_text_rules_chinese():
+    assert value("qsc_doc_frac_chars_alphabet", "zh.txt", CHINESE) is None  # English-only signal
+    brackets = "\n".join(f"【通知】【公告】{line}" for line in CHINESE.splitlines()) + "\n"
+    assert "qsc_doc_frac_words_full_bracket" in fired("zh.txt", brackets)
+    assert "qsc_doc_frac_words_full_bracket" not in fired("en.txt", ENGLISH.replace("The", "【The】"))
+    more = CHINESE.replace("。\n", "，详情\n")
+    assert "qsc_doc_frac_lines_end_with_readmore" in fired("zh.txt", more)
