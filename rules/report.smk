@@ -1,0 +1,41 @@
+# The build report: one PNG per figure, each its own target drawn from the stats files it needs, so a
+# changed stage redraws only its figures. `snakemake report_figures` then `snakemake --report
+# report.html` gives one HTML file with the figures and their captions (report/*.rst).
+
+report: "../report/workflow.rst"
+
+# figure target -> (opencoder report figure, its inputs, report category)
+REPORT_FIGURES = {
+    "funnel_stages": ("funnel-stages", f"{OUT}/corpus/funnel.json", "Data"),
+    "funnel_languages": ("funnel-languages", f"{OUT}/corpus/funnel.json", "Data"),
+    "filter_rules": ("filter-rules", per_shard(f"{OUT}/filter/{{shard}}.stats.json"), "Data"),
+    "dedup_clusters": ("dedup-clusters", f"{OUT}/fuzzy/removed.parquet", "Data"),
+    "tokens": ("tokens", f"{OUT}/tokens/stats.json", "Data"),
+    "training": ("training", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
+    "throughput": ("throughput", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
+    "eval": ("eval", rules.eval.output.summaries, "Model"),
+}
+
+for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
+
+    rule:
+        name:
+            f"report_{_name}"
+        input:
+            _inputs,
+        output:
+            report(f"{OUT}/report/{_name}.png", caption=f"../report/{_name}.rst", category=_category),
+        params:
+            figure=_figure,
+        threads: res("report")["threads"]
+        resources:
+            **res("report"),
+        log:
+            f"{OUT}/logs/report/{_name}.log",
+        shell:
+            "{OPENCODER} report {params.figure} --input {input:q} --output {output:q} 2> {log:q}"
+
+
+rule report_figures:
+    input:
+        expand(f"{OUT}/report/{{name}}.png", name=REPORT_FIGURES),

@@ -1,0 +1,125 @@
+"""The build report: every figure drawn from its stats files, byte-identical when redrawn; and the
+report HTML of the smoke build, opened in headless Chromium, shows every figure."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from opencoder import funnel, report, shards, stats
+from opencoder.training.metrics import MetricsLog
+from opencoder.training.metrics import read as read_metrics
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+FIGURES = ["funnel_stages", "funnel_languages", "filter_rules", "dedup_clusters", "tokens", "training",
+           "throughput", "eval"]
+
+
+def _docs(spec: dict[str, int]) -> pl.DataFrame:
+    rows = [(lang, 100 + i) for lang, n in spec.items() for i in range(n)]
+    return pl.DataFrame({"language": [r[0] for r in rows], "bytes": [r[1] for r in rows]})
+
+
+@pytest.fixture
+def stats_dir(tmp_path):
+    """Stats files in the layout the stages write, made with the stages' own writers."""
+    before = _docs({"python": 40, "java": 30, "html": 20})
+    after = _docs({"python": 30, "java": 10, "html": 5})
+    for stage in ("ingest", "preprocess", "exact", "fuzzy", "transform", "filter", "corpus"):
+        shards.write_json(stats.stage_stats(stage, before, after, dropped={"rule": before.head(45)},
+                                            extra={"hits": {"qsc_code_num_words": 12, "qsc_code_num_chars": 7}}),
+                          tmp_path / stage / "00000.stats.json")
+    shards.write_json(funnel.gather(tmp_path), tmp_path / "corpus" / "funnel.json")
+    shards.write_parquet(pl.DataFrame({"id": [f"d{i}" for i in range(7)], "cluster_id": [1, 1, 1, 2, 3, 3, 4]}),
+                         tmp_path / "fuzzy" / "removed.parquet")
+    shards.write_json({"extra": {"groups": {"code": {"documents": 40, "tokens": 90000},
+                                            "text": {"documents": 5, "tokens": 8000}}}}, tmp_path / "tokens" / "stats.json")
+    for stage, steps in (("pretrain", 6), ("anneal", 3)):
+        log = MetricsLog(tmp_path / stage / "work.jsonl")
+        for step in range(1, steps + 1):
+            log.write({"stage": stage, "step": step, "loss": 9.0 / step, "lr": 1e-3 / step, "tokens": step * 512,
+                       "tokens_per_s": 1000.0 + step, "mfu": None, "grad_norm": 1.0})
+        log.publish(tmp_path / stage / "metrics.jsonl")
+    shards.write_json({"pass@1": 0.0366, "problems": 164}, tmp_path / "eval" / "humaneval" / "summary.json")
+    return tmp_path
+
+
+INPUTS = {
+    "funnel-stages": ["corpus/funnel.json"], "funnel-languages": ["corpus/funnel.json"],
+    "filter-rules": ["filter/00000.stats.json"], "dedup-clusters": ["fuzzy/removed.parquet"],
+    "tokens": ["tokens/stats.json"], "training": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"],
+    "throughput": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"], "eval": ["eval/humaneval/summary.json"],
+}
+
+
+@pytest.mark.parametrize("figure", sorted(INPUTS))
+def test_each_figure_is_a_png_and_redraws_identically(stats_dir, tmp_path, figure):
+    args = ["--input", *(str(stats_dir / p) for p in INPUTS[figure])]
+    assert report.main([figure, *args, "--output", str(tmp_path / "a.png")]) == 0
+    assert report.main([figure, *args, "--output", str(tmp_path / "b.png")]) == 0
+    first = (tmp_path / "a.png").read_bytes()
+    assert first.startswith(PNG) and len(first) > 5000
+    assert first == (tmp_path / "b.png").read_bytes()
+
+
+def test_figures_show_the_numbers_of_their_files(stats_dir):
+    """The drawn data are the files' numbers: funnel bars, rule hits, cluster sizes, the stitched steps."""
+    fig = report.funnel_stages(shards.read_json(stats_dir / "corpus" / "funnel.json"))
+    heights = sorted({round(p.get_height()) for p in fig.axes[0].patches})
+    assert heights == [45, 90]
+    fig = report.filter_rules([shards.read_json(stats_dir / "filter" / "00000.stats.json")])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["qsc_code_num_words", "qsc_code_num_chars"]
+    fig = report.dedup_clusters(shards.read_parquet(stats_dir / "fuzzy" / "removed.parquet"))
+    bars = {round(p.get_x() + p.get_width() / 2): p.get_height() for p in fig.axes[0].patches}
+    assert bars == {2: 2, 3: 1, 4: 1}  # clusters 2 and 4 have one removed + the kept one, 3 has two, 1 has three
+    fig = report.training_curves([read_metrics(stats_dir / s / "metrics.jsonl") for s in ("pretrain", "anneal")])
+    pre, ann = fig.axes[0].get_lines()
+    assert list(pre.get_xdata()) == [1, 2, 3, 4, 5, 6] and list(ann.get_xdata()) == [7, 8, 9]
+
+
+def _report_results(html: str) -> dict[str, bytes]:
+    """The result files embedded in Snakemake's report: name -> decoded bytes."""
+    found = {}
+    for name, data in re.findall(r'"([A-Za-z0-9_]+\.png)"[^{}]*?"data:image/png;base64,([A-Za-z0-9+/=]+)"', html):
+        found[name] = base64.b64decode(data)
+    return found
+
+
+@pytest.mark.slow
+def test_report_of_the_smoke_build_in_headless_chromium(tmp_path):
+    out = tmp_path / "smoke"
+    smk = [sys.executable, "-m", "snakemake", "--configfile", str(REPO / "config" / "smoke.yaml"),
+           "--config", f"out_dir={out}", "--cores", "2"]
+    run = subprocess.run(smk + ["report_figures"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-6000:]
+    html = tmp_path / "report.html"
+    run = subprocess.run(smk + ["report_figures", "--report", str(html)], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-6000:]
+    text = html.read_text()
+    embedded = _report_results(text)
+    for name in FIGURES:
+        assert embedded.get(f"{name}.png") == (out / "report" / f"{name}.png").read_bytes(), f"{name} not embedded"
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is needed (SYSTEM_PACKAGES in the Makefile)"
+    shot = tmp_path / "report.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1000", "--virtual-time-budget=10000"]
+    run = subprocess.run([chromium, *flags, f"--screenshot={shot}", html.as_uri()], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    assert run.returncode == 0 and shot.read_bytes().startswith(PNG), run.stderr[-3000:]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "HOME": str(tmp_path)}).stdout
+    for category in ("Data", "Model"):
+        assert category in dom, f"the rendered report does not show the {category} category"
