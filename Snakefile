@@ -19,6 +19,8 @@ include: "rules/tokenizer.smk"
 include: "rules/tokens.smk"
 include: "rules/eval.smk"
 include: "rules/model.smk"
+include: "rules/publish.smk"
+include: "rules/report.smk"
 
 
 rule all:
