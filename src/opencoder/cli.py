@@ -24,6 +24,7 @@ STAGES = {
     "funnel": "opencoder.funnel",
     "tokenizer": "opencoder.tokenizer",
     "tokens": "opencoder.tokens",
+    "anneal-data": "opencoder.anneal_data",
     "train": "opencoder.training.cli",
     "export": "opencoder.export",
     "eval": "opencoder.evaluation.cli",
