@@ -36,11 +36,11 @@ IPV4 = re.compile(r"(?<![\w.-])(?:[1-9]\d{1,2}\.)(?:\d{1,3}\.){2}\d{1,3}(?![\w.-
 IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:)[0-9A-Fa-f:]{2,39}(?![\w:])")
 VERSION_CONTEXT = re.compile(r"version|release|\bv(?:er)?\s*$", re.I)
 PASSWORD_ASSIGN = re.compile(
-    r"""(?P<name>\b[\w-]*(?:password|passwd|pwd)[\w-]*["']?\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[^"'\s]+)(?P=q)""",
+    r"""(?P<name>(?:password|passwd|pwd)[\w-]*["']?\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[^"'\s]+)(?P=q)""",
     re.I)
 URL_PASSWORD = re.compile(r"(?P<name>\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)", re.I)
 KEY_ASSIGN = re.compile(
-    r"""(?P<name>\b[\w-]*(?:api[_-]?key|secret|token|access[_-]?key|private[_-]?key|auth[_-]?key)[\w-]*["']?"""
+    r"""(?P<name>(?:api[_-]?key|secret|token|access[_-]?key|private[_-]?key|auth[_-]?key)[\w-]*["']?"""
     r"""\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[A-Za-z0-9+/=_.~-]{16,})(?P=q)""", re.I)
 KEY_SHAPES = re.compile(
     r"(?P<value>\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bxox[baprs]-[A-Za-z0-9-]{10,}"
@@ -67,6 +67,30 @@ def _in_version_context(text: str, start: int) -> bool:
     return bool(VERSION_CONTEXT.search(text[line_start:start])) or text[max(start - 1, 0):start] in ("v", "V")
 
 
+def _placeholder(value: str) -> bool:
+    return bool(PLACEHOLDER_VALUE.search(value)) or value in {"None", "null", "true", "false"}
+
+
+def _spared_email(m: re.Match, text: str) -> bool:
+    return bool(EXAMPLE_DOMAINS.search(m["domain"])) or m["local"] == "git" or m["domain"].split(".")[0] in ("self", "cls")
+
+
+# (kind, pattern, needles, spare): a pattern runs only on text containing one of its needles (lower
+# case; cheap `in` tests that skip most files), and a hit is left alone when `spare(match, text)`.
+# Keys go first: a private key block may contain anything.
+RULES = (
+    ("key", KEY_SHAPES, ("akia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "aiza", "sk_live_", "private key-"),
+     lambda m, t: False),
+    ("key", KEY_ASSIGN, ("key", "secret", "token"),
+     lambda m, t: _placeholder(m["value"]) or not RANDOM_LOOKING.match(m["value"])),
+    ("password", PASSWORD_ASSIGN, ("pass", "pwd"), lambda m, t: _placeholder(m["value"])),
+    ("password", URL_PASSWORD, ("://",), lambda m, t: _placeholder(m["value"])),
+    ("email", EMAIL, ("@",), _spared_email),
+    ("ip_address", IPV4, (".",), lambda m, t: not _global_ip(m[0]) or _in_version_context(t, m.start())),
+    ("ip_address", IPV6, (":",), lambda m, t: not _global_ip(m[0])),
+)
+
+
 class Masker:
     """Replaces PII of the configured kinds; `counts` says how many of each it replaced."""
 
@@ -74,36 +98,25 @@ class Masker:
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {list(KINDS)}")
-        self.kinds, self.placeholders = list(kinds), placeholders
+        self.rules = [rule for rule in RULES if rule[0] in kinds]
+        self.placeholders = placeholders
         self.counts: Counter[str] = Counter()
 
-    def _sub(self, pattern: re.Pattern, kind: str, text: str, keep) -> str:
-        """Replace the `value` group (or the whole match) of each hit that `keep` does not spare."""
+    def mask(self, text: str) -> str:
+        lowered = text.lower()
+        for kind, pattern, needles, spare in self.rules:
+            if any(needle in lowered for needle in needles):
+                text = self._sub(kind, pattern, spare, text)
+        return text
+
+    def _sub(self, kind: str, pattern: re.Pattern, spare, text: str) -> str:
+        """Replace the `value` group (or the whole match) of each hit not spared."""
+        value_group = "value" if "value" in pattern.groupindex else 0
+
         def replace(m: re.Match) -> str:
-            value_group = "value" if "value" in pattern.groupindex else 0
-            if keep(m, text):
+            if spare(m, text):
                 return m.group(0)
             self.counts[kind] += 1
             start, end = m.span(value_group)
             return text[m.start():start] + self.placeholders[kind] + text[end:m.end()]
         return pattern.sub(replace, text)
-
-    def mask(self, text: str) -> str:
-        if "key" in self.kinds:  # first: a private key block may contain anything
-            text = self._sub(KEY_SHAPES, "key", text, lambda m, t: False)
-            text = self._sub(KEY_ASSIGN, "key", text, lambda m, t: _placeholder(m["value"]) or
-                             not RANDOM_LOOKING.match(m["value"]))
-        if "password" in self.kinds:
-            text = self._sub(PASSWORD_ASSIGN, "password", text, lambda m, t: _placeholder(m["value"]))
-            text = self._sub(URL_PASSWORD, "password", text, lambda m, t: _placeholder(m["value"]))
-        if "email" in self.kinds:
-            text = self._sub(EMAIL, "email", text, lambda m, t: bool(
-                EXAMPLE_DOMAINS.search(m["domain"]) or m["local"] == "git" or m["domain"].split(".")[0] in ("self", "cls")))
-        if "ip_address" in self.kinds:
-            text = self._sub(IPV4, "ip_address", text, lambda m, t: not _global_ip(m[0]) or _in_version_context(t, m.start()))
-            text = self._sub(IPV6, "ip_address", text, lambda m, t: not _global_ip(m[0]))
-        return text
-
-
-def _placeholder(value: str) -> bool:
-    return bool(PLACEHOLDER_VALUE.search(value)) or value in {"None", "null", "true", "false"}
