@@ -8,7 +8,7 @@ from opencoder.training.params import stage_params as training_params
 
 def rebuild_command():
     """`make run` with the config files this build was given, relative to the checkout when inside it."""
-    extra = [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else f
+    extra = [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else str(f)
              for f in workflow.configfiles if os.path.abspath(f) != os.path.abspath("config/config.yaml")]
     return "make run TARGET=model" + (f' CONFIG="{" ".join(extra)}"' if extra else "")
 

@@ -173,3 +173,37 @@ def test_eval_cli_writes_results_and_summary(tiny_model, tmp_path, one_thread):
     first = (out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes()
     assert main(argv) == 0  # same config and model: same bytes
     assert first == ((out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes())
+
+
+@pytest.mark.slow
+def test_eval_rule_reruns_on_eval_settings_only(tmp_path):
+    """`snakemake eval` on an export: rerun when an eval setting changes, and that change touches
+    no training parameter (so nothing upstream is rebuilt)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from opencoder import config
+    from opencoder.training.params import stage_params as training_params
+
+    build_tiny_llama(tmp_path / "hf_export")
+
+    def snakemake(eval_overrides, *flags):
+        cfg = tmp_path / "test.yaml"
+        cfg.write_text(yaml.safe_dump({"out_dir": str(tmp_path), "eval": {"limit": 2, **eval_overrides}}))
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/smoke.yaml", str(cfg),
+               "--allowed-rules", "eval", *flags, "--", "eval"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    snakemake({"max_new_tokens": 8})
+    summary = json.loads((tmp_path / "eval" / "humaneval" / "summary.json").read_text())
+    assert summary["problems"] == 2 and summary["decoding"]["max_new_tokens"] == 8
+    assert "Nothing to be done" in snakemake({"max_new_tokens": 8}, "-n")
+    plan = snakemake({"max_new_tokens": 9}, "-n")
+    assert "rule eval:" in plan and "params" in plan.split("rule eval:")[1]
+    base = config.load("config/smoke.yaml")
+    changed = config.deep_merge(base, {"eval": {"max_new_tokens": 9, "batch_size": 3}})
+    assert training_params(changed, "anneal") == training_params(base, "anneal")
