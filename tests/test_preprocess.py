@@ -35,8 +35,8 @@ PARAMS = {"max_file_bytes": 8_000_000, "keep_doc_types": ["code", "data", "text"
         ("icon.svg", ("svg", "excluded")),
         ("nb.ipynb", ("jupyter-notebook", "excluded")),
         ("robots.txt", ("robots-exclusion-rules", "excluded")),
-        ("photo.png", ("", "unknown")),
-        ("noextension", ("", "unknown")),
+        ("photo.png", ("unknown", "unknown")),
+        ("noextension", ("unknown", "unknown")),
     ],
 )
 def test_language_table(path, expected):

@@ -2,7 +2,7 @@
 
 An exact file name (`Makefile`, `Dockerfile`) wins over an extension; among extensions the longest
 (`.cmake.in` before `.in`) wins. Names are linguist's lower-cased (`python`, `cpp`, `csharp`, ...;
-see `data/make_languages.py`). A path the table does not know is `("", "unknown")`.
+see `data/make_languages.py`). A path the table does not know is `("unknown", "unknown")`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import csv
 import functools
 from importlib import resources
 
-UNKNOWN = ("", "unknown")
-DOC_TYPES = ("code", "data", "text")  # what may be kept; `excluded` and `unknown` are always dropped
+UNKNOWN = ("unknown", "unknown")
 
 
 @functools.cache
