@@ -47,8 +47,22 @@ def test_funnel_reports_what_does_not_add_up(tmp_path, documents):
     broken["in"]["documents"] += 3  # three documents appear from nowhere
     shards.write_json(broken, tmp_path / "corpus" / "00000.stats.json")
     problems = funnel.gather(tmp_path)["checks"]
-    assert any(p.startswith("sample:") and "drop reasons" in p for p in problems)
+    assert any(p.startswith("sample:") and "drop reasons account for" in p for p in problems)
     assert any(p.startswith("sample:") and "filter put out" in p for p in problems)
+
+
+def test_one_document_with_several_drop_reasons_is_not_a_mismatch(tmp_path, documents):
+    df = documents([{"path": f"f{i}", "text": "z" * (i + 1)} for i in range(10)])
+    kept, dropped = df[:6], df[6:]
+    # the 4 dropped documents each broke two rules
+    s = stats.stage_stats("filter", df, kept, dropped={"rule_a": dropped, "rule_b": dropped})
+    shards.write_json(s, tmp_path / "filter" / "00000.stats.json")
+    f = funnel.gather(tmp_path, [("filter", "filter")])
+    assert f["checks"] == [] and f["stages"][0]["reasons_overlap"] is True
+    s["dropped"]["rule_b"]["documents"] = s["dropped"]["rule_a"]["documents"] = 1  # 3 documents vanish
+    shards.write_json(s, tmp_path / "filter" / "00000.stats.json")
+    assert funnel.gather(tmp_path, [("filter", "filter")])["checks"] == [
+        "filter: 10 documents in - 6 out = 4, but drop reasons account for 2"]
 
 
 def test_cli_writes_json_and_logs_table(tmp_path, documents, caplog):

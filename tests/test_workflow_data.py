@@ -25,7 +25,10 @@ DOWNSTREAM = {"filter", "sample_plan", "sample", "corpus", "tokenizer", "tokens_
 
 def snakemake(tmp_path: Path, out: Path, *args: str, extra: dict | None = None) -> str:
     """Run the project's workflow on the smoke config, out_dir in `tmp_path`; return its output."""
-    config = {"ingest": {"shard_bytes": 200_000, "sources": [{"name": "stdlib", "type": "directory", "path": str(tmp_path / "src")}]}}
+    config = {
+        "ingest": {"shard_bytes": 300_000, "sources": [{"name": "stdlib", "type": "directory", "path": str(tmp_path / "src")}]},
+        "dedup": {"fuzzy": {"lsh_jobs": 2}},  # fewer, larger LSH jobs: same result, less start-up time
+    }
     files = [tmp_path / "cfg.yaml"]
     files[0].write_text(yaml.safe_dump(config))
     if extra:

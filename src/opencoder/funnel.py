@@ -8,7 +8,7 @@ build (or of a user's own stage selection via `--stage`) still comes out.
 `funnel.json` holds, per stage, documents and bytes in/out, per language and per drop reason,
 per-language output documents and bytes across stages (paper Table 16's "after dedup / after
 filter" columns), and `checks`: places where the numbers do not add up (a stage's input is not
-the previous stage's output, or in - out is not the sum of its drop reasons). The same table is
+the previous stage's output, or documents vanished without a drop reason). The same table is
 printed to the log.
 """
 
@@ -72,13 +72,21 @@ def gather(root: str | Path, stages: Sequence[tuple[str, str]] = STAGES) -> dict
 
 
 def checks(rows: Sequence[dict]) -> list[str]:
-    """Where the funnel does not add up, in words (empty when it does)."""
+    """Where the funnel does not add up, in words (empty when it does).
+
+    A stage may give one document several drop reasons (a filtered file can break several rules),
+    so its reasons may sum to more than its drop (the row is marked `reasons_overlap`); fewer means
+    documents vanished without a reason, and that is reported.
+    """
     problems = []
     for prev, row in zip([None, *rows], rows):
         name, n_in, n_out = row["stage"], row["in"]["documents"], row["out"]["documents"]
         dropped = sum(d.get("documents", 0) for d in row["dropped"].values())
-        if n_in - n_out != dropped:
-            problems.append(f"{name}: {n_in} documents in - {n_out} out = {n_in - n_out}, but drop reasons sum to {dropped}")
+        row["reasons_overlap"] = dropped > n_in - n_out
+        if n_out > n_in:
+            problems.append(f"{name}: {n_out} documents out of {n_in} in")
+        elif dropped < n_in - n_out:
+            problems.append(f"{name}: {n_in} documents in - {n_out} out = {n_in - n_out}, but drop reasons account for {dropped}")
         if prev is not None and prev["out"]["documents"] != n_in:
             problems.append(f"{name}: {n_in} documents in, but {prev['stage']} put out {prev['out']['documents']}")
     return problems
