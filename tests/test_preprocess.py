@@ -85,3 +85,27 @@ def test_cli_writes_shard_and_stats_beside_it(tmp_path, documents):
     assert shards.read_documents(out)["path"].to_list() == ["a.py"]
     stats = json.loads((tmp_path / "pre" / "00000.stats.json").read_text())
     assert stats["dropped"]["excluded"]["documents"] == 1
+
+
+def test_table_generation_resolves_shared_extensions_and_types():
+    from opencoder.data.make_languages import table
+
+    linguist = {
+        "C": {"type": "programming", "extensions": [".c", ".h"]},
+        "Objective-C": {"type": "programming", "extensions": [".m", ".h"]},  # .h: PREFERRED says C
+        "Alpha": {"type": "programming", "extensions": [".zz"]},
+        "Beta": {"type": "markup", "extensions": [".yy", ".zz"], "filenames": ["Betafile"]},  # .zz: primary of Alpha
+        "SQL": {"type": "data", "extensions": [".sql"]},
+        "CSV": {"type": "data", "extensions": [".csv"]},
+        "Markdown": {"type": "prose", "extensions": [".md"]},
+        "C#": {"type": "programming", "extensions": [".cs"]},
+    }
+    rows = {(kind, key): (lang, doc_type) for kind, key, lang, doc_type in table(linguist)}
+    assert rows[("extension", ".h")] == ("c", "code")
+    assert rows[("extension", ".zz")] == ("alpha", "code")
+    assert rows[("extension", ".yy")] == ("beta", "code")  # markup is code
+    assert rows[("filename", "Betafile")] == ("beta", "code")
+    assert rows[("extension", ".sql")] == ("sql", "code")
+    assert rows[("extension", ".csv")] == ("csv", "excluded")
+    assert rows[("extension", ".md")] == ("markdown", "text")
+    assert rows[("extension", ".cs")] == ("csharp", "code")
