@@ -17,6 +17,7 @@ import pytest
 
 from opencoder.evaluation.sandbox import Limits, Sandbox, SandboxError
 
+REPO = Path(__file__).resolve().parents[1]
 LIMITS = Limits(timeout_s=3, memory_mb=1024, nproc=32, file_size_mb=8)
 
 
@@ -35,6 +36,7 @@ def test_correct_program_passes_and_wrong_one_fails(sandbox):
     wrong = sandbox.check("def f(x):\n    return x - 1\n\nassert f(1) == 2")
     assert wrong.status == "failed: AssertionError" and not wrong.passed
     assert sandbox.check("def f(:\n").status == "failed: SyntaxError"
+    assert sandbox.check("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)").status == "failed: killed by SIGKILL"
 
 
 def test_exiting_early_with_success_is_not_a_pass(sandbox):
@@ -77,7 +79,7 @@ def test_network_is_unreachable_even_on_loopback(sandbox, tmp_path):
 
 
 def test_writes_outside_tmp_fail_and_leave_the_host_untouched(sandbox, tmp_path):
-    host_dir = Path.cwd() / ".sandbox-probe-dir"  # outside /tmp, on the host
+    host_dir = REPO / ".sandbox-probe-dir"  # outside /tmp, on the host
     host_dir.mkdir(exist_ok=True)
     os.chmod(host_dir, 0o777)
     try:
@@ -95,7 +97,7 @@ def test_writes_outside_tmp_fail_and_leave_the_host_untouched(sandbox, tmp_path)
 
 
 def test_host_files_are_not_visible(sandbox, tmp_path):
-    secret = Path.cwd() / "pyproject.toml"  # a host file outside the system directories
+    secret = REPO / "pyproject.toml"  # a host file outside the system directories
     assert secret.exists()
     assert sandbox.check(f"open({str(secret)!r}).read()").status == "failed: FileNotFoundError"
 

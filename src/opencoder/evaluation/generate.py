@@ -74,6 +74,10 @@ def generate(model, tokenizer, prompts: Sequence[str], stop: Sequence[str], deco
         stop_strings=list(stop) or None,
     )
     lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
+    context = getattr(model.config, "max_position_embeddings", None)
+    if context and max(lengths, default=0) + decoding.max_new_tokens > context:
+        log.warning("longest prompt (%d tokens) + max_new_tokens (%d) exceeds the model's context (%d)",
+                    max(lengths), decoding.max_new_tokens, context)
     order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
     out: list[list[str]] = [[] for _ in prompts]
     batches = [order[i : i + decoding.batch_size] for i in range(0, len(order), decoding.batch_size)]

@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 PROGRAM = "/sandbox/program.py"
 OUTPUT_TAIL_BYTES = 8192
-# exit statuses of a program stopped by RLIMIT_CPU (SIGXCPU at the soft limit, SIGKILL at the hard one),
-# as bwrap reports them (128 + signal)
-CPU_LIMIT_EXITS = {128 + signal.SIGXCPU, 128 + signal.SIGKILL}
+# exit status of a program stopped by SIGXCPU at the RLIMIT_CPU soft limit, as bwrap reports it
+# (128 + signal); the hard limit, a second later, SIGKILLs a program that ignores SIGXCPU
+CPU_LIMIT_EXIT = 128 + signal.SIGXCPU
 INSTALL_HINT = (
     "bubblewrap (`bwrap`) is needed to run generated code safely; install it with `make setup` "
     "(Debian package `bubblewrap`) or `apt-get install bubblewrap`"
@@ -171,7 +171,7 @@ class Sandbox:
             "--setenv", "PYTHONHASHSEED", "0", "--setenv", "LANG", "C.UTF-8",
             "--",
             self.prlimit,
-            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(lim.timeout_s) + 1}", f"--nproc={lim.nproc}",
+            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(lim.timeout_s) + 1}:{int(lim.timeout_s) + 2}", f"--nproc={lim.nproc}",
             f"--fsize={fsize}", f"--nofile={lim.nofile}", "--core=0",
             "--", python, "-I", "-B", PROGRAM,
         ]
@@ -214,8 +214,10 @@ class Sandbox:
             status = "passed"
         elif run.returncode == 0:
             status = "failed: exited before the end of the tests"
-        elif run.returncode in CPU_LIMIT_EXITS:
+        elif run.returncode == CPU_LIMIT_EXIT:
             status = "timed out"
+        elif run.returncode > 128:
+            status = f"failed: killed by {signal.Signals(run.returncode - 128).name}"
         else:
             status = f"failed: {_exception_name(run.output) or f'exit status {run.returncode}'}"
         output = run.output.replace(sentinel, "<sentinel>")
