@@ -102,3 +102,22 @@ def test_a_config_value_of_the_wrong_type_names_the_file_and_key(tmp_path, capsy
     assert preprocess.main(["--in", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o.parquet"),
                             "--config", str(bad)]) == 1
     assert "'8MB' is not of type 'integer'" in capsys.readouterr().err
+
+
+def test_bad_dataset_rows_are_named_and_the_rest_kept(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n".join(json.dumps(r) for r in [
+        {"content": "ok = 1\n", "path": "ok.py", "committer_date": "yesterday"},
+        {"content": None, "path": "none.py"},
+        {"content": 42, "path": "number.py"},
+    ]) + "\n")
+    params = {"shard_bytes": 10**6, "sources": [{"name": "rows", "type": "dataset", "path": str(rows)}]}
+    stats = ingest.ingest(params, tmp_path / "out")
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rows.jsonl: ok.py: commit time 'yesterday' is not an ISO date" in messages
+    assert "none.py: dropped (unreadable: content is NoneType, not text)" in messages
+    assert "number.py: dropped (unreadable: content is int, not text)" in messages
+    docs = shards.read_documents(tmp_path / "out" / "00000.parquet")
+    assert docs.select("path", "text").rows() == [("ok.py", "ok = 1\n")] and docs["commit_time"][0] is None
+    assert stats["dropped"]["unreadable"]["documents"] == 2

@@ -262,43 +262,52 @@ def _dataset(spec: dict) -> Iterator[Raw]:
                        if rel.endswith((".parquet", ".jsonl", ".jsonl.gz")))
     for file in files:
         try:
-            frame = _read_table(file)
-            missing = [columns[k] for k in ("content", "path") if columns[k] not in frame.columns]
+            names, rows = _read_rows(file)
+            missing = [columns[k] for k in ("content", "path") if columns[k] not in names]
             if missing:
-                raise ValueError(f"missing column(s) {missing}; has {frame.columns}")
+                raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
         except Exception as exc:  # a damaged file must not take the good files down with it
             detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
             yield Raw(path=str(file), data=None, error=f"unreadable dataset file: {detail}")
             continue
-        for row in frame.iter_rows(named=True):
-            path = row[columns["path"]]
-            if not selected(path, include, exclude):
+        for number, row in enumerate(rows):
+            path, content = row.get(columns["path"]), row.get(columns["content"])
+            if not isinstance(path, str):
+                path = f"{file}#row{number}"
+            elif not selected(path, include, exclude):
                 continue
+            text_like = isinstance(content, (str, bytes))
             yield Raw(
                 path=path,
-                data=row[columns["content"]],
+                data=content if text_like else None,
                 repo=row.get(columns["repo"]),
                 stars=row.get(columns["stars"]),
-                commit_time=_timestamp(row.get(columns["commit_time"])),
-                error=None if row[columns["content"]] is not None else "no content",
+                commit_time=_timestamp(row.get(columns["commit_time"]), f"{file}: {path}"),
+                error=None if text_like else f"content is {type(content).__name__}, not text",
             )
 
 
-def _read_table(file: Path) -> pl.DataFrame:
+def _read_rows(file: Path) -> tuple[set[str], Iterator[dict]]:
+    """Column names and rows of a parquet or JSONL(.gz) file, values as stored (no type coercion)."""
     if file.name.endswith(".parquet"):
-        return shards.read_parquet(file)
+        frame = shards.read_parquet(file)
+        return set(frame.columns), frame.iter_rows(named=True)
     opener = gzip.open if file.name.endswith(".gz") else open
     with opener(file, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    return pl.DataFrame(rows, infer_schema_length=None)
+    return {key for row in rows for key in row}, iter(rows)
 
 
-def _timestamp(value) -> datetime | None:
+def _timestamp(value, where: str) -> datetime | None:
     """A dataset's date (datetime or ISO string) in UTC; naive values are taken as UTC."""
     if value is None:
         return None
     if not isinstance(value, datetime):
-        value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        try:
+            value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            log.warning("%s: commit time %r is not an ISO date; recorded as unknown", where, value)
+            return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
