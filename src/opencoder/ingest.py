@@ -162,14 +162,9 @@ def python_env_roots() -> list[tuple[str, Path]]:
 
 
 def _python_env(spec: dict) -> Iterator[Raw]:
-    roots = python_env_roots()
-    site_dirs = {root for prefix, root in roots if prefix == "site-packages/"}
-    stdlib = roots[0][1]
-    # the stdlib dir may hold a site-packages/dist-packages of its own: that is not stdlib
-    nested = [f"stdlib/{p.relative_to(stdlib).as_posix()}/**" for p in site_dirs if p.is_relative_to(stdlib)]
-    nested += ["stdlib/site-packages/**", "stdlib/dist-packages/**"]
-    spec = {**spec, "exclude": list(spec.get("exclude", [])) + nested}
-    yield from _files(roots, spec, repo_of=lambda path: path.split("/")[1])
+    # an interpreter's stdlib dir may hold its own site-packages/dist-packages: that is not stdlib
+    spec = {**spec, "exclude": [*spec.get("exclude", []), "stdlib/site-packages/**", "stdlib/dist-packages/**"]}
+    yield from _files(python_env_roots(), spec, repo_of=lambda path: path.split("/")[1])
 
 
 def _directory(spec: dict) -> Iterator[Raw]:
