@@ -11,7 +11,7 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | `strings`         | string literals: maximal runs of consecutive string tokens, quotes included          |
 | `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers)  |
 | `py_parses` …     | Python `ast` results; `js_parses` (esprima); `html_parses`, `html_text` (BeautifulSoup) |
-| `text_language`   | ISO code from `langid` for `text` documents (its model ships inside the package)     |
+| `text_language`   | ISO code from `py3langid` for `text` documents (its model ships inside the package)     |
 | `zh_words`        | words of Chinese text files, by `jieba` (`chinese_words`)                            |
 | `error`           | the exception of a document whose pass failed unexpectedly (it is dropped)           |
 """
@@ -31,7 +31,7 @@ from opencoder.filtering.units import WORD
 
 log = logging.getLogger(__name__)
 
-TEXT_LANGID_CHARS = 10_000  # langid reads the first 10k characters: enough to tell English from Chinese
+TEXT_LANGID_CHARS = 10_000  # language id reads the first 10k characters: enough to tell English from Chinese
 
 
 @functools.cache
@@ -164,10 +164,10 @@ def html_facts(text: str) -> dict:
 
 
 def text_language(text: str) -> str:
-    """Language of a natural-language file (ISO 639-1), by langid's bundled model."""
-    import langid
+    """Language of a natural-language file (ISO 639-1), by langid's model (bundled in py3langid)."""
+    import py3langid
 
-    return langid.classify(text[:TEXT_LANGID_CHARS])[0]
+    return py3langid.classify(text[:TEXT_LANGID_CHARS])[0]
 
 
 def chinese_words(text: str) -> list[str]:
