@@ -16,25 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_train_resume import cpu_env, tiny_params, train_command, write_blend
+from test_train_resume import cpu_env, make_tokenizer, tiny_params, train_command, write_blend
 
 VOCAB = 512
 SHAPES = {
     "gqa": {"num_attention_heads": 4, "num_query_groups": 2},
     "mha": {"num_attention_heads": 4, "num_query_groups": 4},
 }
-
-
-def make_tokenizer(folder: Path) -> Path:
-    """A small tokenizer with the project's special tokens and chat template (tokenizer stage code)."""
-    from opencoder import tokenizer as stage
-
-    params = {"eod_token": "<|endoftext|>", "pad_token": "<|pad|>",
-              "special_tokens": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]}
-    texts = [f"def solution(x{i}):\n    return x{i} * {i}\n" for i in range(200)]
-    backend = stage.train(texts, 400, params["special_tokens"], 2)
-    stage.wrap(backend, params).save_pretrained(str(folder))
-    return folder
 
 
 def train_checkpoint(tmp: Path, name: str, attention: dict, tp: int) -> Path:

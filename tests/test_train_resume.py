@@ -41,6 +41,18 @@ def write_blend(folder: Path, vocab: int = VOCAB) -> Path:
     return folder / "blend.json"
 
 
+def make_tokenizer(folder: Path, vocab_size: int = 400) -> Path:
+    """A small tokenizer with the project's special tokens and chat template (tokenizer stage code)."""
+    from opencoder import tokenizer as stage
+
+    params = {"eod_token": "<|endoftext|>", "pad_token": "<|pad|>",
+              "special_tokens": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]}
+    texts = [f"def solution(x{i}):\n    return x{i} * {i}\n" for i in range(200)]
+    backend = stage.train(texts, vocab_size, params["special_tokens"], 2)
+    stage.wrap(backend, params).save_pretrained(str(folder))
+    return folder
+
+
 def tiny_params(**train) -> dict:
     params = stage_params(load(), "anneal")
     params["model"].update(num_layers=2, hidden_size=64, ffn_hidden_size=172, num_attention_heads=4,
