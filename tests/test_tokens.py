@@ -149,3 +149,15 @@ def test_megatron_builds_a_blended_gpt_dataset_from_the_blend(tmp_path, corpus):
         assert (s["tokens"][1:] == s["labels"][:-1]).all()
     docs_samples = [s for s in samples if int(s["dataset_id"]) == 1]
     assert any((s["tokens"] == blend.eod_id).any() for s in docs_samples)  # short documents: EOD inside samples
+
+
+def test_bad_inputs_are_named(tmp_path, corpus):
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{}")
+    with pytest.raises(ValueError, match="tok/tokenizer.json"):
+        tokens.encode(corpus["paths"], tmp_path / "tok", tmp_path / "out", GROUPS)
+    bad = tmp_path / "00009.parquet"
+    bad.write_bytes(b"PAR1 truncated")
+    with pytest.raises(shards.ShardError, match="00009.parquet"):
+        tokens.encode([bad], corpus["tokenizer"], tmp_path / "out", GROUPS)
+    assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ DOWNSTREAM = {"filter", "sample_plan", "sample", "corpus", "tokenizer", "tokens_
 def snakemake(tmp_path: Path, out: Path, *args: str, extra: dict | None = None) -> str:
     """Run the project's workflow on the smoke config, out_dir in `tmp_path`; return its output."""
     config = {
-        "ingest": {"shard_bytes": 300_000, "sources": [{"name": "stdlib", "type": "directory", "path": str(tmp_path / "src")}]},
+        "ingest": {"shard_bytes": 160_000, "sources": [{"name": "stdlib", "type": "directory", "path": str(tmp_path / "src")}]},
         "dedup": {"fuzzy": {"lsh_jobs": 2}},  # fewer, larger LSH jobs: same result, less start-up time
     }
     files = [tmp_path / "cfg.yaml"]
@@ -52,11 +52,12 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_data_workflow_builds_corpus_tokenizer_tokens_and_reruns_only_what_changed(tmp_path):
     src = tmp_path / "src"
-    for package in ("json", "http", "html", "urllib"):  # ~0.6 MB of real Python in a few shards
+    for package in ("json", "html", "urllib"):  # 0.3 MB of real Python: two shards
         shutil.copytree(STDLIB / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "out"
     snakemake(tmp_path, out, "tokens", "corpus")
 
+    assert len(list((out / "ingest").glob("0*.parquet"))) == 2
     funnel = shards.read_json(out / "corpus" / "funnel.json")
     assert [s["stage"] for s in funnel["stages"]] == ["ingest", "preprocess", "exact_dedup", "fuzzy_dedup", "transform", "filter", "sample"]
     assert funnel["missing"] == [] and funnel["checks"] == []  # every stage reported, and the numbers add up

@@ -52,7 +52,10 @@ def load_backend(tokenizer_dir: str | Path):
     from tokenizers import Tokenizer
 
     folder = Path(tokenizer_dir)
-    backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    try:
+        backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception for a missing or damaged file
+        raise ValueError(f"{folder / 'tokenizer.json'}: not a readable tokenizer ({exc})") from None
     config = shards.read_json(folder / "tokenizer_config.json")
     ids = {}
     for key, name in (("eod_id", "eos_token"), ("pad_id", "pad_token")):
