@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -90,3 +91,11 @@ def test_damaged_shard_is_named(tmp_path):
     with pytest.raises(shards.ShardError, match="00002.parquet"):
         sample.main(["apply", "--input", str(bad), "--output", str(tmp_path / "o.parquet"), "--params", '{"seed":1,"weights":{},"byte_caps":{}}'])
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_draws_for_different_purposes_are_independent():
+    ids = [f"doc-{i}" for i in range(20000)]
+    a, b = sample.uniform(1, ids, "sample"), sample.uniform(1, ids, "tokenizer")
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.03
+    assert 0.49 < a.mean() < 0.51 and a.min() >= 0 and a.max() < 1
+    assert np.array_equal(a, sample.uniform(1, ids, "sample"))

@@ -32,9 +32,15 @@ from opencoder.stats import merge, stage_stats
 log = logging.getLogger(__name__)
 
 
-def uniform(seed: int, ids: Iterable[str]) -> np.ndarray:
-    """One draw in [0, 1) per document id, a pure function of (seed, id)."""
-    return np.fromiter((xxhash.xxh64_intdigest(i.encode(), seed) for i in ids), dtype=np.uint64) / np.float64(2**64)
+def uniform(seed: int, ids: Iterable[str], purpose: str) -> np.ndarray:
+    """One draw in [0, 1) per document id, a pure function of (seed, purpose, id).
+
+    `purpose` separates the streams of different choices made with the same seed: otherwise a later
+    choice among the survivors of an earlier one (the tokenizer's sample of the sampled corpus)
+    would see draws already skewed by it.
+    """
+    salt = f"{purpose}\0".encode()
+    return np.fromiter((xxhash.xxh64_intdigest(salt + i.encode(), seed) for i in ids), dtype=np.uint64) / np.float64(2**64)
 
 
 def keep_fractions(language_bytes: Mapping[str, int], weights: Mapping[str, float], byte_caps: Mapping[str, int]) -> dict[str, float]:
@@ -79,7 +85,7 @@ def apply(df: pl.DataFrame, plan: Mapping) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(kept, sampled out) documents of one shard under `plan`."""
     keep = plan["keep"]
     fraction = np.array([keep.get(lang, 1.0) for lang in df["language"].to_list()], dtype=np.float64)
-    mask = pl.Series(uniform(plan["seed"], df["id"].to_list()) < fraction, dtype=pl.Boolean)
+    mask = pl.Series(uniform(plan["seed"], df["id"].to_list(), "sample") < fraction, dtype=pl.Boolean)
     return df.filter(mask), df.filter(~mask)
 
 

@@ -54,7 +54,7 @@ def sample_corpus(paths: Sequence[str | Path], sample_bytes: int, seed: int) -> 
     index = pl.concat(
         [shards.read_parquet(p, columns=["id", "language", "bytes"]).with_columns(shard=pl.lit(i)) for i, p in enumerate(paths)]
     ) if paths else pl.DataFrame(schema={"id": pl.String, "language": pl.String, "bytes": pl.Int64, "shard": pl.Int32})
-    index = index.with_columns(draw=pl.Series(uniform(seed, index["id"].to_list()), dtype=pl.Float64)).sort("draw", "id")
+    index = index.with_columns(draw=pl.Series(uniform(seed, index["id"].to_list(), "tokenizer"), dtype=pl.Float64)).sort("draw", "id")
     chosen = index.filter((pl.col("bytes").cum_sum() - pl.col("bytes")) < sample_bytes)
     texts = []
     for i, path in enumerate(paths):
