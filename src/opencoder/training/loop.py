@@ -18,10 +18,8 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
-from opencoder.training import checkpoint, cpu_shim, metrics
-from opencoder.training.data import build_dataset, fingerprint, micro_batches, read_blend
+from opencoder.training import checkpoint, cpu_shim
 from opencoder.training.model import build_gpt, matmul_params, padded_vocab_size, transformer_config
 from opencoder.training.schedule import stage_scheduler
 
@@ -72,8 +70,8 @@ class Trainer:
     vocab_size: int
 
 
-def build_trainer(shape: dict, train: dict, tokenizer_vocab: int) -> Trainer:
-    """Model, DDP wrapper and optimizer for the current parallel state."""
+def build_trainer(shape: dict, train: dict, tokenizer_vocab: int, attention: str = "sdpa") -> Trainer:
+    """Model, DDP wrapper and optimizer for the current parallel state (`attention`: see `layer_spec`)."""
     from megatron.core import parallel_state
     from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig, finalize_model_grads
     from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
@@ -84,7 +82,7 @@ def build_trainer(shape: dict, train: dict, tokenizer_vocab: int) -> Trainer:
     config = transformer_config(shape, tp=tp, pp=pp, bf16=bf16, fused=torch.cuda.is_available())
     vocab = padded_vocab_size(shape, tokenizer_vocab, tp)
     gpt = build_gpt(shape, config, vocab, pre_process=parallel_state.is_pipeline_first_stage(),
-                    post_process=parallel_state.is_pipeline_last_stage())
+                    post_process=parallel_state.is_pipeline_last_stage(), attention=attention)
     module = Float16Module(config, gpt) if bf16 else gpt
     model = DistributedDataParallel(
         config=config,
@@ -146,6 +144,10 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
     with its own data and schedule.
     """
     from megatron.core import parallel_state
+    from tqdm import tqdm
+
+    from opencoder.training import metrics
+    from opencoder.training.data import build_dataset, fingerprint, micro_batches, read_blend
 
     shape, train = params["model"], params["train"]
     steps = params["anneal"]["steps"] if stage == "anneal" else train["steps"]

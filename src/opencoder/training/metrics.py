@@ -11,8 +11,6 @@ import json
 import shutil
 from pathlib import Path
 
-from opencoder.shards import atomic_path
-
 
 def model_flops_utilization(tokens_per_s: float, matmul_params: int, devices: int,
                             peak_tflops: float | None) -> float | None:
@@ -38,6 +36,8 @@ class MetricsLog:
         self._file.flush()
 
     def publish(self, out: str | Path) -> None:
+        from opencoder.shards import atomic_path
+
         self._file.close()
         with atomic_path(out) as tmp:
             shutil.copyfile(self.path, tmp)

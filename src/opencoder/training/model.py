@@ -89,23 +89,28 @@ def _sdpa_attention_class():
     return SDPACoreAttention
 
 
-def layer_spec():
+def layer_spec(attention: str = "sdpa"):
+    """megatron-core's local layer spec with SDPA core attention; `attention="local"` keeps the
+    spec's own attention (the baseline the GPU benchmark compares against)."""
     from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
 
     spec = get_gpt_layer_local_spec(normalization="RMSNorm")
-    spec.submodules.self_attention.submodules.core_attention = _sdpa_attention_class()
+    if attention == "sdpa":
+        spec.submodules.self_attention.submodules.core_attention = _sdpa_attention_class()
+    elif attention != "local":
+        raise ValueError(f"attention {attention!r}: expected 'sdpa' or 'local'")
     return spec
 
 
 def build_gpt(shape: dict, config, vocab_size: int, *, parallel_output: bool = True,
-              pre_process: bool = True, post_process: bool = True):
+              pre_process: bool = True, post_process: bool = True, attention: str = "sdpa"):
     """The GPTModel of `shape` on the current device (parallel state must be initialised);
     `pre_process`/`post_process`: whether this pipeline stage holds the embedding / output layer."""
     from megatron.core.models.gpt import GPTModel
 
     model = GPTModel(
         config=config,
-        transformer_layer_spec=layer_spec(),
+        transformer_layer_spec=layer_spec(attention),
         vocab_size=vocab_size,
         max_sequence_length=shape["max_position_embeddings"],
         position_embedding_type="rope",
