@@ -75,6 +75,7 @@ def test_comments_longer_than_the_scan_window_are_left_alone():
         ('aws_id = "AKIAQWERTYUIOPASDFGH"\n', 'aws_id = "<KEY>"\n'),
         ('gh = "ghp_0123456789abcdefghijABCDEFGHIJ012345"\n', 'gh = "<KEY>"\n'),
         ('API_KEY = "9f8a7b6c5d4e3f2a1b0c9d8e"\n', 'API_KEY = "<KEY>"\n'),
+        ('AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY1234"\n', 'AWS_SECRET_ACCESS_KEY = "<KEY>"\n'),
         ("k = '''-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----'''\n", "k = '''<KEY>'''\n"),
     ],
 )
@@ -103,6 +104,8 @@ def test_pii_true_positives(text, expected):
         'api_key = "YOUR_API_KEY_HERE_0000"\n',
         'password = ""\n',
         'token_name = "access_token_cookie"\n',  # a name, not a secret
+        "{'MODULE_PWD_STATE': 'disabled', 'password_hash': 'pbkdf2sha256abcdef0123'}\n",  # not a password
+        "MULTICAST = IPv4Network('224.0.0.0/4')\n",
     ],
 )
 def test_pii_false_positives_that_matter_in_code(text):

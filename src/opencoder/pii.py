@@ -6,16 +6,17 @@ code is full of and is not personal:
 
 * e-mail — any `local@domain.tld`, except reserved example domains (`example.com`, `*.test`,
   `localhost`, …), `git@host` remotes, and `x@self.attr`-like matrix products.
-* IP address — only globally routable IPv4/IPv6 addresses: loopback, private, link-local,
+* IP address — only globally routable unicast IPv4/IPv6 addresses: loopback, private, link-local,
   documentation and reserved ranges are configuration boilerplate, not PII; a dotted quad right
   after a `v`, on a line that speaks of a version, or starting with a one-digit number is a version
   or section number (`7.1.4.34`, `8.2.4.44`), which in code is far more common than such an address.
-* password — the value of a `password`/`passwd`/`pwd` assignment, and the password of a
-  `scheme://user:password@host` URL, unless it is empty or a template/variable reference.
+* password — the quoted value given to a name ending in `password`/`passwd`/`pwd`
+  (`db_password = "…"`, not `PWD_STATE`), and the password of a `scheme://user:password@host` URL,
+  unless it is empty or a template/variable reference.
 * key — provider tokens of fixed shape (AWS, GitHub, Slack, Google, Stripe, private key blocks) and
-  the quoted value of a `*_key`/`secret`/`token` assignment of at least 16 characters, with letters
-  and digits, that is not an obvious placeholder. A hex or base64 literal not named as a secret (a
-  hash, a test vector) is not a key.
+  the quoted value given to a name ending in `api_key`/`secret`/`token`/…, of at least 16
+  characters, with letters and digits, not an obvious placeholder. A hex or base64 literal not
+  named as a secret (a hash, a test vector) is not a key.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ IPV4 = re.compile(r"(?<![\w.-])(?:[1-9]\d{1,2}\.)(?:\d{1,3}\.){2}\d{1,3}(?![\w.-
 IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:)[0-9A-Fa-f:]{2,39}(?![\w:])")
 VERSION_CONTEXT = re.compile(r"version|release|\bv(?:er)?\s*$", re.I)
 PASSWORD_ASSIGN = re.compile(
-    r"""(?P<name>(?:password|passwd|pwd)[\w-]*["']?\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[^"'\s]+)(?P=q)""",
+    r"""(?P<name>(?:password|passwd|pwd)["']?\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[^"'\s]+)(?P=q)""",
     re.I)
 URL_PASSWORD = re.compile(r"(?P<name>\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)", re.I)
 KEY_ASSIGN = re.compile(
-    r"""(?P<name>(?:api[_-]?key|secret|token|access[_-]?key|private[_-]?key|auth[_-]?key)[\w-]*["']?"""
+    r"""(?P<name>(?:api[_-]?key|secret|token|access[_-]?key|private[_-]?key|auth[_-]?key)["']?"""
     r"""\s*(?::|=|:=|=>)\s*)(?P<q>["'])(?P<value>[A-Za-z0-9+/=_.~-]{16,})(?P=q)""", re.I)
 KEY_SHAPES = re.compile(
     r"(?P<value>\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bxox[baprs]-[A-Za-z0-9-]{10,}"
@@ -59,7 +60,7 @@ def _global_ip(candidate: str) -> bool:
         address = ipaddress.ip_address(candidate)
     except ValueError:
         return False
-    return address.is_global and (address.version == 4 or address in GLOBAL_UNICAST_V6)
+    return address.is_global and not address.is_multicast and (address.version == 4 or address in GLOBAL_UNICAST_V6)
 
 
 def _in_version_context(text: str, start: int) -> bool:
