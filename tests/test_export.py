@@ -38,23 +38,29 @@ def train_checkpoint(tmp: Path, name: str, attention: dict, tp: int) -> Path:
 
 def megatron_logits(checkpoint: Path, tokens: torch.Tensor, tmp: Path, tp: int) -> torch.Tensor:
     torch.save(tokens, tmp / "tokens.pt")
-    runner = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={tp}"]
+    runner = [sys.executable] if tp == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={tp}"]
     cmd = runner + [__file__, str(checkpoint), str(tmp / "tokens.pt"), str(tmp / "logits.pt"), str(tp)]
     result = subprocess.run(cmd, env=cpu_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return torch.load(tmp / "logits.pt")
 
 
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    return make_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name,tp", [("gqa", 1), ("mha", 1), ("gqa", 2)])
-def test_hf_logits_equal_megatron_logits(tmp_path, name, tp):
+def test_hf_logits_equal_megatron_logits(tmp_path, tokenizer_dir, name, tp):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from opencoder.export import export
 
     checkpoint = train_checkpoint(tmp_path, name, SHAPES[name], tp)
     out = tmp_path / "hf"
-    summary = export(checkpoint, make_tokenizer(tmp_path / "tokenizer"), out, dtype="float32")
+    summary = export(checkpoint, tokenizer_dir, out, dtype="float32")
     assert summary["iteration"] == 3 and summary["vocab_size"] == VOCAB
 
     tokens = torch.randint(1, VOCAB, (2, 48), generator=torch.Generator().manual_seed(7))

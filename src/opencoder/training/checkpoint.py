@@ -111,6 +111,11 @@ def latest(work: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
+def identity(path: str | Path) -> list:
+    """Names, sizes and times of a checkpoint's files: changes when the checkpoint is rewritten."""
+    return [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(Path(path).iterdir()) if p.is_file()]
+
+
 def prepare_work(work: str | Path, run: dict) -> None:
     """Keep the work directory's checkpoints only if they come from this very run (same params and
     data); otherwise start afresh. Rank 0 only."""

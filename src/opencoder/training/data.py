@@ -29,9 +29,11 @@ def read_blend(path: str | Path) -> Blend:
 
 
 def fingerprint(blend: Blend) -> str:
-    """Identifies the data (paths, weights, sizes of the dataset files): a resumed run must see the same."""
-    sizes = [Path(p + ext).stat().st_size for p in blend.prefixes for ext in (".bin", ".idx")]
-    return json.dumps([blend.prefixes, blend.weights, sizes, blend.vocab_size, blend.eod_id])
+    """Identifies the data (paths, weights, size and time of the dataset files): a resumed run must
+    see the same data as the run that wrote its checkpoints."""
+    files = [Path(p + ext).stat() for p in blend.prefixes for ext in (".bin", ".idx")]
+    return json.dumps([blend.prefixes, blend.weights, [(f.st_size, f.st_mtime_ns) for f in files],
+                       blend.vocab_size, blend.eod_id])
 
 
 def build_dataset(blend: Blend, *, seq_length: int, num_samples: int, seed: int, cache_dir: str | Path):

@@ -164,7 +164,7 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
     blend = read_blend(blend_path)
     work = Path(work)
     if rank == 0:
-        source = {"init_from": str(init_from)} if init_from else {}
+        source = {"init_from": [str(init_from), checkpoint.identity(init_from)]} if init_from else {}
         checkpoint.prepare_work(work, {"stage": stage, "params": params, "data": fingerprint(blend), **source})
     dist.barrier()
     dataset = build_dataset(blend, seq_length=train["seq_length"], num_samples=steps * train["global_batch"],
