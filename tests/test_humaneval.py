@@ -207,3 +207,15 @@ def test_eval_rule_reruns_on_eval_settings_only(tmp_path):
     base = config.load("config/smoke.yaml")
     changed = config.deep_merge(base, {"eval": {"max_new_tokens": 9, "batch_size": 3}})
     assert training_params(changed, "anneal") == training_params(base, "anneal")
+
+
+def test_eval_cli_reports_a_missing_benchmark_file(tiny_model, tmp_path, capsys, one_thread):
+    from opencoder import config
+    from opencoder.evaluation.cli import main
+
+    params = config.load()["eval"]
+    params.update(benchmarks=[{"name": "mbpp", "path": str(tmp_path / "mbpp.jsonl")}], device="cpu")
+    argv = ["--model", str(tiny_model), "--out", str(tmp_path / "eval"), "--params", json.dumps(params)]
+    assert main(argv) == 1
+    assert f"{tmp_path / 'mbpp.jsonl'}: no such benchmark file" in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()

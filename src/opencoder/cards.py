@@ -17,13 +17,14 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from opencoder.config import REPO, add_config_args, stage_params
-from opencoder.shards import atomic_dir, read_json
+from opencoder.config import REPO, ConfigError, add_config_args, stage_params
+from opencoder.shards import ShardError, atomic_dir, read_json
 from opencoder.training import metrics
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         from opencoder.training.params import stage_params as training_params
 
         training = training_params(load(*args.config), "anneal")
-    build(args.export, args.out, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
-          anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training,
-          card=stage_params(args, "card"), rebuild=args.rebuild)
+    try:
+        build(args.export, args.out, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
+              anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training,
+              card=stage_params(args, "card"), rebuild=args.rebuild)
+    except (FileNotFoundError, ShardError, ConfigError) as exc:
+        print(f"opencoder card: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -15,16 +15,18 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
 import polars as pl
 import torch
 
-from opencoder.config import add_config_args, stage_params
+from opencoder.config import ConfigError, add_config_args, stage_params
 from opencoder.evaluation import benchmarks
+from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
-from opencoder.evaluation.sandbox import Limits, Sandbox
+from opencoder.evaluation.sandbox import Limits, Sandbox, SandboxError
 from opencoder.evaluation.score import score
 from opencoder.shards import atomic_path, write_json
 from opencoder.stats import stage_stats
@@ -63,11 +65,12 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
     sandbox = Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
                       uid=params["sandbox"]["uid"])
     dec = decoding(params)
+    # every benchmark loads before the model does: a bad file fails in seconds, not after loading weights
+    suites = [(spec, benchmarks.load(spec, limit=params.get("limit"))) for spec in params["benchmarks"]]
     model, tokenizer = load_model(model_dir, params["device"], params["dtype"])
     summaries = {}
-    for spec in params["benchmarks"]:
+    for spec, problems in suites:
         name = spec["name"]
-        problems = benchmarks.load(spec, limit=params.get("limit"))
         log.info("%s: %d problems", name, len(problems))
         start = time.monotonic()
         completions = generate(model, tokenizer, [p.prompt for p in problems], problems[0].stop, dec)
@@ -104,5 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="CPU threads for decoding and parallel sandboxes")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    evaluate(args.model, args.out, stage_params(args, "eval"), threads=args.threads)
+    try:
+        evaluate(args.model, args.out, stage_params(args, "eval"), threads=args.threads)
+    except (SandboxError, BenchmarkError, ConfigError, FileNotFoundError) as exc:
+        print(f"opencoder eval: {exc}", file=sys.stderr)
+        return 1
     return 0
