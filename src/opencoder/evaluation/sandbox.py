@@ -141,7 +141,7 @@ class Sandbox:
             if self.drop_to is not None and not _world_executable(path):
                 tried.append(f"{cand}: not executable by uid {self.drop_to}")
                 continue
-            probe = self._run(f"import sys; print(sys.version_info[0])", str(path.resolve()))
+            probe = self._run("import sys; print(sys.version_info[0])", str(path.resolve()))
             if probe.returncode == 0 and probe.output.strip() == "3":
                 return str(path.resolve())
             tried.append(f"{cand}: probe failed (exit {probe.returncode}): {probe.output.strip()[-500:]}")
@@ -180,9 +180,10 @@ class Sandbox:
     def _run(self, program: str, python: str) -> Outcome:
         start = time.monotonic()
         with tempfile.TemporaryFile() as out:
-            fd = os.memfd_create("program")
+            fd = os.memfd_create("program")  # bwrap copies it into the sandbox: nothing written on the host
             try:
-                os.write(fd, program.encode())
+                with open(fd, "wb", closefd=False) as f:
+                    f.write(program.encode())
                 os.lseek(fd, 0, os.SEEK_SET)
                 # stdout and stderr go to a regular file, so RLIMIT_FSIZE bounds them too
                 proc = subprocess.Popen(
