@@ -195,31 +195,39 @@ for _n in range(5, 11):
 
 
 def ngram_signals(words: pl.Series, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], pl.Series]:
-    """The n-gram signals in `wanted` for a column of word lists, on one exploded word frame."""
+    """The n-gram signals in `wanted` for a column of word lists, on one exploded word frame.
+
+    Words become integer ids, and an n-gram is the n ids starting at a position (within one
+    document), so grouping compares integers, exactly.
+    """
     w = (
         pl.DataFrame({"word": words}).with_row_index("row").explode("word").drop_nulls("word")
-        .with_columns(pos=pl.int_range(pl.len()).over("row"), length=pl.col("word").str.len_chars())
+        .with_columns(pos=pl.int_range(pl.len()).over("row"), length=pl.col("word").str.len_chars(),
+                      wid=pl.col("word").rank("dense"))
+        .drop("word")
     )
     total = w.group_by("row").agg(total=pl.col("length").sum())
     rows = pl.DataFrame({"row": pl.arange(0, len(words), eager=True).cast(pl.UInt32)}).join(total, on="row", how="left")
     out = {}
     for kind, size in sorted(wanted):
-        shifted = [pl.col("word").shift(-k) for k in range(size)]
+        keys = [f"w{k}" for k in range(size)]
         g = w.with_columns(
-            key=pl.when(pl.col("row").shift(-(size - 1)) == pl.col("row")).then(pl.concat_str(shifted, separator="\x00")),
+            valid=pl.col("row").shift(-(size - 1)) == pl.col("row"),
             chars=pl.sum_horizontal([pl.col("length").shift(-k) for k in range(size)]),
+            **{key: pl.col("wid").shift(-k) for k, key in enumerate(keys)},
         )
         if kind == "top":
+            counts = g.filter("valid").group_by("row", *keys).agg(
+                count=pl.len(), first=pl.col("pos").min(), chars=pl.col("chars").first()
+            )
             best = (
-                g.filter(pl.col("key").is_not_null())
-                .group_by("row", "key").agg(count=pl.len(), first=pl.col("pos").min(), chars=pl.col("chars").first())
-                .sort(["row", "count", "first"], descending=[False, True, False])
-                .group_by("row", maintain_order=True).first()
+                counts.filter(pl.col("count") == pl.col("count").max().over("row"))
+                .filter(pl.col("first") == pl.col("first").min().over("row"))
                 .select("row", value=pl.col("count") * pl.col("chars"))
             )
         else:
             dup = g.with_columns(
-                dup=(pl.col("key").is_not_null() & (pl.len().over("row", "key") > 1)).cast(pl.Int8)
+                dup=(pl.col("valid") & (pl.len().over("row", *keys) > 1)).cast(pl.Int8)
             ).with_columns(marked=pl.col("dup").rolling_max(size, min_samples=1))
             best = dup.group_by("row").agg(value=(pl.col("length") * pl.col("marked")).sum())
         joined = rows.join(best, on="row", how="left").sort("row")
