@@ -63,12 +63,6 @@ def config_hash(config: dict) -> str:
 
 # --- cards ---------------------------------------------------------------------------------------
 
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _condition(rule: dict) -> str:
     text = " or ".join(f"{op} {rule[key]}" for key, op in (("lt", "<"), ("gt", ">"), ("eq", "=")) if key in rule)
     return (text or "-") + (f" (dropped with p = {rule['prob']})" if rule.get("prob", 1) < 1 else "")
@@ -76,24 +70,21 @@ def _condition(rule: dict) -> str:
 
 def dataset_card(config: dict, funnel: dict, *, model_repo: str, build_hash: str) -> str:
     """README.md of the dataset repo: what went in, what each stage removed, and by which rules."""
-    from huggingface_hub import DatasetCard, DatasetCardData
+    from huggingface_hub import DatasetCardData
 
-    languages = sorted(funnel.get("languages", {}))
-    stages = funnel.get("stages", [])
+    from opencoder.cards import card_text, funnel_table, markdown_table
+
     data = DatasetCardData(
         pretty_name="OpenCoder Cookbook corpus", license="other", task_categories=["text-generation"],
         tags=["code", "refinecode", "opencoder-cookbook"],
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
     )
     sources = [[s["name"], s["type"], ", ".join(s.get("include", [])) or "-"] for s in config["ingest"]["sources"]]
-    stage_rows = [[r["stage"], r["in"]["documents"], r["out"]["documents"], r["in"]["bytes"], r["out"]["bytes"],
-                   ", ".join(f"{k}: {v['documents']}" for k, v in r["dropped"].items()) or "-"] for r in stages]
-    stage_names = [r["stage"] for r in stages]
-    lang_rows = [[lang, *(funnel["languages"][lang].get(s, {}).get("documents", 0) for s in stage_names)]
-                 for lang in languages]
-    rule_rows = [[group, rule, _condition(spec)]
-                 for group, rules in sorted(config["filter"]["groups"].items())
-                 for rule, spec in sorted(rules.items()) if spec.get("enabled", True)]
+    stages = [r["stage"] for r in funnel["stages"]]
+    languages = [[lang, *(f"{counts.get(s, {}).get('documents', 0):,}" for s in stages)]
+                 for lang, counts in sorted(funnel["languages"].items())]
+    rules = [[group, rule, _condition(spec)] for group, specs in sorted(config["filter"]["groups"].items())
+             for rule, spec in sorted(specs.items()) if spec.get("enabled", True)]
     fuzzy = config["dedup"]["fuzzy"]
     body = f"""
 # OpenCoder Cookbook corpus
@@ -102,19 +93,19 @@ A RefineCode-style code pretraining corpus, built by the OpenCoder Cookbook work
 hash `{build_hash}`). The model trained on it: [{model_repo}](../../{model_repo}).
 Load it with `datasets.load_dataset("<this repo>", split="train")`; the shards in `data/` are parquet
 in the workflow's document schema (id, text, path, language, doc_type, repo, stars, commit_time,
-source, bytes).
+source, bytes). `funnel.json` has every stage's counts per language and drop reason.
 
 ## Sources
 
-{_table(["name", "type", "include"], sources)}
+{markdown_table(["name", "type", "include"], sources, align="lll")}
 
 ## Funnel per stage
 
-{_table(["stage", "docs in", "docs out", "bytes in", "bytes out", "dropped (reason: docs)"], stage_rows)}
+{funnel_table(funnel)}
 
 ## Documents per language after each stage
 
-{_table(["language", *stage_names], lang_rows)}
+{markdown_table(["language", *stages], languages)}
 
 ## Deduplication
 
@@ -125,7 +116,7 @@ source, bytes).
 
 ## Filter rules (enabled ones; a document is dropped when a rule of its group fires)
 
-{_table(["group", "rule", "fires when"], rule_rows)}
+{markdown_table(["group", "rule", "fires when"], rules, align="lll")}
 
 ## Licence notes
 
@@ -134,7 +125,7 @@ Every file keeps the licence of the repository or package it came from; the `sou
 models; check the licences of the sources before other uses. Personal data (emails, IP addresses,
 keys) was masked and copyright headers removed by the transform stage where configured.
 """
-    return str(DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body))
+    return card_text(data, body)
 
 
 def model_card(model_dir: Path, *, dataset_repo: str, build_hash: str) -> str:
