@@ -23,7 +23,7 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.filtering import parsing, signals
-from opencoder.filtering.rules import Rule, draw, group_expr, load_groups
+from opencoder.filtering.rules import draw, group_expr, load_groups
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,6 @@ class Engine:
         self.rule_ids = sorted({r for rules in self.groups.values() for r, rule in rules.items() if rule.enabled})
         self.seconds = collections.Counter()  # wall time: "pass" (per document) and "columns" (signals, rules)
 
-    def _rules(self, rule_id: str) -> dict[str, Rule]:
-        """group → enabled rule with this id."""
-        return {g: rules[rule_id] for g, rules in self.groups.items() if rule_id in rules and rules[rule_id].enabled}
-
     def analyse(self, docs: pl.DataFrame, pool=None) -> pl.DataFrame:
         """Documents with the per-document pass columns and their rule group."""
         frame = pl.concat([docs.select("id", "text", "path", "language", "doc_type", "bytes"),
@@ -102,51 +98,40 @@ class Engine:
     def decide_chunk(self, docs: pl.DataFrame, pool=None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(decisions, signal values of the enabled rules) for one chunk of documents."""
         start = time.perf_counter()
-        frame = self.analyse(docs, pool)
+        frame = self.analyse(docs, pool).with_row_index("_row")
         self.seconds["pass"] += time.perf_counter() - start
         start = time.perf_counter()
         errors = frame["error"]
         for message, path in zip(errors.to_list(), frame["path"].to_list()):
             if message:
                 log.warning("%s: signal computation failed (%s); document dropped", path, message)
-        values = signals.compute(signals.prepare(frame), self.rule_ids)
-        fires = {}
-        for rule_id in self.rule_ids:
-            value = pl.col(rule_id)
-            holds = pl.any_horizontal(
-                [(pl.col("group") == g) & rule.condition(value) for g, rule in self._rules(rule_id).items()]
-            )
-            fires[rule_id] = holds
-        flags = pl.concat([frame.select("id", "group"), values], how="horizontal").select(
-            "id", "group", **{r: e for r, e in fires.items()}
-        )
-        drops = self._draws(flags)
-        fired = flags.select(fired=true_names(self.rule_ids))["fired"]
-        dropped_by = drops.select(dropped_by=true_names(self.rule_ids))["dropped_by"]
+        parts = [self._judge_group(group, part) for (group,), part in frame.group_by("group", maintain_order=True)]
+        judged = pl.concat(parts, how="diagonal_relaxed").sort("_row") if parts else pl.DataFrame()
+        values = judged.select(r for r in self.rule_ids if r in judged.columns) if parts else pl.DataFrame()
+        listed = {"fired": judged["fired"], "dropped_by": judged["dropped_by"]} if parts else {}
         error_list = pl.when(errors.is_not_null()).then(pl.lit([SIGNAL_ERROR]))
-        decisions = frame.select("id", "path", "language", "group", "text_language", "bytes").with_columns(
-            fired=pl.Series(fired), dropped_by=pl.Series(dropped_by), error=errors,
+        decisions = frame.select("id", "path", "language", "group", "text_language", "bytes", "error").with_columns(
+            **listed
         ).with_columns(
             fired=error_list.otherwise(pl.col("fired")),
             dropped_by=error_list.otherwise(pl.col("dropped_by")),
-        ).with_columns(kept=pl.col("dropped_by").list.len() == 0).drop("error")
+        ).with_columns(kept=pl.col("dropped_by").list.len() == 0)
         self.seconds["columns"] += time.perf_counter() - start
         return decisions.select([pl.col(c).cast(t) for c, t in DECISIONS.items()]), values
 
-    def _draws(self, flags: pl.DataFrame) -> pl.DataFrame:
-        """Firing flags → dropping flags: a probabilistic rule drops only where its seeded draw says so."""
-        out = {}
-        for rule_id in self.rule_ids:
-            col = flags[rule_id]
-            probs = {g: r.prob for g, r in self._rules(rule_id).items() if r.prob < 1}
-            if probs and col.any():
-                keep = [
-                    not (fire and g in probs and draw(self.seed, rule_id, doc_id) >= probs[g])
-                    for fire, g, doc_id in zip(col.to_list(), flags["group"].to_list(), flags["id"].to_list())
-                ]
-                col = col & pl.Series(keep)
-            out[rule_id] = col
-        return pl.DataFrame(out, height=flags.height)
+    def _judge_group(self, group: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """Signals of the group's enabled rules (only those), which rules fire, and which drop."""
+        rules = {r: rule for r, rule in sorted(self.groups[group].items()) if rule.enabled}
+        values = signals.compute(signals.prepare(frame), list(rules))
+        fires = values.select(**{r: rule.condition(pl.col(r)) for r, rule in rules.items()})
+        drops = fires.with_columns(**{
+            r: fires[r] & pl.Series([draw(self.seed, r, i) < rule.prob for i in frame["id"].to_list()])
+            for r, rule in rules.items() if rule.prob < 1 and fires[r].any()
+        })
+        return pl.concat([
+            frame.select("_row"), values,
+            fires.select(fired=true_names(list(rules))), drops.select(dropped_by=true_names(list(rules))),
+        ], how="horizontal")
 
     def decide(self, docs: pl.DataFrame, chunk_bytes: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Decisions (and signal values) for all documents, in input order, with progress."""
