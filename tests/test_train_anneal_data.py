@@ -53,6 +53,7 @@ def test_selects_keyword_documents_and_blends_them_at_the_paper_weights(setup):
     stats = anneal_data.build([shard], tok, tmp / "tokens" / "blend.json", out, params())
 
     assert stats["in"]["documents"] == 6 and stats["out"]["documents"] == 3
+    assert stats["dropped"]["no_keyword"]["documents"] == 3
     assert stats["extra"]["keyword_documents"] == {"leetcode": 1, "def solution": 1, "class solution": 1}
     from megatron.core.datasets.indexed_dataset import IndexedDataset
     from tokenizers import Tokenizer

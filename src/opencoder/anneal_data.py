@@ -53,7 +53,7 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     out_dir.mkdir(parents=True, exist_ok=True)
     keywords = params["keywords"]
     backend, ids = load_backend(tokenizer_dir)
-    seen, kept, hits = [], [], {k: 0 for k in keywords}
+    seen, kept, rest, hits = [], [], [], {k: 0 for k in keywords}
 
     def selected():
         for path in tqdm(corpus, desc="anneal-data", unit="shard"):
@@ -65,6 +65,7 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
             for k in keywords:
                 hits[k] += int(lowered.str.contains(k.lower(), literal=True).sum())
             kept.append(chosen.select("language", "bytes"))
+            rest.append(df.filter(~hit).select("language", "bytes"))
             yield chosen
 
     counts = encode_documents(selected(), backend, out_dir / "algorithmic", eod_id=ids["eod_id"],
@@ -93,8 +94,9 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     }, out_dir / "blend.json")
 
     before = pl.concat(seen) if seen else pl.DataFrame(schema={"language": pl.String, "bytes": pl.Int64})
-    after = pl.concat(kept) if kept else before.clear()
-    stats = stage_stats("anneal_data", before, after, extra={"keyword_documents": hits, **counts})
+    after, unselected = (pl.concat(frames) if frames else before.clear() for frames in (kept, rest))
+    stats = stage_stats("anneal_data", before, after, dropped={"no_keyword": unselected},
+                        extra={"keyword_documents": hits, **counts})
     shards.write_json(stats, out_dir / "stats.json")
     return stats
 
