@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -61,7 +62,10 @@ def test_workflow_removes_near_duplicates_across_shards(tmp_path):
 
 @pytest.mark.slow
 def test_dry_run_with_2000_shards_is_quick(tmp_path):
-    """The DAG of 2,000 shards (signatures, 17 LSH jobs, clusters, removal) plans in well under a minute."""
+    """The DAG of 2,000 shards (signatures, 17 LSH jobs, clusters, removal) plans in under a minute.
+
+    Measured as the dry run's CPU time: on a shared machine its wall-clock time measures the load.
+    """
     out = tmp_path / "out"
     names = [f"{i:05d}.parquet" for i in range(2000)]
     stamp = time.time() - 1000
@@ -76,10 +80,11 @@ def test_dry_run_with_2000_shards_is_quick(tmp_path):
                 os.utime(out / "exact" / extra, (stamp + 25, stamp + 25))
     os.utime(out / "ingest", (stamp, stamp))
     config = {"out_dir": str(out)}
-    started = time.monotonic()
-    result = snakemake(tmp_path, config, "-n", "--rerun-triggers", "mtime", *[str(out / "fuzzy" / n) for n in names])
-    elapsed = time.monotonic() - started
+    started = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = snakemake(tmp_path, config, "--rerun-triggers", "mtime", "-n", *[str(out / "fuzzy" / n) for n in names])
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime
     jobs = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
             if line.strip() and line.split()[0].startswith("fuzzy_") and len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs == {"fuzzy_signatures": 2000, "fuzzy_buckets": 17, "fuzzy_clusters": 1, "fuzzy_dedup": 2000}, result.stdout[-2000:]
-    assert elapsed < 60, elapsed
+    assert cpu_seconds < 60, cpu_seconds
