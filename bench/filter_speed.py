@@ -9,6 +9,8 @@ MB/s per core and the ratio, and the drop rate per group.
 
     .venv/bin/python bench/filter_speed.py [--config config/smoke.yaml] [--max-mb 8] [--threads 1]
 
+The two engines take turns on slices of the corpus (`--slice-mb`), so a busy machine slows both alike.
+
 Input: the embedded default corpus (the transform shards under the config's out_dir when they
 exist, else the files of the Python environment that the default ingest reads).
 """
@@ -30,7 +32,7 @@ import regex
 
 from opencoder.config import load
 from opencoder.filtering import parsing, signals as S
-from opencoder.filtering.engine import SIGNAL_ERROR, Engine
+from opencoder.filtering.engine import SIGNAL_ERROR, Engine, chunks
 from opencoder.filtering.rules import draw, group_of
 from opencoder.filtering.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
 
@@ -344,6 +346,7 @@ def main(argv=None) -> int:
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--max-mb", type=float, default=8.0, help="MB of documents to judge")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--slice-mb", type=float, default=0.5, help="MB per turn of each engine")
     args = parser.parse_args(argv)
     config = load(*args.config)
     docs = default_corpus(config, int(args.max_mb * 1e6))
@@ -351,13 +354,16 @@ def main(argv=None) -> int:
     engine = Engine(config["filter"], threads=args.threads)
     print(f"{docs.height} documents, {mb:.2f} MB, threads={args.threads}, cpus={os.cpu_count()}", file=sys.stderr)
 
-    t0 = time.perf_counter()
-    fast, _ = engine.decide(docs, config["filter"]["chunk_bytes"])
-    t_fast = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    slow = per_document_decisions(docs, engine)
-    t_slow = time.perf_counter() - t0
-
+    # both engines take turns on the same slices, so load from other processes hits them alike
+    fast_parts, slow_parts, t_fast, t_slow = [], [], 0.0, 0.0
+    for part in chunks(docs, args.slice_mb * 1e6):
+        t0 = time.perf_counter()
+        fast_parts.append(engine.decide(part, config["filter"]["chunk_bytes"])[0])
+        t_fast += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        slow_parts.append(per_document_decisions(part, engine))
+        t_slow += time.perf_counter() - t0
+    fast, slow = pl.concat(fast_parts), pl.concat(slow_parts)
     same = fast.select("id", "group", "fired", "dropped_by").equals(slow)
     rate = lambda t, threads: mb / t / threads  # noqa: E731 — MB/s per core
     print(f"identical decisions: {same}")
