@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from filter_docs import C, CHINESE, CLEAN, ENGLISH, GO, HTML, JAVASCRIPT, PYTHON, decide, engine, fired, value
+from filter_docs import C, CHINESE, CLEAN, ENGLISH, GO, HTML, JAVASCRIPT, PYTHON, decide, documents, engine, fired, value
 from opencoder.config import DEFAULT_CONFIG, ConfigError, load, validate
 from opencoder.filtering.engine import Engine
 from opencoder.filtering.rules import draw
@@ -72,7 +72,7 @@ def test_a_new_language_group_is_config_only():
     params["assign"]["languages"]["kotlin"] = "kotlin"
     params["groups"]["kotlin"] = {**params["groups"]["others"], "qsc_code_num_words": {"lt": 1000}}
     mine = Engine(params)
-    docs = __import__("filter_docs").documents([("Shop.kt", PYTHON)])
+    docs = documents([("Shop.kt", PYTHON)])
     decisions, _ = mine.decide_chunk(docs)
     assert decisions["group"][0] == "kotlin"
     assert decisions["fired"][0].to_list() == ["qsc_code_num_words"]
@@ -114,10 +114,6 @@ def test_whitespace_digits_and_letters_are_unicode_aware():
 
 # ---------------------------------------------------------------------- general code rules ---
 
-def pad(code: str, filler: str = PYTHON) -> str:
-    return filler + code
-
-
 def test_replacement_symbols():
     assert "qsc_code_frac_chars_replacement_symbols" in fired("a.py", PYTHON + "\ufffd" * 40)
     assert "qsc_code_frac_chars_replacement_symbols" not in fired("a.py", PYTHON + "\ufffd")
@@ -131,7 +127,7 @@ def test_size_words_chars_and_lines():
 
 
 def test_size_file_byte_uses_the_bytes_column():
-    docs = __import__("filter_docs").documents([("a.py", PYTHON)]).with_columns(bytes=3_000_001)
+    docs = documents([("a.py", PYTHON)]).with_columns(bytes=3_000_001)
     decisions, _ = engine().decide_chunk(docs)
     assert "qsc_code_size_file_byte" in decisions["fired"][0].to_list()
 
