@@ -338,3 +338,82 @@ def test_text_rules_chinese():
     assert "qsc_doc_frac_words_full_bracket" not in fired("en.txt", ENGLISH.replace("The", "【The】"))
     more = CHINESE.replace("。\n", "，详情\n")
     assert "qsc_doc_frac_lines_end_with_readmore" in fired("zh.txt", more)
+
+
+# -------------------------------------------------- every other signal, value by value ---
+
+TEN = "a b c d e f g h i j "
+VALUES = [
+    # repetition: every word of a text repeated as a whole is covered by a duplicated n-gram
+    *[(f"qsc_code_frac_chars_dupe_{n}grams", "a.py", TEN * 2, 1.0) for n in range(6, 11)],
+    *[(f"qsc_doc_frac_chars_dupe_{n}grams", "a.txt", TEN * 2, 1.0) for n in range(5, 11)],
+    *[(f"qsc_doc_frac_chars_dupe_{n}grams", "a.txt", TEN, 0.0) for n in range(5, 11)],
+    ("qsc_code_frac_chars_top_3grams", "a.py", "xx yy zz a b c", 6 / 9),
+    ("qsc_doc_frac_chars_top_2grams", "a.txt", "xx yy zz ww", 4 / 8),
+    ("qsc_doc_frac_chars_top_3grams", "a.txt", "xx yy zz ww", 6 / 8),
+    ("qsc_doc_frac_chars_top_4grams", "a.txt", "xx yy zz ww", 1.0),
+    ("qsc_code_frac_words_unique", "a.json", "a a a a a b", 2 / 6),
+    ("qsc_doc_frac_words_unique", "a.txt", "A a b B", 0.5),  # lower-cased
+    ("qsc_doc_num_chars", "a.txt", "abc\n", 4),
+    ("qsc_doc_num_lines", "a.txt", "a\r\nb\r\n", 2),
+    ("qsc_doc_frac_chars_curly_bracket", "a.txt", "{a}", 2 / 3),
+    ("qsc_doc_frac_chars_digital", "a.txt", "a1 \n", 0.5),
+    ("qsc_doc_frac_chars_whitespace", "a.txt", "a b", 1 / 3),
+    ("qsc_doc_frac_chars_hex_words", "a.txt", "0xff zz", 4 / 7),
+    ("qsc_doc_frac_chars_hex_words", "a.txt", "x0xff zz", 0.0),  # a hex literal is a whole word
+    ("qsc_doc_frac_chars_replacement_symbols", "a.txt", "\ufffdabc", 0.25),
+    ("qsc_doc_frac_words_redpajama_stop", "zh.txt", CHINESE, None),  # English only
+    ("qsc_doc_cate_code_related_file_name", "docs/README.md", ENGLISH, True),
+    ("qsc_doc_cate_code_related_file_name", "requirements-dev.txt", ENGLISH, True),
+    ("qsc_doc_cate_code_related_file_name", "notes2.txt", ENGLISH, False),
+    # C and C++
+    ("qsc_codec_cate_bitsstdc", "a.c", "#include <bits/stdc++.h>\n", True),
+    ("qsc_codec_cate_var_zero", "a.c", C, False),
+    ("qsc_codec_cate_var_zero", "a.c", "void f(void);\n", True),
+    ("qsc_codecpp_cate_var_zero", "a.cpp", "auto x = f();\n", False),
+    ("qsc_codec_frac_lines_goto", "a.c", "int f(void) {\n  goto end;\nend:\n  return 0;\n}\n", 1 / 5),
+    ("qsc_codecpp_frac_lines_goto", "a.cpp", "void f() {\n  // goto\n}\n", 0.0),  # comments are not code
+    ("qsc_codec_score_lines_no_logic", "a.c", "#include <a.h>\nint x = 1;\nreturn 0;\n", 1.0),
+    ("qsc_codecpp_score_lines_no_logic", "a.cpp", "#include <a.h>\nint f(int a) {\n  return a * 2 + 1;\n}\n", 2 / 4),
+    ("qsc_codecpp_frac_lines_func_ratio", "a.cpp", "int add(int a, int b) {\n  return a + b;\n}\n", 1 / 3),
+    ("qsc_codecpp_frac_lines_preprocessor_directives", "a.cpp", "#include <a>\n#define X 1\nint y;\n", 2 / 3),
+    ("qsc_codecpp_nums_lines_main", "a.cpp", "int main() {\n}\nint main(int c, char **v) {\n}\n", 2),
+    # C#, Go, Java, JavaScript
+    ("qsc_codecsharp_frac_lines_func_ratio", "a.cs", "class P {\n    static void Main() {\n    }\n}\n", 1 / 4),
+    ("qsc_codecsharp_score_lines_no_logic", "a.cs", "using System;\nclass P {\n    int x = 1;\n}\n", 3 / 4),
+    ("qsc_codego_frac_lines_func_ratio", "a.go", "package p\nfunc a() {}\nfunc b() {}\n", 2 / 3),
+    ("qsc_codego_score_lines_no_logic", "a.go", "package p\nfunc a() {}\nfunc b() {}\n", 1.0),
+    ("qsc_codejava_frac_lines_func_ratio", "P.java", "class P {\n    void run() {\n    }\n}\n", 1 / 4),
+    ("qsc_codejava_score_lines_no_logic", "P.java", "import a.B;\nclass P {\n}\n", 2 / 3),
+    ("qsc_codejava_frac_words_legal_class_name", "P.java", "class shop {}\nclass Shop {}\n", 0.5),
+    ("qsc_codejava_frac_words_legal_func_name", "P.java", "class P {\n  void Run() {}\n  void run() {}\n}\n", 0.5),
+    ("qsc_codejava_frac_words_legal_var_name", "P.java", "class P { int Count = 1; int count = 2; }\n", 0.5),
+    ("qsc_codejava_frac_words_no_modifier", "P.java", "public class P {\n  void run() {\n  }\n}\n", 0.5),
+    ("qsc_codejavascript_frac_lines_func_ratio", "a.js", "function a() {}\nconst b = () => 1;\n", 1.0),
+    ("qsc_codejavascript_score_lines_no_logic", "a.js", "import x from 'y';\nconst n = 5;\n", 1.0),
+    ("qsc_codejavascript_frac_words_legal_func_name", "a.js", "function doIt() {}\nfunction DoIt() {}\n", 0.5),
+    ("qsc_codejavascript_frac_words_legal_class_name", "a.js", "class shop {}\n", 0.0),
+    ("qsc_codejavascript_frac_words_legal_var_name", "a.js", "let fooBar = 1;\nvar Foo = 2;\n", 0.5),
+    ("qsc_codejavascript_num_statement_line", "a.js", "a(); b();\nc();\n", 1.5),
+    ("qsc_codejavascript_frac_words_legal_var_name", "a.py", "let x = 1;\n", None),  # JavaScript only
+]
+
+
+@pytest.mark.parametrize("rule_id,path,text,expected", VALUES, ids=[f"{v[0]}:{v[1]}" for v in VALUES])
+def test_signal_values(rule_id, path, text, expected):
+    got = value(rule_id, path, text)
+    if isinstance(expected, float):
+        assert got == pytest.approx(expected)
+    else:
+        assert got == expected
+
+
+def test_stop_words_share_of_english_text():
+    assert 0.05 < value("qsc_doc_frac_words_redpajama_stop", "a.txt", ENGLISH) < 0.3
+
+
+def test_every_rule_id_is_tested_here():
+    source = open(__file__, encoding="utf-8").read()
+    spelled = {f"qsc_code_frac_chars_dupe_{n}grams" for n in range(6, 11)} | {
+        f"qsc_doc_frac_chars_dupe_{n}grams" for n in range(5, 11)}
+    assert [r for r in SIGNALS if r not in source and r not in spelled] == []
