@@ -21,7 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from opencoder.fuzzy.params import FuzzyParams
-from opencoder.fuzzy.shingles import hash_batch
+from opencoder.fuzzy.shingles import hash_batch, sorted_distinct
 from opencoder.fuzzy.signatures import split_doc
 from opencoder.keep_rule import keep_first
 from opencoder.shards import read_parquet
@@ -66,7 +66,7 @@ def verify(edges: pl.DataFrame, documents: Mapping[int, Path], params: FuzzyPara
     long = edges.filter(pl.col("band") != params.short_band)
     if long.height == 0:
         return edges
-    sets = shingle_sets(np.unique(np.concatenate([long["a"].to_numpy(), long["b"].to_numpy()])), documents, params)
+    sets = shingle_sets(sorted_distinct(np.concatenate([long["a"].to_numpy(), long["b"].to_numpy()])), documents, params)
     sims = [jaccard(sets[a], sets[b]) for a, b in long.select("a", "b").iter_rows()]
     passed = long.with_columns(jaccard=pl.Series(sims)).filter(pl.col("jaccard") >= params.verify_jaccard)
     return pl.concat([edges.filter(pl.col("band") == params.short_band), passed.drop("jaccard")])
@@ -75,7 +75,7 @@ def verify(edges: pl.DataFrame, documents: Mapping[int, Path], params: FuzzyPara
 def cluster_ids(edges: pl.DataFrame) -> pl.DataFrame:
     """`doc` → `cluster_id` for every document on an edge (connected components)."""
     a, b = edges["a"].to_numpy(), edges["b"].to_numpy()
-    nodes = np.unique(np.concatenate([a, b]))
+    nodes = sorted_distinct(np.concatenate([a, b]))
     n = len(nodes)
     graph = coo_matrix((np.ones(len(a), np.int8), (np.searchsorted(nodes, a), np.searchsorted(nodes, b))), shape=(n, n))
     _, labels = connected_components(graph, directed=False)

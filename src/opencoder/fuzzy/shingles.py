@@ -188,6 +188,14 @@ def _normalised_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray, n
     return norm, starts, ends
 
 
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)` by sort and compare: numpy 2.4's `unique` is ~40x slower on uint64."""
+    out = np.sort(values)
+    keep = np.ones(len(out), bool)
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    return out[keep]
+
+
 def hash_batch(texts: list[str], ngram: int, unit: str = "word") -> ShingleBatch:
     """Distinct shingle hashes of every text (see the module docstring for the definitions)."""
     if unit not in UNITS:
@@ -202,7 +210,7 @@ def hash_batch(texts: list[str], ngram: int, unit: str = "word") -> ShingleBatch
     _hash_shingles(norm, starts, ends, ngram, word_unit, counts, offsets, raw, short)
     # distinct hashes per document: sort (document, hash) pairs and drop repeats
     doc_of = np.repeat(np.arange(len(texts), dtype=np.uint64), per_doc)
-    keyed = np.unique((doc_of << np.uint64(32)) | raw.astype(np.uint64))
+    keyed = sorted_distinct((doc_of << np.uint64(32)) | raw.astype(np.uint64))
     hashes = (keyed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     distinct = np.bincount((keyed >> np.uint64(32)).astype(np.int64), minlength=len(texts))
     return ShingleBatch(
