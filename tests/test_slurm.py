@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from opencoder import launch
 from opencoder.training.metrics import read as read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +26,7 @@ SCRIPTS = REPO / "tests" / "slurm"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "2"]
 
-pytestmark = pytest.mark.skipif(
+needs_cluster = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("slurmctld", path=os.environ["PATH"] + ":/usr/sbin"),
     reason="the test cluster runs its daemons as root and needs slurm-wlm and munge (make setup)",
 )
@@ -38,16 +39,56 @@ def _env() -> dict[str, str]:
     return env
 
 
+def test_training_rule_takes_its_request_from_the_cluster_config(tmp_path):
+    """Partition, account, GPUs per node (with model), extra flags and multi-node launch come from
+    config alone; the rule files are not touched."""
+    cfg = tmp_path / "cluster.yaml"
+    cfg.write_text(textwrap.dedent("""\
+        resources:
+          rules: {pretrain: {nodes: 2, threads: 2}}
+          cluster: {partition: gpu, account: proj, gpus_per_node: 8, gpu_model: h100, extra: "--exclusive"}
+        """))
+    proc = run_snakemake(["pretrain", "-n", "--configfile", str(REPO / "config" / "smoke.yaml"), str(cfg),
+                          "--config", f"out_dir={tmp_path / 'out'}"], cwd=REPO, timeout=120)
+    job = proc.stdout.split("rule pretrain:")[1].split("Shell command:")
+    resources = dict(kv.split("=", 1) for kv in job[0].split("resources:")[1].strip().split(", "))
+    assert {k: resources[k] for k in ("gpus", "gres", "nodes", "mpi", "tasks", "slurm_partition", "slurm_account",
+                                      "slurm_extra")} == {
+        "gpus": "8", "gres": "gpu:h100:8", "nodes": "2", "mpi": "srun", "tasks": "2", "slurm_partition": "gpu",
+        "slurm_account": "proj", "slurm_extra": "--exclusive"}
+    assert "-m opencoder.launch --nodes 2 --gpus-per-node 8 --cpus-per-task 2 -- train" in job[1]
+
+
+def test_launcher_plans_one_process_per_gpu_on_every_node():
+    train = ["train", "--stage", "pretrain"]
+    assert launch.plan(["--", *train], {}) is None  # one process: the stage runs in place
+    cmd = launch.plan(["--gpus-per-node", "4", "--", *train], {})
+    assert cmd[1:] == ["-m", "torch.distributed.run", "--nproc-per-node=4", "--standalone", "-m", "opencoder", *train]
+    argv = ["--nodes", "3", "--gpus-per-node", "8", "--cpus-per-task", "32", "--", *train]
+    with pytest.raises(RuntimeError, match="needs a SLURM allocation"):
+        launch.plan(argv, {})
+    srun = launch.plan(argv, {"SLURM_JOB_ID": "7"})  # the job's batch step: one launcher per node
+    assert srun[:6] == ["srun", "--nodes=3", "--ntasks=3", "--ntasks-per-node=1", "--cpus-per-task=32",
+                        "--kill-on-bad-exit=1"]
+    assert srun[-len(argv):] == argv
+    with pytest.raises(RuntimeError, match="has 2 nodes"):
+        launch.plan(argv, {launch.PER_NODE_ENV: "1", "SLURM_JOB_ID": "7", "SLURM_NNODES": "2"})
+
+
 @pytest.fixture(scope="module")
 def cluster():
     state = Path(os.environ.get("OPENCODER_SLURM_STATE", "/var/lib/opencoder-slurm"))
     env = {**_env(), "OPENCODER_SLURM_STATE": str(state)}
+    # a cluster that was up before (another test session uses it) is left running afterwards
+    record = state / "started" / "slurmctld.pid"
+    already_up = record.is_file() and Path(f"/proc/{record.read_text().strip()}/comm").is_file()
     subprocess.run(["bash", SCRIPTS / "start_cluster.sh"], env=env, check=True, timeout=120)
     try:
         yield state
     finally:
-        subprocess.run(["bash", SCRIPTS / "stop_cluster.sh"], env=env, check=True, timeout=120)
-        assert not list((state / "started").glob("*.pid")), "stop_cluster.sh left pid records behind"
+        if not already_up:
+            subprocess.run(["bash", SCRIPTS / "stop_cluster.sh"], env=env, check=True, timeout=120)
+            assert not list((state / "started").glob("*.pid")), "stop_cluster.sh left pid records behind"
 
 
 def run_snakemake(args: list[str], *, cwd: Path, timeout: int) -> subprocess.CompletedProcess:
@@ -56,6 +97,7 @@ def run_snakemake(args: list[str], *, cwd: Path, timeout: int) -> subprocess.Com
     return proc
 
 
+@needs_cluster
 def test_two_node_rule_runs_one_launcher_per_node(cluster, tmp_path):
     """A rule asking for 2 nodes (config resources) gets both nodes of the cluster, and the launcher
     starts one torchrun per node that rendezvous into one process group (gloo on CPUs)."""
@@ -96,6 +138,7 @@ def _digests(root: Path, patterns: list[str]) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
+@needs_cluster
 @pytest.mark.slow
 def test_smoke_workflow_on_slurm_equals_local_run(cluster, tmp_path):
     """The smoke build to the tokens target and the tiny pretrain target on SLURM gives the same
