@@ -257,6 +257,28 @@ def test_python_rules():
     assert value("qsc_codepython_cate_ast", "a.c", C) is None  # Python rules only judge Python
 
 
+def test_python_lexer_comments_strings_and_assignment_expressions():
+    from opencoder.filtering.parsing import lex_python, python_facts
+
+    lexed = lex_python('"""Doc."""  # note\nx = 1; "s"\n"t"; y = 2\nz = "a" "b"\n')
+    assert lexed["comments"] == ['"""Doc."""', "# note"]  # a docstring is alone on its line(s)
+    assert lexed["strings"] == ['"s"', '"t"', '"a"', '"b"']  # each part of a concatenation is a literal
+    # CRLF: the comment ends before the CR; code keeps its line ends; offsets are bytes, text is characters
+    crlf = lex_python('# café\r\ns = "ü"\r\n')
+    assert crlf == {"lexed": True, "code_text": '\r\ns = "ü"\r\n', "comments": ["# café"], "strings": ['"ü"'],
+                    "function_names": [], "walrus": 0}
+    assert lex_python('v = f"{d[\'key\']} # no comment"\n')["strings"] == ['f"{d[\'key\']} # no comment"']
+    # a file that does not parse is still lexed
+    broken = lex_python('x = "unterminated\n# a comment\ndef broken(:\n')
+    assert broken["comments"] == ["# a comment"] and broken["lexed"]
+    # assignment expressions count as assignments wherever they sit
+    text = "if (n := len(a)) > [m := 1][0]:\n    print(n)\n"
+    walrus = lex_python(text)["walrus"]
+    assert walrus == 2 and python_facts(text, walrus)["py_assignments"] == 2
+    assert value("qsc_codepython_cate_var_zero", "a.py", text) is False
+    assert value("qsc_codepython_cate_var_zero", "a.py", "print(len(a))\n") is True
+
+
 def test_no_logic_drops_with_seeded_probability():
     consts = "".join(f"NAME_{i} = {i}\n" for i in range(40))
     rule = "qsc_codepython_score_lines_no_logic"
