@@ -26,6 +26,8 @@ include: "rules/report.smk"
 
 
 rule all:
+    """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report figures."""
     default_target: True
     input:
-        f"{OUT}/tokens/blend.json",
+        f"{OUT}/model",
+        rules.report_figures.input,
