@@ -152,7 +152,7 @@ def test_smoke_workflow_on_slurm_equals_local_run(cluster, tmp_path):
         cfg = tmp_path / f"{mode}.yaml"
         cfg.write_text(f"out_dir: {out}\n")
         run_snakemake(["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config" / "smoke.yaml"),
-                       str(cfg), *extra, *targets], cwd=REPO, timeout=600)
+                       str(cfg), *extra, *targets], cwd=REPO, timeout=1200)
         outputs[mode] = _digests(out, ["corpus/*.parquet", "tokenizer/tokenizer.json", "tokens/*.bin",
                                        "tokens/*.idx", "tokens/blend.json"])
         # the loss curve; timings (tokens/s, MFU) differ between any two runs
