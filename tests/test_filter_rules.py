@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import polars as pl
 import pytest
 import yaml
 
@@ -143,6 +144,13 @@ def test_top_and_duplicate_ngrams():
     # each word counts once, however many duplicated 5-grams cover it
     assert value("qsc_code_frac_chars_dupe_5grams", "a.py", "a b c d e a b c d e") == 1.0
     assert value("qsc_code_frac_chars_dupe_5grams", "a.py", "a b c d e f g h i j") == 0.0
+    # documents of one shard never share an n-gram: one that would run into the next document is not counted
+    from opencoder.filtering.signals import ngram_signals
+
+    words = pl.Series([["a", "b", "x", "a"], ["b", "y"], [], None, ["a", "a", "a"]], dtype=pl.List(pl.String))
+    grams = ngram_signals(words, {("dupe", 2), ("top", 2)})
+    assert grams[("dupe", 2)].to_list() == [0.0, 0.0, None, None, 1.0]
+    assert grams[("top", 2)].to_list() == [0.5, 1.0, None, None, pytest.approx(4 / 3)]
 
 
 def test_html_duplicate_ngram_threshold_is_lower():

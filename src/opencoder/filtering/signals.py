@@ -17,6 +17,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from opencoder.filtering.units import DIGIT, LETTER, NOT_WS, TOKEN, WHITESPACE, WORD, WS
@@ -194,46 +195,65 @@ for _n in range(5, 11):
     SIGNALS[f"qsc_code_frac_chars_dupe_{_n}grams"] = SIGNALS[f"qsc_doc_frac_chars_dupe_{_n}grams"] = _sig
 
 
-def ngram_signals(words: pl.Series, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], pl.Series]:
-    """The n-gram signals in `wanted` for a column of word lists, on one exploded word frame.
+def dense_ids(keys: np.ndarray) -> np.ndarray:
+    """Equal keys get equal ids, different keys different ones (0..distinct-1, by one sort)."""
+    return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.uint64)
 
-    Words become integer ids, and an n-gram is the n ids starting at a position (within one
-    document), so grouping compares integers, exactly.
-    """
-    w = (
-        pl.DataFrame({"word": words}).with_row_index("row").explode("word").drop_nulls("word")
-        .with_columns(pos=pl.int_range(pl.len()).over("row"), length=pl.col("word").str.len_chars(),
-                      wid=pl.col("word").rank("dense"))
-        .drop("word")
-    )
-    total = w.group_by("row").agg(total=pl.col("length").sum())
-    rows = pl.DataFrame({"row": pl.arange(0, len(words), eager=True).cast(pl.UInt32)}).join(total, on="row", how="left")
-    out = {}
-    for kind, size in sorted(wanted):
-        keys = [f"w{k}" for k in range(size)]
-        g = w.with_columns(
-            valid=pl.col("row").shift(-(size - 1)) == pl.col("row"),
-            chars=pl.sum_horizontal([pl.col("length").shift(-k) for k in range(size)]),
-            **{key: pl.col("wid").shift(-k) for k, key in enumerate(keys)},
-        )
-        if kind == "top":
-            counts = g.filter("valid").group_by("row", *keys).agg(
-                count=pl.len(), first=pl.col("pos").min(), chars=pl.col("chars").first()
-            )
-            best = (
-                counts.filter(pl.col("count") == pl.col("count").max().over("row"))
-                .filter(pl.col("first") == pl.col("first").min().over("row"))
-                .select("row", value=pl.col("count") * pl.col("chars"))
-            )
-        else:
-            dup = g.with_columns(
-                dup=(pl.col("valid") & (pl.len().over("row", *keys) > 1)).cast(pl.Int8)
-            ).with_columns(marked=pl.col("dup").rolling_max(size, min_samples=1))
-            best = dup.group_by("row").agg(value=(pl.col("length") * pl.col("marked")).sum())
-        joined = rows.join(best, on="row", how="left").sort("row")
-        value = pl.when(pl.col("total") > 0).then(pl.col("value").fill_null(0) / pl.col("total")).otherwise(None)
-        out[(kind, size)] = joined.select(value.cast(pl.Float64)).to_series()
+
+def shifted(a: np.ndarray, k: int, fill) -> np.ndarray:
+    """a[i + k] at position i; `fill` past the end."""
+    out = np.full(len(a), fill, dtype=a.dtype)
+    out[:max(len(a) - k, 0)] = a[k:]
     return out
+
+
+def ngram_signals(words: pl.Series, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], pl.Series]:
+    """The n-gram signals in `wanted` for a column of word lists, on one flat array of word ids.
+
+    Every position of the flattened words gets, for each n, the id of the n-gram it starts: the id of
+    the pair (document, word) for n = 1, then of the pair (id of its first n-1 words, its n-th word).
+    Two positions share an id exactly when they are in the same document and their n words are
+    equal, so counting compares integers, exactly (sorts and `bincount`, no hashing). An n-gram that
+    runs past its document's last word is not counted.
+    """
+    ndocs = len(words)
+    lists = words.list.drop_nulls()
+    row = np.repeat(np.arange(ndocs, dtype=np.uint64), lists.list.len().fill_null(0).to_numpy())
+    flat = lists.explode().drop_nulls()
+    length = flat.str.len_chars().to_numpy().astype(np.int64)
+    word_id = flat.rank("dense").to_numpy().astype(np.uint64)  # 1..distinct; 0 is "past the end"
+    total = np.bincount(row, weights=length, minlength=ndocs)  # exact: sums far below 2**53
+    base = np.uint64(len(flat) + 1)  # ids <= len(flat): a pair (a, b) -> a * base + b, below 2**64
+    gram = dense_ids(row * base + word_id)
+    chars_before = np.concatenate([[0], np.cumsum(length)])
+    out = {}
+    for size in range(2, max(size for _, size in wanted) + 1):
+        gram = dense_ids(gram * base + shifted(word_id, size - 1, 0))
+        kinds = {kind for kind, n in wanted if n == size}
+        if not kinds:
+            continue
+        valid = shifted(row, size - 1, ndocs) == row
+        count = np.bincount(gram[valid], minlength=len(flat))[gram] * valid
+        if "top" in kinds:
+            best = np.zeros(ndocs, dtype=np.int64)
+            np.maximum.at(best, row, count)
+            at_best = np.flatnonzero(valid & (count == best[row]))
+            docs, first = np.unique(row[at_best], return_index=True)  # the n-gram seen first wins ties
+            start = at_best[first]
+            value = np.zeros(ndocs)
+            value[docs.astype(np.int64)] = count[start] * (chars_before[start + size] - chars_before[start])
+            out[("top", size)] = per_word_char(value, total)
+        if "dupe" in kinds:
+            starts = np.cumsum(count > 1)  # positions that start a repeated n-gram, so far
+            covered = starts - shifted(starts[::-1], size, 0)[::-1] > 0  # one starts within the last n
+            out[("dupe", size)] = per_word_char(np.bincount(row, weights=length * covered, minlength=ndocs), total)
+    return out
+
+
+def per_word_char(value: np.ndarray, total: np.ndarray) -> pl.Series:
+    """value ÷ characters of all words, per document; null without words."""
+    share = np.divide(value, total, out=np.full(len(value), np.nan), where=total > 0)
+    return pl.Series(share, dtype=pl.Float64).fill_nan(None)
 
 
 # --------------------------------------------------------------- natural-language text ---
