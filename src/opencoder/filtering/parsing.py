@@ -60,32 +60,37 @@ def is_string(token_type) -> bool:
     return token_type in String and token_type not in String.Doc and token_type not in String.Affix
 
 
+@functools.cache
+def token_kind(token_type) -> str | None:
+    """"comment", "string", "function" (a `Name.Function`) or None, once per token type."""
+    if is_comment(token_type):
+        return "comment"
+    if is_string(token_type):
+        return "string"
+    return "function" if token_type in Name.Function else None
+
+
 def lex(text: str, language: str) -> dict:
     """Split `text` into code, comments and string literals with the language's Pygments lexer."""
     lexer = lexer_for(language) if language else None
     if lexer is None:
         return {"lexed": False, "code_text": text, "comments": [], "strings": [], "function_names": []}
-    code, comments, strings, names = [], [], [], []
-    last = None  # kind of the previous token: runs of the same kind merge into one comment/string
+    code, names = [], []
+    runs = {"comment": [], "string": []}  # runs of tokens of one kind merge into one comment/string
+    last = None  # kind of the previous token
     for _, token_type, value in lexer.get_tokens_unprocessed(text):  # the text verbatim (CRLF kept)
-        if is_comment(token_type):
-            if last == "comment":
-                comments[-1] += value
+        kind = token_kind(token_type)
+        if kind != "comment":
+            code.append(value)
+        if kind in runs:
+            if last == kind:
+                runs[kind][-1] += value
             else:
-                comments.append(value)
-            last = "comment"
-            continue
-        code.append(value)
-        if is_string(token_type):
-            if last == "string":
-                strings[-1] += value
-            else:
-                strings.append(value)
-            last = "string"
-            continue
-        if token_type in Name.Function:
+                runs[kind].append(value)
+        elif kind == "function":
             names.append(value)
-        last = None
+        last = kind
+    comments, strings = runs["comment"], runs["string"]
     return {"lexed": True, "code_text": "".join(code), "comments": comments, "strings": strings,
             "function_names": names}
 
