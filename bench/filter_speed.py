@@ -354,6 +354,9 @@ def main(argv=None) -> int:
     engine = Engine(config["filter"], threads=args.threads)
     print(f"{docs.height} documents, {mb:.2f} MB, threads={args.threads}, cpus={os.cpu_count()}", file=sys.stderr)
 
+    # one document per language first, so neither engine is timed loading lexers, grammars or models
+    for row in docs.unique(["language", "doc_type"], keep="first", maintain_order=True).iter_rows(named=True):
+        parsing.analyse((row["text"], row["language"] or "", row["doc_type"]))
     # both engines take turns on the same slices, so load from other processes hits them alike
     fast_parts, slow_parts, t_fast, t_slow = [], [], 0.0, 0.0
     for part in chunks(docs, args.slice_mb * 1e6):
