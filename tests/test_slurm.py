@@ -140,6 +140,7 @@ def _digests(root: Path, patterns: list[str]) -> dict[str, str]:
 
 @needs_cluster
 @pytest.mark.slow
+@pytest.mark.timeout(2700)  # two smoke builds, one of ~60 SLURM jobs
 def test_smoke_workflow_on_slurm_equals_local_run(cluster, tmp_path):
     """The smoke build to the tokens target and the tiny pretrain target on SLURM gives the same
     corpus, tokenizer, token files and training metrics as the same build run locally."""
