@@ -75,3 +75,15 @@ def test_cli_writes_json_and_logs_table(tmp_path, documents, caplog):
     assert any(p.startswith("last:") for p in f["checks"])  # filter left out: its drops are unaccounted
     table = caplog.text
     assert "first" in table and "40" in table and "sampled_out" in table
+
+
+def test_stats_of_shards_no_longer_ingested_are_left_out(tmp_path, documents):
+    """An out_dir reused after the shard layout changed keeps old per-shard stats; they must not count."""
+    write_chain(tmp_path, documents)
+    for shard in ("00000", "00001"):
+        (tmp_path / "ingest" / f"{shard}.parquet").write_bytes(b"")
+    before = funnel.gather(tmp_path)
+    stale = shards.read_json(tmp_path / "filter" / "00001.stats.json")
+    shards.write_json(stale, tmp_path / "filter" / "00007.stats.json")  # a shard of an earlier layout
+    after = funnel.gather(tmp_path)
+    assert after["stages"] == before["stages"] and after["checks"] == []

@@ -36,18 +36,31 @@ STAGES: list[tuple[str, str]] = [
 ]
 
 
-def stage_files(folder: Path) -> list[Path]:
-    """The stats files of one stage folder: its `stats.json`, else its per-shard files."""
+def stage_files(folder: Path, shard_ids: set[str] | None = None) -> list[Path]:
+    """The stats files of one stage folder: its `stats.json`, else its per-shard files.
+
+    With `shard_ids`, only those shards count: an output folder reused after the shard layout
+    changed still holds the old shards' stats, which must not be added in.
+    """
     whole = folder / "stats.json"
-    return [whole] if whole.is_file() else sorted(folder.glob("*.stats.json"))
+    if whole.is_file():
+        return [whole]
+    return [f for f in sorted(folder.glob("*.stats.json")) if shard_ids is None or f.name.split(".")[0] in shard_ids]
+
+
+def current_shards(root: Path) -> set[str] | None:
+    """Shard ids of the present ingest (the checkpoint folder is rewritten whole), if there is one."""
+    ids = {p.stem for p in (root / "ingest").glob("[0-9]*.parquet")}
+    return ids or None
 
 
 def gather(root: str | Path, stages: Sequence[tuple[str, str]] = STAGES) -> dict:
     """The funnel of the stages under `root`."""
     root = Path(root)
     rows, missing = [], []
+    shard_ids = current_shards(root)
     for name, folder in stages:
-        files = stage_files(root / folder)
+        files = stage_files(root / folder, shard_ids)
         if not files:
             missing.append(name)
             continue
