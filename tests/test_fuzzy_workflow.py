@@ -79,7 +79,7 @@ def test_dry_run_with_2000_shards_is_quick(tmp_path):
                 (out / "exact" / extra).touch()
                 os.utime(out / "exact" / extra, (stamp + 25, stamp + 25))
     os.utime(out / "ingest", (stamp, stamp))
-    config = {"out_dir": str(out)}
+    config = {"out_dir": str(out), "dedup": {"fuzzy": {"lsh_jobs": 17}}}  # the default's band ranges
     started = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = snakemake(tmp_path, config, "--rerun-triggers", "mtime", "-n", *[str(out / "fuzzy" / n) for n in names])
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
