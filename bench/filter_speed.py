@@ -125,7 +125,7 @@ def legal(names, pattern):
 
 def signal(rule_id: str, d: Doc):
     """The value of one signal for one document, straight from its definition."""
-    f, lang, lexed = d.facts, d.language, d.facts["lexed"]
+    f, lexed = d.facts, d.facts["lexed"]
     name = rule_id.split("_", 2)[2] if rule_id.startswith(("qsc_code_", "qsc_doc_")) else None
     if name:
         if name.startswith(("frac_chars_top_", "frac_chars_dupe_")) and name.endswith("grams"):

@@ -22,7 +22,7 @@ import polars as pl
 from opencoder import shards
 from opencoder.config import ConfigError, add_config_args, stage_params
 from opencoder.keep_rule import keep_first, rank_columns
-from opencoder.preprocess import stats_path
+from opencoder.stats import stats_path
 from opencoder.stats import stage_stats
 
 log = logging.getLogger(__name__)

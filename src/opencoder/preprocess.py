@@ -15,25 +15,15 @@ Binary and non-UTF-8 files never get this far: ingest counts and lists them (`in
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
-from pathlib import Path
 
 import polars as pl
 
-from opencoder import shards
-from opencoder.config import ConfigError, add_config_args, stage_params
-from opencoder.documents import conform
+from opencoder import shard_stage
 from opencoder.languages import classify
 from opencoder.stats import stage_stats
 
 log = logging.getLogger(__name__)
-
-
-def stats_path(out: Path) -> Path:
-    """`…/00000.parquet` → `…/00000.stats.json`, the convention of every per-shard stage."""
-    return out.with_name(out.name.removesuffix(".parquet") + ".stats.json")
 
 
 def reasons(params: dict) -> pl.Expr:
@@ -65,18 +55,4 @@ def preprocess(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opencoder preprocess", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--in", dest="inp", required=True, type=Path, help="input document shard (parquet)")
-    parser.add_argument("--out", required=True, type=Path, help="output shard; stats go beside it")
-    add_config_args(parser)
-    args = parser.parse_args(argv)
-    try:
-        params = stage_params(args, "preprocess")
-        kept, stats = preprocess(shards.read_documents(args.inp), params)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder preprocess: {exc}", file=sys.stderr)
-        return 1
-    shards.write_parquet(conform(kept, where=str(args.inp)), args.out)
-    shards.write_json(stats, stats_path(args.out))
-    log.info("preprocess %s: kept %d of %d documents", args.inp, stats["out"]["documents"], stats["in"]["documents"])
-    return 0
+    return shard_stage.main("preprocess", "preprocess", preprocess, __doc__.split("\n\n")[0], argv)

@@ -14,8 +14,14 @@ corpus funnel and the report are built from the merged files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import polars as pl
+
+
+def stats_path(out: Path) -> Path:
+    """`…/00000.parquet` → `…/00000.stats.json`, the convention of every per-shard stage."""
+    return out.with_name(out.name.removesuffix(".parquet") + ".stats.json")
 
 
 def _by_language(df: pl.DataFrame, prefix: str) -> dict[str, dict[str, int]]:

@@ -14,13 +14,10 @@ Stats `extra`: documents changed, copyright blocks removed, PII replaced per kin
 
 from __future__ import annotations
 
-import argparse
 import functools
 import logging
 import re
-import sys
 from collections import Counter
-from pathlib import Path
 
 import polars as pl
 from pygments.lexer import Lexer
@@ -29,10 +26,8 @@ from pygments.token import Comment
 from pygments.util import ClassNotFound
 from tqdm import tqdm
 
-from opencoder import shards
-from opencoder.config import ConfigError, add_config_args, stage_params
+from opencoder import shard_stage
 from opencoder.pii import Masker
-from opencoder.preprocess import stats_path
 from opencoder.stats import stage_stats
 
 log = logging.getLogger(__name__)
@@ -146,18 +141,4 @@ def transform(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opencoder transform", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--in", dest="inp", required=True, type=Path, help="input document shard (parquet)")
-    parser.add_argument("--out", required=True, type=Path, help="output shard; stats go beside it")
-    add_config_args(parser)
-    args = parser.parse_args(argv)
-    try:
-        params = stage_params(args, "transform")
-        out, stats = transform(shards.read_documents(args.inp), params)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder transform: {exc}", file=sys.stderr)
-        return 1
-    shards.write_parquet(out, args.out)
-    shards.write_json(stats, stats_path(args.out))
-    log.info("transform %s: %d of %d documents changed", args.inp, stats["extra"]["documents_changed"], out.height)
-    return 0
+    return shard_stage.main("transform", "transform", transform, __doc__.split("\n\n")[0], argv)

@@ -27,7 +27,7 @@ from opencoder.fuzzy.params import FuzzyParams
 from opencoder.fuzzy.quality import format_report, pair_table, report
 from opencoder.fuzzy.removal import remove, removed_rows, shard_stats
 from opencoder.fuzzy.signatures import shard_keys, write_keys
-from opencoder.preprocess import stats_path
+from opencoder.stats import stats_path
 
 log = logging.getLogger(__name__)
 
