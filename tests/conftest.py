@@ -1,11 +1,20 @@
-"""Shared test helpers: documents in the project's schema, built from text."""
+"""Shared test helpers: documents in the project's schema, built from text; and the smoke build,
+made once per session for the end-to-end tests that read it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import polars as pl
 import pytest
+import yaml
 
 from opencoder.documents import SCHEMA, document_id
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def make_documents(rows: list[dict], source: str = "test") -> pl.DataFrame:
@@ -33,3 +42,30 @@ def make_documents(rows: list[dict], source: str = "test") -> pl.DataFrame:
 @pytest.fixture
 def documents():
     return make_documents
+
+
+@dataclass(frozen=True)
+class SmokeBuild:
+    """A finished smoke build: where it is and the config files that made it (pass them again, and
+    Snakemake sees the same build)."""
+
+    out: Path
+    configfiles: tuple[Path, ...]
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory) -> SmokeBuild:
+    """The smoke workflow's default target `all` (model folder and every report figure), built locally
+    with the default workflow profile, once per session on first use: one build takes minutes, and the
+    tests that need one only read it, dry-run against it or copy it."""
+    root = tmp_path_factory.mktemp("smoke_build")
+    cfg = root / "out_dir.yaml"
+    cfg.write_text(yaml.safe_dump({"out_dir": str(root / "out")}))
+    build = SmokeBuild(root / "out", (REPO / "config" / "smoke.yaml", cfg))
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--configfile",
+         *map(str, build.configfiles), "--cores", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=1800,
+    )
+    assert done.returncode == 0, f"the smoke build failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return build
