@@ -93,11 +93,14 @@ def _report_results(html: str) -> dict[str, bytes]:
     return {name: base64.b64decode(data) for name, data in found}
 
 
-# Added to a copy of the report: shows every embedded figure in the report's own viewer (its `app`
-# and `results` globals, rendered synchronously with flushSync), logs which ones came up as an
+# Added to a copy of the report: once the viewer has rendered, shows every embedded figure in it (its
+# `app` and `results` globals, rendered synchronously with flushSync), logs which ones came up as an
 # image, and leaves SHOW on screen for the screenshot.
 SHOW_EACH_FIGURE = """
-window.addEventListener("load", () => {
+function whenRendered(show) {  // the viewer renders concurrently: its `app` exists once React has run
+  if (typeof app === "undefined") setTimeout(() => whenRendered(show), 50); else show();
+}
+window.addEventListener("load", () => whenRendered(() => {
   const shown = [];
   const entries = Object.entries(results);
   for (const [path, entry] of entries) {
@@ -107,7 +110,7 @@ window.addEventListener("load", () => {
   const [path, entry] = entries.find(([p, e]) => e.name === SHOW) || entries[0];
   ReactDOM.flushSync(() => app.setView({content: "img", contentPath: entry.data_uri, resultPath: path}));
   console.log("opencoder-figures " + JSON.stringify(shown.sort()));
-});
+}));
 """
 
 

@@ -138,26 +138,31 @@ def _digests(root: Path, patterns: list[str]) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
+DIGESTED = ["corpus/*.parquet", "tokenizer/tokenizer.json", "tokens/*.bin", "tokens/*.idx", "tokens/blend.json"]
+
+
+def _outputs(out: Path) -> dict:
+    """What must not depend on where the build ran: the data files and the loss curve (timings,
+    tokens/s and MFU, differ between any two runs)."""
+    outputs = _digests(out, DIGESTED)
+    outputs["pretrain"] = [(r["step"], r["loss"], r["lr"], r["tokens"])
+                           for r in read_metrics(out / "pretrain" / "metrics.jsonl")]
+    return outputs
+
+
 @needs_cluster
 @pytest.mark.slow
-@pytest.mark.timeout(2700)  # two smoke builds, one of ~60 SLURM jobs
-def test_smoke_workflow_on_slurm_equals_local_run(cluster, tmp_path):
+@pytest.mark.timeout(2700)  # the shared local smoke build (if not made yet) and one of ~60 SLURM jobs
+def test_smoke_workflow_on_slurm_equals_local_run(smoke_build, cluster, tmp_path):
     """The smoke build to the tokens target and the tiny pretrain target on SLURM gives the same
-    corpus, tokenizer, token files and training metrics as the same build run locally."""
-    targets = ["tokens", "pretrain"]
-    outputs = {}
-    for mode, extra in (("local", ["--workflow-profile", str(REPO / "profiles" / "default"), "--cores", "2"]),
-                        ("slurm", ["--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS,
-                                   "--jobs", "4"])):
-        out = tmp_path / mode
-        cfg = tmp_path / f"{mode}.yaml"
-        cfg.write_text(f"out_dir: {out}\n")
-        run_snakemake(["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config" / "smoke.yaml"),
-                       str(cfg), *extra, *targets], cwd=REPO, timeout=1200)
-        outputs[mode] = _digests(out, ["corpus/*.parquet", "tokenizer/tokenizer.json", "tokens/*.bin",
-                                       "tokens/*.idx", "tokens/blend.json"])
-        # the loss curve; timings (tokens/s, MFU) differ between any two runs
-        outputs[mode]["pretrain"] = [(r["step"], r["loss"], r["lr"], r["tokens"])
-                                     for r in read_metrics(out / "pretrain" / "metrics.jsonl")]
-    assert len(outputs["local"]) > 5 and outputs["local"]["pretrain"], "the local run made too little to compare"
-    assert outputs["slurm"] == outputs["local"]
+    corpus, tokenizer, token files and training metrics as the same build run locally (the session's
+    shared smoke build: same smoke config, default workflow profile, 2 cores)."""
+    out = tmp_path / "slurm"
+    cfg = tmp_path / "slurm.yaml"
+    cfg.write_text(f"out_dir: {out}\n")
+    run_snakemake(["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config" / "smoke.yaml"),
+                   str(cfg), "--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS, "--jobs", "4",
+                   "tokens", "pretrain"], cwd=REPO, timeout=1200)
+    local = _outputs(smoke_build.out)
+    assert len(local) > 5 and local["pretrain"], "the local run made too little to compare"
+    assert _outputs(out) == local
