@@ -4,27 +4,12 @@ stats and the dropped samples, from the transform stage's shard."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
 from filter_docs import C, PYTHON
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def snakemake(tmp_path: Path, config: dict, *targets: str) -> None:
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *targets, "-s", str(REPO / "Snakefile"), "-d", str(REPO), "-c2",
-         "--configfile", str(REPO / "config" / "smoke.yaml"), str(tmp_path / "cfg.yaml")],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+from smoke_workflow import snakemake
 
 
 @pytest.mark.slow

@@ -5,29 +5,13 @@ from __future__ import annotations
 import os
 import random
 import resource
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
 from fuzzy_corpus import as_code, edit, words
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def snakemake(tmp_path: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(REPO), "-c2",
-         "--configfile", str(REPO / "config" / "smoke.yaml"), str(tmp_path / "cfg.yaml")],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+from smoke_workflow import snakemake
 
 
 @pytest.mark.slow

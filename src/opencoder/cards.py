@@ -263,7 +263,9 @@ def build(export: str | Path, out: str | Path, *, funnel: str | Path | None, pre
     )
     with atomic_dir(out) as tmp:
         for f in sorted(export.iterdir()):
-            if f.is_file() and f.name != "README.md":
+            # dot files are the workflow's bookkeeping (Snakemake's directory timestamp): a hard link
+            # to the export's would make touching ours touch the export's, and rerun its evaluation
+            if f.is_file() and f.name != "README.md" and not f.name.startswith("."):
                 link_or_copy(f, tmp / f.name)
         ModelCard(text).save(tmp / "README.md")
     log.info("model card: %s", Path(out) / "README.md")

@@ -1,6 +1,7 @@
-"""The data half of the workflow end to end, on the session's smoke build: source files → corpus (with
-its funnel) → tokenizer → Megatron datasets, then the incremental-build promises: a second run does
-nothing, and a changed filter threshold reruns the filter stage and everything after it, nothing before it."""
+"""The workflow end to end, on the session's smoke build: source files → corpus (with its funnel) →
+tokenizer → Megatron datasets → model, and the incremental-build promises: a second run does nothing; a
+changed filter threshold reruns the filter stage and everything after it, nothing before it; an eval
+setting reruns evaluation only; a model change retrains."""
 
 from __future__ import annotations
 
@@ -69,3 +70,22 @@ def test_data_workflow_builds_corpus_tokenizer_tokens_and_reruns_only_what_chang
     jobs = planned_jobs(dry_run(smoke_build, tmp_path, "tokens", "corpus", extra=stricter))
     assert set(jobs) == DOWNSTREAM
     assert not set(jobs) & UPSTREAM
+
+
+TRAINING = {"pretrain", "anneal", "hf", "eval", "model"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # the first user of the shared smoke build waits for it
+def test_eval_setting_reruns_eval_only_and_model_shape_retrains(smoke_build, tmp_path):
+    """An eval setting reruns the evaluation (and the model folder that carries its table), never
+    training; a change of the model's shape retrains from pretraining on, and touches no data stage."""
+    assert planned_jobs(dry_run(smoke_build, tmp_path, "model")) == {}
+
+    jobs = planned_jobs(dry_run(smoke_build, tmp_path, "model", extra={"eval": {"max_new_tokens": 96}}))
+    assert set(jobs) == {"eval", "model"}
+
+    wider = {"model": {"shapes": {"tiny": {"ffn_hidden_size": 384}}}}
+    jobs = planned_jobs(dry_run(smoke_build, tmp_path, "model", extra=wider))
+    assert TRAINING <= set(jobs)
+    assert not set(jobs) & (UPSTREAM | DOWNSTREAM)
