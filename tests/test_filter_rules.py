@@ -287,6 +287,43 @@ def test_python_lexer_comments_strings_and_assignment_expressions():
     assert value("qsc_codepython_cate_var_zero", "a.py", "print(len(a))\n") is True
 
 
+def test_tree_sitter_lexer_for_c_family():
+    from opencoder.filtering.parsing import lex, lex_tree_sitter
+
+    c = ('#include <stdio.h> // io\n#include "local.h"\n#define GREETING "hi" // why\n'
+         '/* a */ /* b */\n// one\n// two\n\n// three\n'
+         'static const char *name(int x);\nint add(int a, int b) { char c = \'x\'; return L"é" "ü"; }\n')
+    lexed = lex_tree_sitter(c, "c")
+    # `//` comments take their newline and touching comments merge, as in Pygments; an include's
+    # trailing comment does not take it; preprocessor directives and include paths are code
+    assert lexed["comments"] == ["// io", "// why\n/* a */", "/* b */", "// one\n// two\n", "// three\n"]
+    assert lexed["strings"] == ["'x'", '"é"', '"ü"']  # prefixes are code, quotes kept, unicode intact
+    assert lexed["function_names"] == ["name", "add"]
+    assert lexed["code_text"].startswith('#include <stdio.h> \n#include "local.h"\n#define GREETING "hi" ')
+    assert lexed == lex(c, "c")  # the same facts as Pygments here
+    # CRLF is kept in the code; a `//` comment keeps its CR and takes the LF
+    crlf = lex_tree_sitter("int x; // note\r\nint y;\r\n", "c")
+    assert crlf["code_text"] == "int x; int y;\r\n" and crlf["comments"] == ["// note\r\n"]
+    # a `//` in a `#define` runs to the end of its line, even after a continuation, as in Pygments
+    assert lex_tree_sitter("#define X 1 // a \\\n  b\nint y;\n", "c")["comments"] == ["// a \\\n"]
+    # a deliberate difference (module README): `#if 0` blocks are code here, comments for Pygments
+    assert lex_tree_sitter("#if 0\nold();\n#endif\n", "c")["comments"] == []
+    # a syntax error: the grammar recovers and the rest of the file is still lexed
+    broken = lex_tree_sitter('int f( {\n/* still a comment */\nconst char *s = "ok";\n', "c")
+    assert broken["comments"] == ["/* still a comment */"] and broken["strings"] == ['"ok"']
+    # C++: raw strings, references, methods in class bodies, one unknown word before the type; not
+    # macro-typed declarations, two unknown words, constructors, templates, nor definitions after a
+    # definition Pygments misses (it reads them as one statement)
+    cpp = ('namespace n {\nclass A {\n  int size() const;\n  A(int x);\n};\nstd::string &get(int i);\n'
+           'auto r = R"(a "raw" one)";\nPyAPI_FUNC(int) Py_Thing(void);\nbool EXPORT ok();\n'
+           'EXPORT at::Tensor no();\ntemplate <class T> T t(T x) { return x; }\nvoid hidden() {}\n}\n')
+    lexed = lex_tree_sitter(cpp, "cpp")
+    assert lexed["strings"] == ['"(a "raw" one)"']
+    assert lexed["function_names"] == ["size", "get", "ok"]
+    assert lexed["function_names"] == lex(cpp, "cpp")["function_names"]
+    assert value("qsc_codec_frac_lines_func_ratio", "a.c", "int f(void);\nint g(void);\nint x = 1;\n") == 2 / 3
+
+
 def test_no_logic_drops_with_seeded_probability():
     consts = "".join(f"NAME_{i} = {i}\n" for i in range(40))
     rule = "qsc_codepython_score_lines_no_logic"

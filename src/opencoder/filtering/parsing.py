@@ -6,11 +6,13 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | column            | meaning                                                                              |
 |-------------------|--------------------------------------------------------------------------------------|
 | `lexed`           | a lexer exists for the language (else comment/string signals are None): tree-sitter's |
-|                   | Python grammar for Python (`lex_python`), Pygments for every other language (`lex`)  |
+|                   | grammars for Python (`lex_python`) and for C and C++ (`lex_tree_sitter`, the C++     |
+|                   | grammar for both, `TREE_SITTER`), Pygments for every other language (`lex`)          |
 | `code_text`       | the text with every comment token removed (the text itself when not lexed)            |
 | `comments`        | comment tokens, consecutive ones merged (see `is_comment`)                           |
 | `strings`         | string literals: maximal runs of consecutive string tokens, quotes included          |
-| `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers)  |
+| `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers); |
+|                   | for C and C++ the same rule on the syntax tree (`counted_functions`)                  |
 | `py_parses` …     | Python `ast` results; `js_parses` (esprima); `html_parses`, `html_text` (BeautifulSoup) |
 | `text_language`   | ISO code from `py3langid` for `text` documents (its model ships inside the package)     |
 | `zh_words`        | words of Chinese text files, by `jieba` (`chinese_words`)                            |
@@ -22,7 +24,9 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+import re
 import warnings
+from typing import NamedTuple
 
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Comment, Name, String
@@ -96,15 +100,18 @@ def lex(text: str, language: str) -> dict:
 
 
 @functools.cache
-def python_parser():
-    """tree-sitter's Python grammar (compiled, shipped in the `tree-sitter-python` wheel) and its query."""
-    import tree_sitter_python
+def tree_sitter_parser(module: str, query: str):
+    """The tree-sitter parser of a grammar module (compiled, shipped in its PyPI wheel) and its compiled query."""
+    import importlib
+
     from tree_sitter import Language, Parser, Query
 
-    language = Language(tree_sitter_python.language())
-    query = Query(language, "(comment) @comment (expression_statement . (string) @statement . ) (string) @string "
-                            "(named_expression) @walrus")
-    return Parser(language), query
+    grammar = Language(importlib.import_module(module).language())
+    return Parser(grammar), Query(grammar, query)
+
+
+PYTHON_QUERY = ("(comment) @comment (expression_statement . (string) @statement . ) (string) @string "
+                "(named_expression) @walrus")
 
 
 def alone_on_its_lines(data: bytes, begin: int, end: int) -> bool:
@@ -113,6 +120,36 @@ def alone_on_its_lines(data: bytes, begin: int, end: int) -> bool:
     after_end = data.find(b"\n", end)
     after = data[end:after_end if after_end >= 0 else len(data)].strip(b" \t\f\r")
     return not before.strip(b" \t\f") and (not after or after.startswith(b"#"))
+
+
+def split_spans(data: bytes, spans: list[tuple[int, int, str]], merge: bool) -> tuple[str, list[str], list[str]]:
+    """Code text, comments and strings of `data` from its (begin, end, kind) byte spans.
+
+    `kind` is "comment", "string" or "code" (a region whose literals are code, such as an `#include`
+    path). Where spans nest, the outermost one wins (a string inside a comment or an f-string is not
+    a literal of its own). With `merge`, spans of one kind that touch (one ends where the next begins)
+    are one comment or string, as `lex` merges consecutive tokens of one kind. Comments are cut out
+    of the code text; everything else stays, byte for byte.
+    """
+    spans = sorted(spans, key=lambda span: (span[0], -span[1]))
+    pieces = {"comment": [], "string": [], "code": []}  # code spans only hide what they contain
+    outer_end, last_kind, last_end = -1, None, -1
+    for begin, end, kind in spans:
+        if begin < outer_end:
+            continue  # inside a span already taken
+        outer_end = end
+        if merge and kind == last_kind and begin == last_end:
+            pieces[kind][-1] = (pieces[kind][-1][0], end)
+        else:
+            pieces[kind].append((begin, end))
+        last_kind, last_end = kind, end
+    code, last = [], 0
+    for begin, end in pieces["comment"]:
+        code.append(data[last:begin])
+        last = end
+    code.append(data[last:])
+    comments, strings = ([data[b:e].decode("utf-8") for b, e in pieces[kind]] for kind in ("comment", "string"))
+    return b"".join(code).decode("utf-8"), comments, strings
 
 
 def lex_python(text: str) -> dict:
@@ -127,33 +164,174 @@ def lex_python(text: str) -> dict:
     """
     from tree_sitter import QueryCursor
 
-    parser, query = python_parser()
+    parser, query = tree_sitter_parser("tree_sitter_python", PYTHON_QUERY)
     data = text.encode("utf-8")
     captures = QueryCursor(query).captures(parser.parse(data).root_node)
     statements = {(node.start_byte, node.end_byte) for node in captures.get("statement", [])}
-    spans = []  # (begin, end, is_comment), outermost first where spans nest (strings in f-strings)
+    spans = []
     for node in captures.get("comment", []):
         end = node.end_byte - (data[node.end_byte - 1:node.end_byte] == b"\r")
-        spans.append((node.start_byte, end, True))
+        spans.append((node.start_byte, end, "comment"))
     for node in captures.get("string", []):
         begin, end = node.start_byte, node.end_byte
-        spans.append((begin, end, (begin, end) in statements and alone_on_its_lines(data, begin, end)))
-    spans.sort(key=lambda span: (span[0], -span[1]))
-    comments, strings, code, last, outer_end = [], [], [], 0, -1
-    for begin, end, is_comment in spans:
-        if begin < outer_end:
-            continue  # inside a literal already taken
-        outer_end = end
-        piece = data[begin:end].decode("utf-8")
-        if is_comment:
-            comments.append(piece)
-            code.append(data[last:begin])
-            last = end
-        else:
-            strings.append(piece)
-    code.append(data[last:])
-    return {"lexed": True, "code_text": b"".join(code).decode("utf-8"), "comments": comments, "strings": strings,
+        docstring = (begin, end) in statements and alone_on_its_lines(data, begin, end)
+        spans.append((begin, end, "comment" if docstring else "string"))
+    code_text, comments, strings = split_spans(data, spans, merge=False)
+    return {"lexed": True, "code_text": code_text, "comments": comments, "strings": strings,
             "function_names": [], "walrus": len(captures.get("walrus", []))}
+
+
+# The C++ grammar reads C too (C files that use C++ keywords as names are rare); the "c" files of the
+# corpus are often C++ headers, which the C grammar cannot read.
+C_FAMILY_QUERY = "\n".join([
+    "(comment) @comment",
+    "[(string_literal) (char_literal) (raw_string_literal)] @string",
+    "(preproc_include path: (_) @code)",  # `#include "x.h"`: the path is code
+    "(preproc_arg) @preproc_arg",  # `#define X "a" // why`: literals are code, `//` starts a comment
+    *(f"({node} declarator: {declarator})" for node in ("function_definition", "declaration", "field_declaration")
+      for declarator in ("(function_declarator declarator: (_) @function)",  # f(…)
+                         "(pointer_declarator declarator: (function_declarator declarator: (_) @function))",
+                         "(reference_declarator (function_declarator declarator: (_) @function))")),  # &f(…)
+])
+
+
+class TreeSitterLanguage(NamedTuple):
+    module: str  # the grammar's module (a PyPI wheel)
+    query: str  # captures: comment, string, code (literals that are code), preproc_arg, function (names)
+    keywords: frozenset  # node types Pygments' lexer reads as keywords before a return type
+
+
+C_KEYWORDS = frozenset({"storage_class_specifier", "type_qualifier"})  # static, inline, const, ...
+TREE_SITTER = {
+    "c": TreeSitterLanguage("tree_sitter_cpp", C_FAMILY_QUERY, C_KEYWORDS),
+    "cpp": TreeSitterLanguage("tree_sitter_cpp", C_FAMILY_QUERY, C_KEYWORDS | {"virtual", "explicit_function_specifier"}),
+}
+AFFIX = re.compile(rb"[A-Za-z0-9_]*")  # a literal's prefix (`L"…"`, `u8"…"`, `R"(…)"`): code, as in Pygments
+
+
+DECLARATORS = ("function_declarator", "pointer_declarator", "reference_declarator")
+TYPE_WORDS = {"primitive_type", "sized_type_specifier"}  # `int`, `unsigned long`: words Pygments may skip
+ONE_WORD = re.compile(rb"[\w$:]+")  # an identifier, `::` allowed (Pygments' `_namespaced_ident`)
+
+
+def in_function_body(node) -> bool:
+    """`node` is a statement of a function body. A body without a function declarator is the grammar's
+    misreading of a class with an export macro (`class TORCH_API A : public B {…}`): a class body."""
+    body = node.parent
+    if body.type != "compound_statement":
+        return False
+    owner = body.parent.child_by_field_name("declarator") if body.parent.type == "function_definition" else None
+    if owner is None:
+        return True  # a block statement's body
+    inner = owner.child_by_field_name("declarator")  # f(…) under *f(…)
+    return "function_declarator" in (owner.type, inner.type if inner is not None else None)
+
+
+def counted_functions(names: list, keywords: frozenset) -> list[str]:
+    """The declared function names (`function` captures) that Pygments' C-family lexers tag `Name.Function`.
+
+    Pygments tags `name` in `word name(…)` followed by `{` or `;`, tried where a statement starts
+    outside function bodies after skipping keywords (`static`, `const`, C++'s `virtual`) and primitive
+    types (`unsigned`, `char`), `word` being one identifier (`int`, `PyObject *`, `at::Tensor &`,
+    `TORCH_API` in `bool TORCH_API f();`, `explicit` for the C lexer). So a declaration counts when:
+
+    - it is outside a function body and not a template's;
+    - the words before its declarator, keywords aside, are primitive types and at most one other
+      identifier, last (not a macro call such as `PyAPI_FUNC(int)`, a template, a `struct`, two
+      unknown words as in `TORCH_API at::Tensor f();`, nor nothing as for a constructor);
+    - its name is an identifier, possibly qualified, or `operator()` (tagged `operator`); in
+      `F(x)(…)` (a macro making the name) the name is `F`;
+    - it does not directly follow what Pygments reads as the start of a statement still open: an
+      access label (`public:`), a closing brace (of a namespace, of a template's definition), unless
+      it ends a function definition that counts itself (so one missed definition hides the
+      definitions that follow it).
+    """
+    verdicts = {}  # declaration node id: counts; names come in document order, so earlier ones are known
+    out = []
+    for name in sorted(names, key=lambda node: node.start_byte):
+        if name.type == "function_declarator":
+            name = name.child_by_field_name("declarator")  # F(x)(…)
+        declaration = name.parent
+        while declaration.type not in ("function_definition", "declaration", "field_declaration"):
+            declaration = declaration.parent
+        counts = counted(declaration, name, keywords, verdicts)
+        verdicts[declaration.id] = counts
+        if counts:
+            out.append("operator" if name.type == "operator_name" else name.text.decode("utf-8"))
+    return out
+
+
+def counted(declaration, name, keywords: frozenset, verdicts: dict) -> bool:
+    """The rule of `counted_functions` for one declaration of `name`."""
+    if not (ONE_WORD.fullmatch(name.text) or name.text == b"operator()"):
+        return False
+    if declaration.parent.type == "template_declaration" or in_function_body(declaration):
+        return False
+    words = []  # the children before the declarator, keywords and comments aside
+    for child in declaration.children:
+        if child.type in DECLARATORS:
+            break
+        if child.type not in keywords and child.type != "comment":
+            words.append(child)
+    if not words or any(word.type not in TYPE_WORDS for word in words[:-1]):
+        return False
+    if words[-1].type not in TYPE_WORDS and not ONE_WORD.fullmatch(words[-1].text):
+        return False
+    before = declaration.prev_sibling
+    while before is not None and before.type == "comment":
+        before = before.prev_sibling
+    if before is None:
+        return True
+    if before.type == "function_definition":
+        return verdicts.get(before.id, True)
+    return before.type != ":" and not before.text.endswith(b"}")  # `public:`; a namespace's, a template's body
+
+
+def lex_tree_sitter(text: str, language: str) -> dict:
+    """Comments, strings and function names of a language of `TREE_SITTER`, by its tree-sitter grammar.
+
+    The facts follow the definitions of `lex` (Pygments) in tree-sitter's terms:
+
+    - comments: `comment` nodes; a `//` comment followed by a newline takes it (as Pygments'
+      single-line comment token does, so the next line joins its line in `code_text`), and so does a
+      `//` comment inside a preprocessor argument (`#define X 1 // why`), which the grammar leaves in
+      the argument. Comments that touch are one (`// a` NL `// b` NL is one comment; a blank or an
+      indent between them makes two).
+    - strings: string and character literal nodes with their quotes, without a prefix (`L`, `u8`,
+      `R`); literals that touch are one. Literals in preprocessor arguments (`#define X "a"`) and
+      `#include` paths are code, as in Pygments.
+    - function_names: names of functions declared or defined with a one-word return type outside
+      function bodies (`int f(void);`, `static char *g(int) {…}`, `at::Tensor &h();`), in order; see
+      `counted_functions` for the exact rule, which follows Pygments' `Name.Function`.
+
+    Preprocessor directives are code. The grammar recovers from errors, so a file that does not
+    parse is still lexed (its `ERROR` regions hold code).
+    """
+    from tree_sitter import QueryCursor
+
+    grammar = TREE_SITTER[language]
+    parser, query = tree_sitter_parser(grammar.module, grammar.query)
+    data = text.encode("utf-8")
+    captures = QueryCursor(query).captures(parser.parse(data).root_node)
+    spans = [(node.start_byte, node.end_byte, "code") for node in captures.get("code", [])]
+    for node in captures.get("comment", []):
+        begin, end = node.start_byte, node.end_byte
+        if (data.startswith(b"//", begin) and data[end:end + 1] == b"\n"
+                and node.parent.type != "preproc_include"):
+            end += 1
+        spans.append((begin, end, "comment"))
+    for node in captures.get("preproc_arg", []):
+        begin = data.find(b"//", node.start_byte, node.end_byte)
+        if begin >= 0:  # to the end of its line, newline included, even after a `\` (as in Pygments)
+            end = data.find(b"\n", begin, node.end_byte + 1)
+            spans.append((begin, end + 1 if end >= 0 else node.end_byte, "comment"))
+    for node in captures.get("string", []):
+        begin = AFFIX.match(data, node.start_byte).end()
+        spans.append((begin, node.end_byte, "string"))
+    code_text, comments, strings = split_spans(data, spans, merge=True)
+    names = counted_functions(captures.get("function", []), grammar.keywords)
+    return {"lexed": True, "code_text": code_text, "comments": comments, "strings": strings,
+            "function_names": names}
 
 
 def _simple_return(node) -> bool:
@@ -290,7 +468,7 @@ def analyse(item: tuple[str, str, str]) -> dict:
             lexed = lex_python(text)
             out.update(lexed, **python_facts(text, lexed.pop("walrus")))
             return out
-        out.update(lex(text, language))
+        out.update(lex_tree_sitter(text, language) if language in TREE_SITTER else lex(text, language))
         if language == "javascript":
             out["js_parses"] = javascript_parses(text)
         elif language == "html":
