@@ -6,10 +6,12 @@ The corpus is the embedded default's Python and C/C++ files (the project environ
 library and site-packages) or any folder (`--corpus`), written as document shards. Each tool runs
 as a subprocess whose whole process tree is sampled for memory. For each LSH shape (2,048 hashes
 as 16 x 128, and datatrove's default 14 x 8) it reports documents/s, MB/s, peak memory of the
-largest single process (a worker) and of the whole tree, duplicates found, and the agreement
-of the two sets of removed documents among files with at least one shingle (datatrove passes
-shorter files through; we deduplicate them by their exact normalised text); then the floor (read + normalise + shingle only) and the
-memory of our pipeline on 1x, 4x, 16x copies of a corpus (each copy with one small random edit).
+largest single process (a worker) and of the whole tree, and documents removed; then how far
+the two tools agree, among files with at least one shingle (datatrove passes shorter files through;
+we deduplicate them by their exact normalised text): on duplicate pairs (two documents in one
+cluster), which does not depend on which member each tool keeps, and on the removed sets, which
+does. Then the floor (read + normalise + shingle only) and the memory of our pipeline on 1x, 4x,
+16x copies of a corpus (each copy with one small random edit).
 datatrove runs in its own environment, bench/.venv-datatrove (bench/setup_datatrove.sh).
 """
 
@@ -27,6 +29,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import psutil
 
@@ -126,12 +129,27 @@ def measure(cmd: list[str]) -> dict:
             **json.loads(out.strip().splitlines()[-1])}
 
 
+def pairs(clusters: pl.DataFrame, *by: str) -> int:
+    """Duplicate pairs of an `id, cluster` table, C(n, 2) per group of `by`: counted, not listed,
+    since one cluster can hold thousands of documents."""
+    n = clusters.group_by(*by).len()["len"]
+    return int((n * (n - 1) // 2).sum())
+
+
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:.3f}" if whole else "-"
+
+
 def ours(corpus: Path, work: Path, workers: int, cfg: dict, floor: bool = False) -> dict:
     cmd = [sys.executable, str(BENCH / "dedup_run_ours.py"), "--input", str(corpus), "--work", str(work),
            "--workers", str(workers), "--params", json.dumps(cfg)] + (["--floor"] if floor else [])
     result = measure(cmd)
     if not floor:
-        result["removed_ids"] = set(pl.read_parquet(result["removed"])["id"])
+        removed = pl.read_parquet(result["removed"])
+        result["removed_ids"] = set(removed["id"])
+        # a cluster is its removed documents and the one it keeps
+        result["clusters"] = pl.concat([removed.select("id", cluster="cluster_id"),
+                                        removed.select(id="kept_id", cluster="cluster_id")]).unique()
     return result
 
 
@@ -139,12 +157,35 @@ def datatrove(corpus: Path, work: Path, workers: int, bands: int, rows: int) -> 
     python = subprocess.run(["bash", str(BENCH / "setup_datatrove.sh")], check=True, capture_output=True, text=True).stdout.strip()
     result = measure([python, str(BENCH / "dedup_run_datatrove.py"), "--input", str(corpus), "--work", str(work),
                       "--workers", str(workers), "--bands", str(bands), "--rows", str(rows)])
-    ids = set()
-    for f in Path(result["removed"]).glob("*.jsonl.gz"):
-        with gzip.open(f, "rt") as fh:
-            ids.update(json.loads(line)["id"] for line in fh)
-    result["removed_ids"] = ids
+    kept, removed, remove_ids = (Path(result[k]) for k in ("kept", "removed", "clusters"))
+    result["removed_ids"], clusters = set(), []
+    for name in sorted({f.name for folder in (kept, removed) for f in folder.glob("*.jsonl.gz")}):
+        # datatrove names a document by its index among its shard's documents as read: the kept and
+        # removed ones merged back by the indices it removed (its filter's cluster-id metadata would
+        # miss the shards with nothing removed)
+        gone_ids, kept_ids = jsonl_ids(removed / name), jsonl_ids(kept / name)
+        result["removed_ids"].update(gone_ids)
+        stem = remove_ids / f"{int(name.split('.')[0]):06d}"
+        gone = np.zeros(len(gone_ids) + len(kept_ids), dtype=bool)
+        gone[uint32s(stem.with_suffix(".remove"))] = True
+        ids = np.empty(len(gone), dtype=object)
+        ids[gone], ids[~gone] = gone_ids, kept_ids
+        doc, cluster = uint32s(stem.with_suffix(".clusters")).reshape(-1, 2).T
+        clusters.append(pl.DataFrame({"id": ids[doc].tolist(), "cluster": cluster.astype(np.int64)}))
+    result["clusters"] = pl.concat(clusters)
     return result
+
+
+def jsonl_ids(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    with gzip.open(path, "rt") as fh:
+        return [json.loads(line)["id"] for line in fh]
+
+
+def uint32s(path: Path) -> np.ndarray:
+    """A datatrove binary file of little-endian uint32s; none when it wrote no such file."""
+    return np.fromfile(path, dtype="<u4") if path.exists() else np.zeros(0, dtype="<u4")
 
 
 def main() -> None:
@@ -167,32 +208,41 @@ def main() -> None:
     # files with no 5-gram: we dedup them by exact normalised text, datatrove passes them through
     short = {document_id("bench", None, path) for path, text in files if not shingles(text, base["ngram"])}
     lines = [f"corpus: {len(files)} files, {mb:.1f} MB, {len(list(corpus.glob('*.parquet')))} shards; {args.workers} workers", "",
-             "| tool | LSH | docs/s | MB/s | peak/process GiB | peak/tree GiB | removed (of them shingled) | agreement on shingled files | seconds |",
+             "| tool | LSH | docs/s | MB/s | peak/process GiB | peak/tree GiB | removed (of them shingled) | duplicate pairs among shingled files | seconds |",
              "|---|---|---|---|---|---|---|---|---|"]
+    agreement = ["", "agreement among shingled files, on duplicate pairs (two documents in one cluster) and on removed documents:", "",
+                 ("| LSH | pairs ours | pairs datatrove | pairs shared | shared / union | shared / datatrove's | shared / ours "
+                  "| removed ours, datatrove | removed shared / union |"), "|---|---|---|---|---|---|---|---|---|"]
     floor = ours(corpus, work / "floor", args.workers, base, floor=True)
     for shape in args.shapes.split(","):
         bands, rows = map(int, shape.split("x"))
         cfg = {**base, "bands": bands, "rows": rows, "lsh_jobs": bands + 1}
-        a = ours(corpus, work / f"ours-{shape}", args.workers, cfg)
-        runs = [("ours", a)]
+        runs = {"ours": ours(corpus, work / f"ours-{shape}", args.workers, cfg)}
         if not args.no_datatrove:
-            runs.append(("datatrove", datatrove(corpus, work / f"datatrove-{shape}-{time.time_ns()}", args.workers, bands, rows)))
-        for tool, r in runs:
-            mine = r["removed_ids"] - short
-            other = runs[1 - runs.index((tool, r))][1]["removed_ids"] - short if len(runs) == 2 else None
-            union = mine | other if other is not None else set()
-            agree = f"{len(mine & other) / len(union):.3f}" if other is not None and union else "-"
+            runs["datatrove"] = datatrove(corpus, work / f"datatrove-{shape}-{time.time_ns()}", args.workers, bands, rows)
+        for tool, r in runs.items():
+            r["shingled"] = r["clusters"].filter(~pl.col("id").is_in(list(short)))
+            r["pairs"] = pairs(r["shingled"], "cluster")
             secs = r["seconds"]["total"]
             lines.append(f"| {tool} | {shape} | {len(files) / secs:.0f} | {mb / secs:.2f} | {r['peak_proc_gib']:.2f} | "
-                         f"{r['peak_tree_gib']:.2f} | {len(r['removed_ids'])} ({len(mine)}) | {agree} | "
+                         f"{r['peak_tree_gib']:.2f} | {len(r['removed_ids'])} ({len(r['removed_ids'] - short)}) | {r['pairs']} | "
                          + ", ".join(f"{k} {v:.1f}" for k, v in r["seconds"].items()) + " |")
-        if len(runs) == 2:
-            lines.append(f"| **ratio ours/datatrove** | {shape} | **{runs[1][1]['seconds']['total'] / a['seconds']['total']:.1f}x** "
-                         f"| | {a['peak_proc_gib'] / runs[1][1]['peak_proc_gib']:.2f}x | | | | |")
+        a = runs["ours"]
+        if d := runs.get("datatrove"):
+            lines.append(f"| **ratio ours/datatrove** | {shape} | **{d['seconds']['total'] / a['seconds']['total']:.1f}x** "
+                         f"| | {a['peak_proc_gib'] / d['peak_proc_gib']:.2f}x | | | | |")
+            # a pair is in both when its two documents share a cluster in each tool
+            both = pairs(a["shingled"].join(d["shingled"], on="id", suffix="_dt"), "cluster", "cluster_dt")
+            mine, theirs = a["removed_ids"] - short, d["removed_ids"] - short
+            agreement.append(f"| {shape} | {a['pairs']} | {d['pairs']} | {both} | {share(both, a['pairs'] + d['pairs'] - both)} | "
+                             f"{share(both, d['pairs'])} | {share(both, a['pairs'])} | {len(mine)}, {len(theirs)} | "
+                             f"{share(len(mine & theirs), len(mine | theirs))} |")
         if shape == "16x128":
             lines.append(f"| floor (read+normalise+shingle) | - | {len(files) / floor['floor_s']:.0f} | {mb / floor['floor_s']:.2f} "
                          f"| {floor['peak_proc_gib']:.2f} | {floor['peak_tree_gib']:.2f} | - | ours/floor time: "
                          f"**{a['seconds']['total'] / floor['floor_s']:.2f}x** | {floor['floor_s']:.1f} |")
+    if not args.no_datatrove:
+        lines += agreement
     if args.scaling:
         small = source_files(roots, int(args.scaling_mb * 1e6))
         lines += ["", f"memory scaling, 16x128, {args.workers} workers, base {len(small)} files "

@@ -4,7 +4,9 @@ The four stages of datatrove's MinHash example, with `workers` processes each. S
 as close to ours as datatrove allows: its text simplification without number or diacritic
 normalisation, then whitespace words (instead of its default spaCy tokenizer), 5-grams, and
 64-bit SHA-1 shingle hashes (its xxhash path passes str, which xxhash 4.1 refuses).
-Prints one JSON line: seconds per stage and the file listing the removed ids.
+The cluster stage also writes each clustered document's cluster (`save_cluster_id`), so that the
+benchmark can compare clusters rather than which member is kept.
+Prints one JSON line: seconds per stage and the folders of clusters, kept and removed documents.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def main() -> None:
             [MinhashDedupBuckets(str(work / "signatures"), str(work / "buckets"), config=config)],
             tasks=config.num_buckets, workers=args.workers, logging_dir=str(work / "logs/buckets"), start_method="fork"),
         "clusters": LocalPipelineExecutor(
-            [MinhashDedupCluster(str(work / "buckets"), str(work / "remove_ids"), config=config)],
+            [MinhashDedupCluster(str(work / "buckets"), str(work / "remove_ids"), config=config, save_cluster_id=True)],
             tasks=1, logging_dir=str(work / "logs/clusters"), start_method="fork"),
         "remove": LocalPipelineExecutor(
             [reader(), MinhashDedupFilter(str(work / "remove_ids"), exclusion_writer=JsonlWriter(str(work / "removed"))),
@@ -76,7 +78,8 @@ def main() -> None:
         executor.run()
         times[name] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
-    print(json.dumps({"seconds": times, "removed": str(work / "removed")}))
+    print(json.dumps({"seconds": times, "clusters": str(work / "remove_ids"), "kept": str(work / "kept"),
+                      "removed": str(work / "removed")}))
 
 
 if __name__ == "__main__":
