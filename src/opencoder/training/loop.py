@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from opencoder.training import checkpoint, cpu_shim
 from opencoder.training.model import build_gpt, matmul_params, padded_vocab_size, transformer_config
-from opencoder.training.schedule import stage_scheduler
+from opencoder.training.schedule import own_lr_bounds, stage_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,8 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
         start = checkpoint.load(resume, trainer.model.module, trainer.optimizer, scheduler)
     elif init_from is not None:
         checkpoint.load(init_from, trainer.model.module, trainer.optimizer)
-        scheduler.step(0)  # the loaded optimizer carries the pretrain learning rate; set this stage's
+    own_lr_bounds(scheduler)
+    scheduler.step(0)  # the lr of step `start` (an optimizer loaded from pretraining carries its lr)
     info = {"model": shape, "vocab_size": trainer.vocab_size, "tokenizer_vocab_size": blend.vocab_size,
             "eod_id": blend.eod_id, "stage": stage, "tensor_parallel": tp, "pipeline_parallel": pp}
 

@@ -37,6 +37,17 @@ def wsd_scheduler(optimizer, *, peak_lr: float, min_lr: float, steps: int, warmu
     )
 
 
+def own_lr_bounds(scheduler) -> None:
+    """Give every parameter group the scheduler's peak and minimum learning rate.
+
+    megatron-core's optimizer stores the bounds of its config (`max_lr`, `min_lr`: the pretrain values)
+    in each parameter group, restores them with its checkpoint, and its scheduler prefers them to its
+    own: without this an anneal with its own `min_lr` would decay to the pretrain one.
+    """
+    for group in scheduler.optimizer.param_groups:
+        group["max_lr"], group["min_lr"] = scheduler.max_lr, scheduler.min_lr
+
+
 def stage_scheduler(optimizer, stage: str, params: dict):
     """The scheduler of `stage` ("pretrain" or "anneal") from the train rule's params."""
     train = params["train"]
