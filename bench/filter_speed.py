@@ -9,7 +9,9 @@ MB/s per core and the ratio, and the drop rate per group.
 
     .venv/bin/python bench/filter_speed.py [--config config/smoke.yaml] [--max-mb 8] [--threads 1]
 
-The two engines take turns on slices of the corpus (`--slice-mb`), so a busy machine slows both alike.
+The two engines take turns on slices of the corpus (`--slice-mb`), so a busy machine slows both alike;
+so does the third timing on each slice: the two Python parsers alone (`python_parsers_seconds`), whose
+time bounds the ratio any engine of these rules can reach.
 
 Input: the embedded default corpus (the transform shards under the config's out_dir when they
 exist, else the files of the Python environment that the default ingest reads).
@@ -18,12 +20,14 @@ exist, else the files of the Python environment that the default ingest reads).
 from __future__ import annotations
 
 import argparse
+import ast
 import glob
 import math
 import os
 import sys
 import sysconfig
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -341,6 +345,27 @@ def default_corpus(config: dict, max_bytes: int) -> pl.DataFrame:
     return docs.filter(pl.col("bytes").cum_sum() <= max_bytes)
 
 
+def python_parsers_seconds(docs: pl.DataFrame) -> float:
+    """Seconds that the two parsers the Python rules need take alone on the Python documents.
+
+    Every engine of this rule set parses each Python file twice: a lexer for comments and strings
+    (tree-sitter's Python grammar here) and `ast.parse`, which defines `qsc_codepython_cate_ast`. Their
+    time bounds the end-to-end ratio of any engine against an anchor that uses the same parsers.
+    """
+    parser, _ = parsing.tree_sitter_parser("tree_sitter_python", parsing.PYTHON_QUERY)
+    texts = docs.filter(pl.col("language") == "python", pl.col("doc_type") == "code")["text"].to_list()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for text in texts:
+            parser.parse(text.encode("utf-8"))
+            try:
+                ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                pass
+    return time.perf_counter() - start
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", action="append", default=[])
@@ -358,7 +383,7 @@ def main(argv=None) -> int:
     for row in docs.unique(["language", "doc_type"], keep="first", maintain_order=True).iter_rows(named=True):
         parsing.analyse((row["text"], row["language"] or "", row["doc_type"]))
     # both engines take turns on the same slices, so load from other processes hits them alike
-    fast_parts, slow_parts, t_fast, t_slow = [], [], 0.0, 0.0
+    fast_parts, slow_parts, t_fast, t_slow, t_parsers = [], [], 0.0, 0.0, 0.0
     for part in chunks(docs, args.slice_mb * 1e6):
         t0 = time.perf_counter()
         fast_parts.append(engine.decide(part, config["filter"]["chunk_bytes"])[0])
@@ -366,6 +391,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         slow_parts.append(per_document_decisions(part, engine))
         t_slow += time.perf_counter() - t0
+        t_parsers += python_parsers_seconds(part)
     fast, slow = pl.concat(fast_parts), pl.concat(slow_parts)
     same = fast.select("id", "group", "fired", "dropped_by").equals(slow)
     rate = lambda t, threads: mb / t / threads  # noqa: E731 — MB/s per core
@@ -379,6 +405,10 @@ def main(argv=None) -> int:
           f"{mb / fast_pass:.3f}, anchor {mb / slow_pass:.3f} MB/s per core")
     print(f"signals + rules: column-wise {mb / fast_cols:.2f} MB/s per core, per-document {mb / slow_cols:.3f} "
           f"MB/s per core, ratio {slow_cols / fast_cols:.1f}x")
+    python_mb = docs.filter(pl.col("language") == "python", pl.col("doc_type") == "code")["bytes"].sum() / 1e6
+    print(f"python parsers alone (tree-sitter parse + ast.parse, {python_mb:.2f} MB of Python): "
+          f"{python_mb / t_parsers:.2f} MB/s per core; end-to-end ratio ceiling with these parsers "
+          f"{t_slow / t_parsers:.1f}x")
     rates = fast.group_by("group").agg(docs=pl.len(), dropped=(~pl.col("kept")).mean()).sort("group")
     for row in rates.iter_rows(named=True):
         print(f"  drop rate {row['group']:<10} {row['dropped']:6.1%} of {row['docs']} documents")
