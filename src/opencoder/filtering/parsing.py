@@ -356,6 +356,16 @@ def statements(tree: ast.Module):
             stack.extend(getattr(node, field, ()))
 
 
+def parse_python(text: str) -> ast.Module | None:
+    """`ast.parse` of the text, None when it does not parse (the definition of `cate_ast`)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not parse failures
+            return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def python_facts(text: str, walrus: int) -> dict:
     """Facts from Python's `ast` (None when the file does not parse).
 
@@ -371,11 +381,8 @@ def python_facts(text: str, walrus: int) -> dict:
     """
     facts = {"py_parses": False, "py_functions": None, "py_simple_functions": None,
              "py_assignments": None, "py_no_logic": None}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not parse failures
-            tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_python(text)
+    if tree is None:
         return facts
     functions = simple = assigns = imports = classes = returns = trivial_assigns = 0
     for node in statements(tree):
