@@ -33,10 +33,10 @@ import numpy as np
 import polars as pl
 import psutil
 
-from opencoder import shards
-from opencoder.config import load, section
-from opencoder.documents import conform, document_id
-from opencoder.fuzzy.shingles import shingles
+from opencoder.core import shards
+from opencoder.core.config import load, section
+from opencoder.core.documents import conform, document_id
+from opencoder.data.dedup.fuzzy.shingles import shingles
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent

@@ -16,15 +16,15 @@ import polars as pl
 
 
 def step(argv: list[str]) -> None:
-    from opencoder.fuzzy import cli
+    from opencoder.data.dedup.fuzzy import cli
 
     if cli.main(argv) != 0:
         raise RuntimeError(f"fuzzy-dedup {' '.join(argv[:3])} failed")
 
 
 def shingle_only(path: str, ngram: int) -> int:
-    from opencoder.fuzzy.shingles import hash_batch
-    from opencoder.fuzzy.signatures import batches
+    from opencoder.data.dedup.fuzzy.shingles import hash_batch
+    from opencoder.data.dedup.fuzzy.signatures import batches
 
     text = pl.read_parquet(path, columns=["text"])["text"]
     return sum(len(hash_batch(text[s:e].fill_null("").to_list(), ngram).hashes) for s, e in batches(text, 4_000_000))
@@ -32,8 +32,8 @@ def shingle_only(path: str, ngram: int) -> int:
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) the kernels in each worker, before any timing."""
-    from opencoder.fuzzy.minhash import band_keys, permutations, signatures
-    from opencoder.fuzzy.shingles import hash_batch
+    from opencoder.data.dedup.fuzzy.minhash import band_keys, permutations, signatures
+    from opencoder.data.dedup.fuzzy.shingles import hash_batch
 
     a, b = permutations(16, 1)
     band_keys(signatures(hash_batch(["a b c d e f", "x"], 5), a, b), 4, 4)
@@ -64,7 +64,7 @@ def main() -> None:
         pool.map(step, [["signatures", "--in", s, "--keys", f"{sig}/{n}.keys.parquet", "--docs", f"{sig}/{n}.docs.parquet",
                          "--params", args.params] for s, n in zip(shards, names)])
         times["signatures"] = time.perf_counter() - (t0 := t)
-        from opencoder.fuzzy.params import FuzzyParams
+        from opencoder.data.dedup.fuzzy.params import FuzzyParams
 
         parts = len(FuzzyParams.from_config(cfg).band_ranges())
         t = time.perf_counter()

@@ -2,7 +2,7 @@
 
 The anchor (`per_document_decisions`) is the straightforward way to run this rule set: for each
 document, compute each signal with plain Python (`regex`, `collections.Counter`) from the same
-definitions (`opencoder.filtering.signals` docstrings and `units`), then apply the same rules. Both
+definitions (`opencoder.data.filter.signals` docstrings and `units`), then apply the same rules. Both
 engines share only the per-document pass (`parsing.analyse`: lexers and parsers) and the rule
 predicates. The script checks that both give IDENTICAL decisions, then reports documents/s and
 MB/s per core and the ratio, and the drop rate per group.
@@ -32,11 +32,11 @@ from pathlib import Path
 import polars as pl
 import regex
 
-from opencoder.config import load
-from opencoder.filtering import parsing, signals as S
-from opencoder.filtering.engine import SIGNAL_ERROR, Engine, chunks
-from opencoder.filtering.rules import draw, group_of
-from opencoder.filtering.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
+from opencoder.core.config import load
+from opencoder.data.filter import parsing, signals as S
+from opencoder.data.filter.engine import SIGNAL_ERROR, Engine, chunks
+from opencoder.data.filter.rules import draw, group_of
+from opencoder.data.filter.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
 
 # ------------------------------------------------------------------- per-document units ---
 
@@ -321,7 +321,7 @@ def per_document_decisions(docs: pl.DataFrame, engine: Engine) -> pl.DataFrame:
 
 def default_corpus(config: dict, max_bytes: int) -> pl.DataFrame:
     """The transform shards of the build if present, else the Python environment's files, in path order."""
-    from opencoder.filtering.cli import complete
+    from opencoder.data.filter.cli import complete
 
     shards = sorted(glob.glob(f"{config['out_dir']}/transform/*.parquet"))
     if shards:

@@ -6,8 +6,8 @@ OUT = config["out_dir"]
 PY = sys.executable  # the interpreter running Snakemake: the project's virtual environment
 OPENCODER = f"{PY} -m opencoder"
 # Training rules: `{LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}
-# --cpus-per-task {threads} -- train ...` runs one process per GPU on every node (opencoder.launch).
-LAUNCH = f"{PY} -m opencoder.launch"
+# --cpus-per-task {threads} -- train ...` runs one process per GPU on every node (opencoder.training.launch).
+LAUNCH = f"{PY} -m opencoder.training.launch"
 
 wildcard_constraints:
     shard=r"[0-9]{5}",
@@ -31,7 +31,7 @@ def res(rule_name):
         merged["gpus"] = cluster["gpus_per_node"]
     if merged["gpus"]:  # per node, so it also holds for multi-node jobs (sbatch --gpus is per job)
         merged["gres"] = ":".join(["gpu", *filter(None, [cluster["gpu_model"]]), str(merged["gpus"])])
-    if merged["nodes"] > 1:  # the rule's own srun starts one launcher per node (opencoder.launch)
+    if merged["nodes"] > 1:  # the rule's own srun starts one launcher per node (opencoder.training.launch)
         merged.update(mpi="srun", tasks=merged["nodes"], tasks_per_gpu=0)
     for key, name in (("partition", "slurm_partition"), ("account", "slurm_account"), ("extra", "slurm_extra")):
         if cluster[key]:

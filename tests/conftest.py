@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 
-from opencoder.documents import SCHEMA, document_id
+from opencoder.core.documents import SCHEMA, document_id
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import functools
 
 import polars as pl
 
-from opencoder.config import load
-from opencoder.filtering import signals
-from opencoder.filtering.cli import complete
-from opencoder.filtering.engine import Engine
+from opencoder.core.config import load
+from opencoder.data.filter import signals
+from opencoder.data.filter.cli import complete
+from opencoder.data.filter.engine import Engine
 
 PYTHON = '''"""Inventory helpers for a small shop."""
 import json

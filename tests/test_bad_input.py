@@ -9,7 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opencoder import config, exact_dedup, ingest, preprocess, shards
+from opencoder.core import config, shards
+
+from opencoder.data.dedup import exact as exact_dedup
+
+from opencoder.data import ingest, preprocess
 
 GOOD = {
     "good/a.py": "def a():\n    return 'ä'\n",

@@ -8,8 +8,8 @@ import sys
 import polars as pl
 import pytest
 
-from opencoder import config, shards, stats
-from opencoder.documents import conform
+from opencoder.core import config, shards, stats
+from opencoder.core.documents import conform
 
 
 def test_parquet_round_trip_and_no_partial_file_on_failure(tmp_path, documents):

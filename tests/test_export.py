@@ -29,7 +29,7 @@ def train_checkpoint(tmp: Path, name: str, attention: dict, tp: int) -> Path:
     params = tiny_params(steps=3, warmup_steps=1, save_every=100, tensor_parallel=tp)
     params["model"].update(attention)
     blend = write_blend(tmp / "data")
-    launch = [sys.executable, "-m", "opencoder.launch", "--gpus-per-node", str(tp), "--"]
+    launch = [sys.executable, "-m", "opencoder.training.launch", "--gpus-per-node", str(tp), "--"]
     cmd = launch + train_command(tmp, name, params, blend)[3:]  # drop "python -m opencoder"
     result = subprocess.run(cmd, env=cpu_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -56,7 +56,7 @@ def tokenizer_dir(tmp_path_factory):
 def test_hf_logits_equal_megatron_logits(tmp_path, tokenizer_dir, name, tp):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from opencoder.export import export
+    from opencoder.training.export import export
 
     checkpoint = train_checkpoint(tmp_path, name, SHAPES[name], tp)
     out = tmp_path / "hf"
@@ -84,8 +84,8 @@ def test_hf_logits_equal_megatron_logits(tmp_path, tokenizer_dir, name, tp):
 
 
 def test_export_refuses_a_directory_that_is_not_a_checkpoint(tmp_path):
-    from opencoder.export import export
-    from opencoder.shards import ShardError
+    from opencoder.training.export import export
+    from opencoder.core.shards import ShardError
 
     with pytest.raises(ShardError, match="opencoder.json"):
         export(tmp_path, tmp_path, tmp_path / "hf")

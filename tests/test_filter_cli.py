@@ -13,8 +13,8 @@ import pytest
 
 from filter_docs import C, CLEAN, ENGLISH, PYTHON, documents, engine
 from opencoder.cli import main
-from opencoder.filtering.engine import DECISIONS
-from opencoder.shards import ShardError
+from opencoder.data.filter.engine import DECISIONS
+from opencoder.core.shards import ShardError
 
 REPO = Path(__file__).resolve().parents[1]
 

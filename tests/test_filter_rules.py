@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from filter_docs import C, CHINESE, CLEAN, ENGLISH, GO, HTML, JAVASCRIPT, PYTHON, decide, documents, engine, fired, value
-from opencoder.config import DEFAULT_CONFIG, ConfigError, load, validate
-from opencoder.filtering.engine import Engine
-from opencoder.filtering.rules import draw
-from opencoder.filtering.signals import SIGNALS
+from opencoder.core.config import DEFAULT_CONFIG, ConfigError, load, validate
+from opencoder.data.filter.engine import Engine
+from opencoder.data.filter.rules import draw
+from opencoder.data.filter.signals import SIGNALS
 
 # Active rules per group in the release (opc_data_filtering, pipeline/code_filter_config.py).
 ACTIVE = {"others": 31, "data": 28, "shell": 28, "sql": 31, "python": 39, "cpp": 36, "c": 36, "csharp": 35,
@@ -145,7 +145,7 @@ def test_top_and_duplicate_ngrams():
     assert value("qsc_code_frac_chars_dupe_5grams", "a.py", "a b c d e a b c d e") == 1.0
     assert value("qsc_code_frac_chars_dupe_5grams", "a.py", "a b c d e f g h i j") == 0.0
     # documents of one shard never share an n-gram: one that would run into the next document is not counted
-    from opencoder.filtering.signals import ngram_signals
+    from opencoder.data.filter.signals import ngram_signals
 
     words = pl.Series([["a", "b", "x", "a"], ["b", "y"], [], None, ["a", "a", "a"]], dtype=pl.List(pl.String))
     grams = ngram_signals(words, {("dupe", 2), ("top", 2)})
@@ -266,7 +266,7 @@ def test_python_rules():
 
 
 def test_python_lexer_comments_strings_and_assignment_expressions():
-    from opencoder.filtering.parsing import lex_python, python_facts
+    from opencoder.data.filter.parsing import lex_python, python_facts
 
     lexed = lex_python('"""Doc."""  # note\nx = 1; "s"\n"t"; y = 2\nz = "a" "b"\n')
     assert lexed["comments"] == ['"""Doc."""', "# note"]  # a docstring is alone on its line(s)
@@ -288,7 +288,7 @@ def test_python_lexer_comments_strings_and_assignment_expressions():
 
 
 def test_tree_sitter_lexer_for_c_family():
-    from opencoder.filtering.parsing import lex, lex_tree_sitter
+    from opencoder.data.filter.parsing import lex, lex_tree_sitter
 
     c = ('#include <stdio.h> // io\n#include "local.h"\n#define GREETING "hi" // why\n'
          '/* a */ /* b */\n// one\n// two\n\n// three\n'

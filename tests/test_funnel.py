@@ -6,7 +6,9 @@ import logging
 
 import polars as pl
 
-from opencoder import funnel, shards, stats
+from opencoder.data import funnel
+
+from opencoder.core import shards, stats
 
 
 def write_chain(root, documents):
@@ -68,7 +70,7 @@ def test_one_document_with_several_drop_reasons_is_not_a_mismatch(tmp_path, docu
 def test_cli_writes_json_and_logs_table(tmp_path, documents, caplog):
     write_chain(tmp_path, documents)
     out = tmp_path / "corpus" / "funnel.json"
-    with caplog.at_level(logging.INFO, logger="opencoder.funnel"):
+    with caplog.at_level(logging.INFO, logger="opencoder.data.funnel"):
         assert funnel.main(["--root", str(tmp_path), "--output", str(out), "--stage", "first=ingest", "--stage", "last=corpus"]) == 0
     f = shards.read_json(out)
     assert [s["stage"] for s in f["stages"]] == ["first", "last"]

@@ -11,8 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opencoder import ingest, shards
-from opencoder.documents import COLUMNS, document_id
+from opencoder.data import ingest
+
+from opencoder.core import shards
+from opencoder.core.documents import COLUMNS, document_id
 
 
 def read_all(out: Path) -> pl.DataFrame:

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from opencoder import preprocess, shards
-from opencoder.languages import classify, languages
+from opencoder.data import preprocess
+
+from opencoder.core import shards
+from opencoder.core.languages import classify, languages
 
 PARAMS = {"max_file_bytes": 8_000_000, "keep_doc_types": ["code", "data", "text"]}
 
@@ -88,7 +90,7 @@ def test_cli_writes_shard_and_stats_beside_it(tmp_path, documents):
 
 
 def test_table_generation_resolves_shared_extensions_and_types():
-    from opencoder.data.make_languages import table
+    from opencoder.core.linguist.make_languages import table
 
     linguist = {
         "C": {"type": "programming", "extensions": [".c", ".h"]},

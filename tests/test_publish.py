@@ -16,9 +16,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opencoder import config as cfg
-from opencoder import documents, funnel, shards, stats
-from opencoder.publish import config_hash
+from opencoder.core import config as cfg
+from opencoder.core import documents, shards, stats
+from opencoder.data import funnel
+from opencoder.release.publish import config_hash
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hub_server import HubServer  # noqa: E402

@@ -15,7 +15,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opencoder import funnel, report, shards, stats
+from opencoder.data import funnel
+
+from opencoder.release import report
+
+from opencoder.core import shards, stats
 from opencoder.training.metrics import MetricsLog
 from opencoder.training.metrics import read as read_metrics
 

@@ -8,7 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from opencoder import sample, shards, stats
+from opencoder.data import sample
+
+from opencoder.core import shards, stats
 
 
 def corpus(documents, n: int = 3000) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from opencoder import launch
+from opencoder.training import launch
 from opencoder.training.metrics import read as read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def test_training_rule_takes_its_request_from_the_cluster_config(tmp_path):
                                       "slurm_extra")} == {
         "gpus": "8", "gres": "gpu:h100:8", "nodes": "2", "mpi": "srun", "tasks": "2", "slurm_partition": "gpu",
         "slurm_account": "proj", "slurm_extra": "--exclusive"}
-    assert "-m opencoder.launch --nodes 2 --gpus-per-node 8 --cpus-per-task 2 -- train" in job[1]
+    assert "-m opencoder.training.launch --nodes 2 --gpus-per-node 8 --cpus-per-task 2 -- train" in job[1]
 
 
 def test_launcher_plans_one_process_per_gpu_on_every_node():

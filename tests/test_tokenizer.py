@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from opencoder import config, shards, tokenizer
+from opencoder.core import config, shards
+
+from opencoder.tokenization import tokenizer
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencoder import shards, tokenizer, tokens
+from opencoder.core import shards
+
+from opencoder.tokenization import tokenizer, tokens
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 GROUPS = {"py": {"languages": ["python"], "weight": 0.7}, "docs": {"doc_types": ["text"], "weight": 0.3}}

@@ -10,7 +10,11 @@ import pytest
 from conftest import make_documents
 from test_train_resume import make_tokenizer
 
-from opencoder import anneal_data, shards, tokens
+from opencoder.training import anneal_data
+
+from opencoder.core import shards
+
+from opencoder.tokenization import tokens
 from opencoder.training.data import read_blend
 
 ALGORITHMIC = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencoder.config import load
+from opencoder.core.config import load
 from opencoder.training import metrics
 from opencoder.training.params import stage_params
 
@@ -43,7 +43,7 @@ def write_blend(folder: Path, vocab: int = VOCAB) -> Path:
 
 def make_tokenizer(folder: Path, vocab_size: int = 400) -> Path:
     """A small tokenizer with the project's special tokens and chat template (tokenizer stage code)."""
-    from opencoder import tokenizer as stage
+    from opencoder.tokenization import tokenizer as stage
 
     params = {"eod_token": "<|endoftext|>", "pad_token": "<|pad|>",
               "special_tokens": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]}

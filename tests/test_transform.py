@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from opencoder import config, shards, transform
-from opencoder.pii import Masker
+from opencoder.core import config, shards
+
+from opencoder.data import transform
+from opencoder.data.pii import Masker
 
 PARAMS = config.section(config.load(), "transform")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opencoder import shards
+from opencoder.core import shards
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = {"ingest", "preprocess", "exact_hashes", "exact_dedup_plan", "exact_dedup",

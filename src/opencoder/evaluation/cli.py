@@ -22,14 +22,14 @@ from pathlib import Path
 import polars as pl
 import torch
 
-from opencoder.config import ConfigError, add_config_args, stage_params
+from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.evaluation import benchmarks
 from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
 from opencoder.evaluation.sandbox import Limits, Sandbox, SandboxError
 from opencoder.evaluation.score import score
-from opencoder.shards import atomic_path, write_json
-from opencoder.stats import stage_stats
+from opencoder.core.shards import atomic_path, write_json
+from opencoder.core.stats import stage_stats
 
 log = logging.getLogger(__name__)
 

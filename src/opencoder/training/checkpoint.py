@@ -92,7 +92,7 @@ def iteration_dir(work: str | Path, iteration: int) -> Path:
 
 def read_info(path: str | Path) -> dict:
     """The `opencoder.json` of a checkpoint."""
-    from opencoder.shards import read_json
+    from opencoder.core.shards import read_json
 
     return read_json(Path(path) / INFO)
 

@@ -1,7 +1,7 @@
 """`opencoder train`: pretrain or anneal a model from a blend of token datasets.
 
 Run by hand (one process, or under torchrun for several) or by the `pretrain`/`anneal` rules through
-`opencoder.launch`, which starts one worker per GPU on every node. Nothing heavy is imported at the
+`opencoder.training.launch`, which starts one worker per GPU on every node. Nothing heavy is imported at the
 top: dist_checkpointing spawns helper processes that re-import the entry module.
 """
 
@@ -11,7 +11,7 @@ import argparse
 import json
 import logging
 
-from opencoder.config import add_config_args, load
+from opencoder.core.config import add_config_args, load
 from opencoder.training.params import stage_params
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from opencoder.shards import ShardError
-from opencoder.tokens import Blend, load_blend
+from opencoder.core.shards import ShardError
+from opencoder.tokenization.tokens import Blend, load_blend
 
 
 def read_blend(path: str | Path) -> Blend:

@@ -36,7 +36,7 @@ class MetricsLog:
         self._file.flush()
 
     def publish(self, out: str | Path) -> None:
-        from opencoder.shards import atomic_path
+        from opencoder.core.shards import atomic_path
 
         self._file.close()
         with atomic_path(out) as tmp:

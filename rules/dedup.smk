@@ -1,0 +1,131 @@
+# Exact dedup (paper 1.3): hash every shard, decide once over all hashes, drop per shard.
+
+
+rule exact_hashes:
+    input:
+        f"{OUT}/preprocess/{{shard}}.parquet",
+    output:
+        f"{OUT}/exact/hashes/{{shard}}.parquet",
+    params:
+        cfg=params_json("dedup", "exact"),
+    threads: res("exact_hashes")["threads"]
+    resources:
+        **res("exact_hashes"),
+    log:
+        f"{OUT}/logs/exact_hashes/{{shard}}.log",
+    shell:
+        "{OPENCODER} exact-dedup hashes --in {input:q} --out {output:q} --params {params.cfg:q} 2> {log:q}"
+
+
+rule exact_dedup_plan:
+    input:
+        per_shard(f"{OUT}/exact/hashes/{{shard}}.parquet"),
+    output:
+        removed=f"{OUT}/exact/removed.parquet",
+        summary=f"{OUT}/exact/removed.summary.json",
+    threads: res("exact_dedup_plan")["threads"]
+    resources:
+        **res("exact_dedup_plan"),
+    log:
+        f"{OUT}/logs/exact_dedup_plan.log",
+    shell:
+        "{OPENCODER} exact-dedup plan {input:q} --out {output.removed:q} 2> {log:q}"
+
+
+rule exact_dedup:
+    input:
+        shard=f"{OUT}/preprocess/{{shard}}.parquet",
+        removed=f"{OUT}/exact/removed.parquet",
+    output:
+        shard=f"{OUT}/exact/{{shard}}.parquet",
+        stats=f"{OUT}/exact/{{shard}}.stats.json",
+    threads: res("exact_dedup")["threads"]
+    resources:
+        **res("exact_dedup"),
+    log:
+        f"{OUT}/logs/exact_dedup/{{shard}}.log",
+    shell:
+        "{OPENCODER} exact-dedup apply --in {input.shard:q} --removed {input.removed:q} --out {output.shard:q} 2> {log:q}"
+
+
+# Fuzzy dedup (paper 1.4): signatures per shard -> LSH per band range -> clusters once -> removal per shard.
+from opencoder.data.dedup.fuzzy.params import FuzzyParams
+
+FUZZY_PARTS = [f"{i:03d}" for i in range(len(FuzzyParams.from_config(config["dedup"]["fuzzy"]).band_ranges()))]
+
+
+rule fuzzy_signatures:
+    input:
+        f"{OUT}/exact/{{shard}}.parquet",
+    output:
+        band_keys=f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet",
+        docs=f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_signatures")["threads"]
+    resources:
+        **res("fuzzy_signatures"),
+    log:
+        f"{OUT}/logs/fuzzy_signatures/{{shard}}.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup signatures --in {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
+        " --threads {threads} --params {params.cfg:q} 2> {log:q}"
+
+
+rule fuzzy_buckets:
+    input:
+        per_shard(f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet"),
+    output:
+        f"{OUT}/fuzzy/buckets/{{part}}.parquet",
+    wildcard_constraints:
+        part=r"[0-9]{3}",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_buckets")["threads"]
+    resources:
+        **res("fuzzy_buckets"),
+    log:
+        f"{OUT}/logs/fuzzy_buckets/{{part}}.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup buckets --part {wildcards.part} --out {output:q} --params {params.cfg:q} {input:q} 2> {log:q}"
+
+
+rule fuzzy_clusters:
+    input:
+        edges=expand(f"{OUT}/fuzzy/buckets/{{part}}.parquet", part=FUZZY_PARTS),
+        docs=per_shard(f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet"),
+        documents=per_shard(f"{OUT}/exact/{{shard}}.parquet"),
+    output:
+        clusters=f"{OUT}/fuzzy/clusters.parquet",
+        removed=f"{OUT}/fuzzy/removed.parquet",
+        summary=f"{OUT}/fuzzy/clusters.json",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_clusters")["threads"]
+    resources:
+        **res("fuzzy_clusters"),
+    log:
+        f"{OUT}/logs/fuzzy_clusters.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup clusters --edges {input.edges:q} --docs {input.docs:q} --documents {input.documents:q}"
+        " --clusters {output.clusters:q} --removed {output.removed:q} --summary {output.summary:q}"
+        " --params {params.cfg:q} 2> {log:q}"
+
+
+rule fuzzy_dedup:
+    input:
+        shard=f"{OUT}/exact/{{shard}}.parquet",
+        clusters=f"{OUT}/fuzzy/clusters.parquet",
+    output:
+        shard=f"{OUT}/fuzzy/{{shard}}.parquet",
+        stats=f"{OUT}/fuzzy/{{shard}}.stats.json",
+    params:
+        cfg=params_json("dedup", "fuzzy"),
+    threads: res("fuzzy_dedup")["threads"]
+    resources:
+        **res("fuzzy_dedup"),
+    log:
+        f"{OUT}/logs/fuzzy_dedup/{{shard}}.log",
+    shell:
+        "{OPENCODER} fuzzy-dedup remove --in {input.shard:q} --clusters {input.clusters:q} --out {output.shard:q}"
+        " --params {params.cfg:q} 2> {log:q}"

@@ -1,0 +1,1 @@
+"""Shared infrastructure: config, the document schema, shards, stats, languages, the stage command line."""

@@ -1,0 +1,108 @@
+"""Exact deduplication (paper 1.3): one copy per SHA-256 of the content, across all shards.
+
+Three steps, so that no job ever holds more than one shard's texts:
+
+1. `hashes`  — per shard: (id, sha256, path, stars, commit_time, language, bytes) of every document.
+2. `plan`    — once, over all hash files (polars lazy, no texts): in each group of equal hashes the
+   keep rule (`opencoder.core.keep_rule`: most stars, then latest commit, then smallest id) picks the
+   survivor; every other copy is written to `removed.parquet` with `reason="exact"` and `kept_id`.
+3. `apply`   — per shard: the documents minus the removed ones, with per-shard stats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from opencoder.core import shards
+from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.keep_rule import keep_first, rank_columns
+from opencoder.core.stats import stats_path
+from opencoder.core.stats import stage_stats
+
+log = logging.getLogger(__name__)
+
+HASH_COLUMNS = ["id", "sha256", "path", "language", "bytes", *[c for c in rank_columns() if c != "id"]]
+REMOVED_SCHEMA = {"id": pl.String(), "reason": pl.String(), "kept_id": pl.String(), "sha256": pl.String(),
+                  "path": pl.String(), "kept_path": pl.String()}
+
+
+def content_hashes(docs: pl.DataFrame, algorithm: str = "sha256") -> pl.DataFrame:
+    """The hash record of every document of a shard (the text itself is not kept)."""
+    digests = [hashlib.new(algorithm, text.encode()).hexdigest() for text in docs["text"]]
+    return docs.with_columns(sha256=pl.Series(digests, dtype=pl.String())).select(HASH_COLUMNS)
+
+
+def plan(hash_files: list[Path]) -> tuple[pl.DataFrame, dict]:
+    """(removed documents, summary) over every shard's hash file."""
+    for file in hash_files:  # name a damaged file before the lazy scan fails somewhere inside it
+        shards.read_parquet(file, columns=["id"])
+    ranked = keep_first(pl.scan_parquet([str(f) for f in hash_files]).select(HASH_COLUMNS), group="sha256")
+    removed = (
+        ranked.filter(~pl.col("keep"))
+        .join(ranked.filter(pl.col("keep")).select("kept_id", kept_path="path"), on="kept_id", how="left")
+        .select(pl.col("id"), pl.lit("exact").alias("reason"), "kept_id", "sha256", "path", "kept_path")
+        .sort("id")
+        .collect()
+    )
+    summary = (
+        pl.scan_parquet([str(f) for f in hash_files])
+        .select(documents=pl.len(), unique=pl.col("sha256").n_unique())
+        .collect()
+        .row(0, named=True)
+    )
+    summary |= {"removed": removed.height, "duplicate_groups": removed["kept_id"].n_unique()}
+    return removed.cast(REMOVED_SCHEMA), summary
+
+
+def apply(docs: pl.DataFrame, removed_file: Path) -> tuple[pl.DataFrame, dict]:
+    """(kept documents, stats) of one shard, given the global plan."""
+    removed = (
+        pl.scan_parquet(str(removed_file)).select("id", "kept_id")
+        .filter(pl.col("id").is_in(docs["id"].implode()))
+        .collect()
+    )
+    dropped = docs.join(removed, on="id", how="semi")
+    kept = docs.join(removed, on="id", how="anti")
+    cross_shard = removed.filter(~pl.col("kept_id").is_in(docs["id"].implode())).height
+    return kept, stage_stats("exact_dedup", docs, kept, {"exact": dropped},
+                             extra={"duplicate_kept_in_other_shard": cross_shard})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opencoder exact-dedup", description=__doc__.split("\n\n")[0])
+    steps = parser.add_subparsers(dest="step", required=True)
+    p = steps.add_parser("hashes", help="hash the documents of one shard")
+    p.add_argument("--in", dest="inp", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    add_config_args(p)
+    p = steps.add_parser("plan", help="decide, over all hash files, which documents to remove")
+    p.add_argument("hash_files", nargs="+", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="removed.parquet; a summary JSON goes beside it")
+    p = steps.add_parser("apply", help="drop the removed documents from one shard")
+    p.add_argument("--in", dest="inp", required=True, type=Path)
+    p.add_argument("--removed", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="output shard; stats go beside it")
+    args = parser.parse_args(argv)
+    try:
+        if args.step == "hashes":
+            algorithm = stage_params(args, "dedup.exact").get("hash", "sha256")
+            shards.write_parquet(content_hashes(shards.read_documents(args.inp), algorithm), args.out)
+        elif args.step == "plan":
+            removed, summary = plan(args.hash_files)
+            shards.write_parquet(removed, args.out)
+            shards.write_json(summary, args.out.with_name(args.out.stem + ".summary.json"))
+            log.info("exact dedup: %(removed)d of %(documents)d documents are duplicates", summary)
+        else:
+            kept, stats = apply(shards.read_documents(args.inp), args.removed)
+            shards.write_parquet(kept, args.out)
+            shards.write_json(stats, stats_path(args.out))
+    except (ConfigError, shards.ShardError, ValueError) as exc:
+        print(f"opencoder exact-dedup {args.step}: {exc}", file=sys.stderr)
+        return 1
+    return 0

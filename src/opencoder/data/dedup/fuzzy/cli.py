@@ -1,0 +1,137 @@
+"""`opencoder fuzzy-dedup <step>`: the four scatter/gather steps of fuzzy dedup, as the workflow runs them.
+
+    signatures  per shard       band keys + doc table            fuzzy/signatures/<shard>.{keys,docs}.parquet
+    buckets     per band range  candidate edges (LSH join)       fuzzy/buckets/<part>.parquet
+    clusters    once            components + keep rule           fuzzy/clusters.parquet, removed.parquet
+    remove      per shard       the kept documents + stats       fuzzy/<shard>.parquet, <shard>.stats.json
+    scurve      -               print the LSH S-curve of the configured bands x rows
+    quality     -               measured candidate rate vs exact Jaccard on a sample (quality.py)
+
+A shard's index in the doc keys is its file name's number (`00042.parquet` → 42).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from opencoder.core import shards
+from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.data.dedup.fuzzy.components import build_clusters
+from opencoder.data.dedup.fuzzy.lsh import range_edges
+from opencoder.data.dedup.fuzzy.params import FuzzyParams
+from opencoder.data.dedup.fuzzy.quality import format_report, pair_table, report
+from opencoder.data.dedup.fuzzy.removal import remove, removed_rows, shard_stats
+from opencoder.data.dedup.fuzzy.signatures import shard_keys, write_keys
+from opencoder.core.stats import stats_path
+
+log = logging.getLogger(__name__)
+
+
+def shard_index(path: Path) -> int:
+    """`.../00042.parquet` or `.../00042.keys.parquet` → 42."""
+    stem = path.name.split(".")[0]
+    if not stem.isdigit():
+        raise ValueError(f"{path}: shard file names must be numbers (00000.parquet, ...)")
+    return int(stem)
+
+
+def sample_texts(files: list[Path], sample: int, seed: int) -> list[str]:
+    """Texts of `sample` documents drawn (seeded) from the files, reading one file at a time."""
+    if not files:
+        raise ValueError("no parquet files to sample")
+    sizes = [shards.read_parquet(f, columns=["id"]).height for f in files]
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(sum(sizes), size=min(sample, sum(sizes)), replace=False))
+    texts, start = [], 0
+    for file, size in zip(files, sizes):
+        rows = chosen[(chosen >= start) & (chosen < start + size)] - start
+        if len(rows):
+            texts += shards.read_parquet(file, columns=["text"])["text"].gather(rows).fill_null("").to_list()
+        start += size
+    return texts
+
+
+def load_params(args) -> FuzzyParams:
+    return FuzzyParams.from_config(stage_params(args, "dedup.fuzzy"))
+
+
+def run(args) -> None:
+    params = load_params(args)
+    if args.step == "scurve":
+        print(params.s_curve())
+    elif args.step == "quality":
+        texts = sample_texts(sorted(args.input.glob("*.parquet")), args.sample, args.seed)
+        rep = report(pair_table(texts, params, seed=args.seed), params)
+        print(format_report(rep))
+        if args.out:
+            shards.write_json(rep, args.out)
+    elif args.step == "signatures":
+        log.info("%s", params.s_curve())
+        frame = shards.read_parquet(args.inp)
+        keys, docs = shard_keys(frame, shard_index(args.inp), params, threads=args.threads, progress=args.inp.name)
+        write_keys(keys, args.keys)
+        shards.write_parquet(docs, args.docs)
+    elif args.step == "buckets":
+        bands = params.band_ranges()[args.part]
+        shards.write_parquet(range_edges(args.keys, bands, params.partition_rows), args.out)
+    elif args.step == "clusters":
+        documents = {shard_index(p): p for p in args.documents}
+        clusters, removed, stats = build_clusters(args.edges, args.docs, params, documents)
+        shards.write_parquet(clusters, args.clusters)
+        shards.write_parquet(removed, args.removed)
+        shards.write_json(stats, args.summary)
+    elif args.step == "remove":
+        frame = shards.read_documents(args.inp)
+        kept, dropped = remove(frame, removed_rows(args.clusters, shard_index(args.inp)))
+        shards.write_parquet(kept, args.out)
+        shards.write_json(shard_stats(frame, kept, dropped), stats_path(args.out))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="opencoder fuzzy-dedup", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    steps = p.add_subparsers(dest="step", required=True)
+    s = steps.add_parser("signatures", help="band keys of one shard")
+    s.add_argument("--in", dest="inp", required=True, type=Path)
+    s.add_argument("--keys", required=True, type=Path)
+    s.add_argument("--docs", required=True, type=Path)
+    s.add_argument("--threads", type=int, default=1)
+    s = steps.add_parser("buckets", help="candidate edges of one band range")
+    s.add_argument("--part", required=True, type=int, help="band range number (0 .. lsh_jobs-1)")
+    s.add_argument("--out", required=True, type=Path)
+    s.add_argument("keys", nargs="*", type=Path, help="every shard's keys file")
+    s = steps.add_parser("clusters", help="connected components and the keep rule, over all edges")
+    s.add_argument("--edges", nargs="+", required=True, type=Path)
+    s.add_argument("--docs", nargs="+", required=True, type=Path)
+    s.add_argument("--documents", nargs="*", default=[], type=Path, help="document shards (for verify_jaccard)")
+    s.add_argument("--clusters", required=True, type=Path)
+    s.add_argument("--removed", required=True, type=Path)
+    s.add_argument("--summary", required=True, type=Path)
+    s = steps.add_parser("remove", help="drop one shard's removed documents")
+    s.add_argument("--in", dest="inp", required=True, type=Path)
+    s.add_argument("--clusters", required=True, type=Path)
+    s.add_argument("--out", required=True, type=Path)
+    steps.add_parser("scurve", help="print the S-curve of the configured LSH")
+    s = steps.add_parser("quality", help="precision/recall of the LSH against exact Jaccard on a sample")
+    s.add_argument("--input", required=True, type=Path, help="folder of document shards")
+    s.add_argument("--sample", type=int, default=5000, help="documents to sample")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, help="write the report as JSON")
+    for sub in steps.choices.values():
+        add_config_args(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        run(args)
+    except (ConfigError, shards.ShardError, ValueError) as exc:
+        print(f"opencoder fuzzy-dedup {args.step}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,407 @@
+"""Ingest: raw files from the configured sources → document shards `00000.parquet`, `00001.parquet`, …
+
+Sources (config `ingest.sources`, each with a unique `name`):
+
+* `python_env` — the running interpreter's standard library (paths `stdlib/…`) and its site-packages
+  (`site-packages/…`); `repo` is the first path component after that prefix. Needs no download.
+* `directory` — every file under `path`; `repo` is `repo` if given, else the directory's name.
+* `git` — a repository at a local `path` or URL (cloned shallowly into a temporary directory); files
+  are read from the committed tree of `ref` (default HEAD), and the repository's name and last commit
+  time are recorded on every document.
+* `dataset` — parquet / JSONL(.gz) files laid out like The Stack v2 (`content`, `path`, `repo_name`,
+  `star_events_count`, `committer_date`; rename with `columns`).
+
+`include` / `exclude` globs (`*` within a path component, `**` across them) select paths as recorded.
+Files are read in (source name, path) order and packed into shards of about `shard_bytes`, so the
+same inputs always give the same shards. Dataset rows keep their order (files sorted by name), so a
+large dataset is never loaded whole.
+
+Ingest decodes: a file with a NUL byte in its first 8 KiB is `binary`, one that is not valid UTF-8
+is `not_utf8`, one that cannot be read is `unreadable`. These never reach a shard; they are counted
+in `stats.json` (`dropped`) and listed by source and path in `rejected.parquet`, and each is logged.
+Language and doc_type are filled from the linguist table for the stats; preprocess applies them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+from tqdm import tqdm
+
+from opencoder.core import shards
+from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.documents import SCHEMA, document_id
+from opencoder.core.languages import classify
+from opencoder.core.stats import stage_stats
+
+log = logging.getLogger(__name__)
+
+BINARY_SNIFF = 8192  # bytes searched for NUL, as git does to call a file binary
+STACK_V2_COLUMNS = {
+    "content": "content", "path": "path", "repo": "repo_name",
+    "stars": "star_events_count", "commit_time": "committer_date",
+}
+REJECTED_SCHEMA = {"source": pl.String(), "path": pl.String(), "reason": pl.String(),
+                   "detail": pl.String(), "bytes": pl.Int64(), "language": pl.String()}
+
+
+@dataclass
+class Raw:
+    """One file as found: its bytes (or text, for datasets) and where it came from."""
+    path: str
+    data: bytes | str | None
+    repo: str | None = None
+    stars: int | None = None
+    commit_time: datetime | None = None
+    error: str | None = None  # set when the file could not be read at all
+
+
+# ------------------------------------------------------------------ globs ---
+
+@cache
+def _glob_regex(pattern: str) -> re.Pattern:
+    """`**/` any number of directories, `*` and `?` within one path component, `[...]` a class."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1:end].replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def selected(path: str, include: list[str], exclude: list[str]) -> bool:
+    return any(_glob_regex(p).match(path) for p in include) and not any(_glob_regex(p).match(path) for p in exclude)
+
+
+# ---------------------------------------------------------------- sources ---
+
+def _literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard: only directories along it can hold matches."""
+    cut = min((i for i, ch in enumerate(pattern) if ch in "*?["), default=len(pattern))
+    return pattern[:cut]
+
+
+def _walk(root: Path, prefix: str = "", include: list[str] = ("**/*",)) -> Iterator[str]:
+    """Relative `/` paths of regular files under root; symlinks are skipped (no loops, no double
+    counts); directories that no include pattern can reach are not entered."""
+    literals = [_literal_prefix(p) for p in include]
+
+    def reachable(rel_dir: str) -> bool:
+        here = prefix + rel_dir + "/"
+        return any(here.startswith(lit) or lit.startswith(here) for lit in literals)
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel = "" if rel == "." else rel + "/"
+        dirnames[:] = sorted(d for d in dirnames
+                             if not os.path.islink(os.path.join(dirpath, d)) and reachable(rel + d))
+        for name in filenames:
+            if not os.path.islink(os.path.join(dirpath, name)):
+                yield rel + name
+
+
+def _read_file(full: Path) -> tuple[bytes | None, str | None]:
+    try:
+        return full.read_bytes(), None
+    except OSError as exc:
+        return None, f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def _files(roots: list[tuple[str, Path]], spec: dict, repo_of) -> Iterator[Raw]:
+    """Files under (prefix, root) pairs, selected by the globs, in path order."""
+    include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
+    found = []
+    for prefix, root in roots:
+        for rel in _walk(root, prefix, include):
+            path = prefix + rel
+            if selected(path, include, exclude):
+                found.append((path, root / rel))
+    for path, full in sorted(found):
+        data, error = _read_file(full)
+        yield Raw(path=path, data=data, repo=repo_of(path), error=error)
+
+
+def python_env_roots() -> list[tuple[str, Path]]:
+    """(prefix, root) of the interpreter's stdlib and of its site-packages."""
+    paths = sysconfig.get_paths()
+    site = sorted({Path(paths["purelib"]).resolve(), Path(paths["platlib"]).resolve()})
+    roots = [("stdlib/", Path(paths["stdlib"]).resolve())]
+    roots += [("site-packages/", p) for p in site if p.is_dir()]
+    return roots
+
+
+def _python_env(spec: dict) -> Iterator[Raw]:
+    # an interpreter's stdlib dir may hold its own site-packages/dist-packages: that is not stdlib
+    spec = {**spec, "exclude": [*spec.get("exclude", []), "stdlib/site-packages/**", "stdlib/dist-packages/**"]}
+    yield from _files(python_env_roots(), spec, repo_of=lambda path: path.split("/")[1])
+
+
+def _directory(spec: dict) -> Iterator[Raw]:
+    root = _existing(spec)
+    repo = spec.get("repo") or root.resolve().name
+    yield from _files([("", root)], spec, repo_of=lambda path: repo)
+
+
+def _existing(spec: dict) -> Path:
+    if "path" not in spec:
+        raise ConfigError(f"ingest source {spec['name']!r}: `path` is required for type {spec['type']}")
+    root = Path(spec["path"]).expanduser()
+    if not root.exists():
+        raise ConfigError(f"ingest source {spec['name']!r}: {root}: no such file or directory")
+    return root
+
+
+def _git(args: list[str], cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, **kw)
+    except subprocess.CalledProcessError as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        raise RuntimeError(f"git {' '.join(args)}: {stderr.strip()}") from None
+
+
+def _repo_name(location: str) -> str:
+    """`https://host/owner/name.git` → `owner/name`; a local path → its directory name."""
+    if "://" in location or re.match(r"^[\w.-]+@[\w.-]+:", location):
+        tail = re.split(r"[:/]", location.rstrip("/").removesuffix(".git"))
+        return "/".join(part for part in tail[-2:] if part)
+    return Path(location).resolve().name
+
+
+def _git_source(spec: dict) -> Iterator[Raw]:
+    location = spec.get("path")
+    if not location:
+        raise ConfigError(f"ingest source {spec['name']!r}: `path` (local path or URL) is required for type git")
+    ref = spec.get("ref", "HEAD")
+    repo = spec.get("repo") or _repo_name(location)
+    with tempfile.TemporaryDirectory(prefix="opencoder-git-") as tmp:
+        if Path(location).expanduser().exists():
+            git_dir = Path(location).expanduser()
+        else:
+            log.info("cloning %s", location)
+            branch = [] if ref == "HEAD" else ["--branch", ref]
+            _git(["clone", "--quiet", "--bare", "--depth", "1", *branch, location, tmp])
+            git_dir, ref = Path(tmp), "HEAD"
+        epoch = int(_git(["log", "-1", "--format=%ct", ref], cwd=git_dir, text=True).stdout.strip())
+        commit_time = datetime.fromtimestamp(epoch, tz=timezone.utc)
+        include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
+        blobs = []
+        for entry in _git(["ls-tree", "-r", "-z", ref], cwd=git_dir).stdout.split(b"\0"):
+            if not entry:
+                continue
+            meta, path = entry.split(b"\t", 1)
+            mode, kind, sha = meta.decode().split()
+            path = path.decode("utf-8", "surrogateescape")
+            if kind == "blob" and mode != "120000" and selected(path, include, exclude):  # no symlinks
+                blobs.append((path, sha))
+        blobs.sort()
+        for (path, _), data in zip(blobs, _cat_blobs(git_dir, [sha for _, sha in blobs])):
+            yield Raw(path=path, data=data, repo=repo, commit_time=commit_time)
+
+
+def _cat_blobs(git_dir: Path, shas: list[str]) -> Iterator[bytes]:
+    """Contents of blobs in order, through one `git cat-file --batch` process."""
+    proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=git_dir, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    try:
+        for sha in shas:
+            proc.stdin.write(f"{sha}\n".encode())
+            proc.stdin.flush()
+            size = int(proc.stdout.readline().split()[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)  # the newline after each blob
+            yield data
+    finally:
+        proc.stdin.close()
+        proc.wait()
+
+
+def _dataset(spec: dict) -> Iterator[Raw]:
+    root = _existing(spec)
+    columns = {**STACK_V2_COLUMNS, **spec.get("columns", {})}
+    include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
+    if root.is_file():
+        files = [root]
+    else:
+        files = sorted(root / rel for rel in _walk(root)
+                       if rel.endswith((".parquet", ".jsonl", ".jsonl.gz")))
+    for file in files:
+        try:
+            names, rows = _read_rows(file)
+            missing = [columns[k] for k in ("content", "path") if columns[k] not in names]
+            if missing:
+                raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
+        except Exception as exc:  # a damaged file must not take the good files down with it
+            detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
+            yield Raw(path=str(file), data=None, error=f"unreadable dataset file: {detail}")
+            continue
+        for number, row in enumerate(rows):
+            path, content = row.get(columns["path"]), row.get(columns["content"])
+            if not isinstance(path, str):
+                path = f"{file}#row{number}"
+            elif not selected(path, include, exclude):
+                continue
+            text_like = isinstance(content, (str, bytes))
+            yield Raw(
+                path=path,
+                data=content if text_like else None,
+                repo=row.get(columns["repo"]),
+                stars=row.get(columns["stars"]),
+                commit_time=_timestamp(row.get(columns["commit_time"]), f"{file}: {path}"),
+                error=None if text_like else f"content is {type(content).__name__}, not text",
+            )
+
+
+def _read_rows(file: Path) -> tuple[set[str], Iterator[dict]]:
+    """Column names and rows of a parquet or JSONL(.gz) file, values as stored (no type coercion)."""
+    if file.name.endswith(".parquet"):
+        frame = shards.read_parquet(file)
+        return set(frame.columns), frame.iter_rows(named=True)
+    opener = gzip.open if file.name.endswith(".gz") else open
+    with opener(file, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return {key for row in rows for key in row}, iter(rows)
+
+
+def _timestamp(value, where: str) -> datetime | None:
+    """A dataset's date (datetime or ISO string) in UTC; naive values are taken as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            log.warning("%s: commit time %r is not an ISO date; recorded as unknown", where, value)
+            return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+SOURCES = {"python_env": _python_env, "directory": _directory, "git": _git_source, "dataset": _dataset}
+
+
+# ----------------------------------------------------------------- decode ---
+
+def decode(data: bytes | str) -> tuple[str | None, str | None, str | None]:
+    """(text, reason, detail): text if the content is UTF-8 text, else why not."""
+    if isinstance(data, str):
+        return (None, "binary", "NUL character in text") if "\0" in data[:BINARY_SNIFF] else (data, None, None)
+    if b"\0" in data[:BINARY_SNIFF]:
+        return None, "binary", f"NUL byte in the first {BINARY_SNIFF} bytes"
+    try:
+        return data.decode("utf-8"), None, None
+    except UnicodeDecodeError as exc:
+        return None, "not_utf8", f"invalid UTF-8 at byte {exc.start}"
+
+
+# ------------------------------------------------------------------ stage ---
+
+class ShardWriter:
+    """Packs documents into numbered shards of about `shard_bytes` UTF-8 bytes of text."""
+
+    def __init__(self, out: Path, shard_bytes: int):
+        self.out, self.shard_bytes = out, shard_bytes
+        self.rows: list[dict] = []
+        self.size = 0
+        self.count = 0
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        self.size += row["bytes"]
+        if self.size >= self.shard_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            frame = pl.DataFrame(self.rows, schema=SCHEMA)
+            shards.write_parquet(frame, self.out / f"{self.count:05d}.parquet")
+            self.count += 1
+            self.rows, self.size = [], 0
+
+
+def ingest(params: dict, out: Path) -> dict:
+    """Read every source into shards under `out` (replaced as a whole); return the stats."""
+    names = [s["name"] for s in params["sources"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"ingest.sources: source names must be unique, got {names}")
+    kept: list[tuple[str, int]] = []  # (language, bytes) of every document written
+    rejected: list[dict] = []
+    with shards.atomic_dir(out) as tmp:
+        writer = ShardWriter(tmp, params["shard_bytes"])
+        for spec in sorted(params["sources"], key=lambda s: s["name"]):
+            source = spec["name"]
+            for raw in tqdm(SOURCES[spec["type"]](spec), desc=f"ingest {source}", unit=" files", mininterval=5):
+                language, doc_type = classify(raw.path)
+                if raw.error:
+                    text, reason, detail = None, "unreadable", raw.error
+                else:
+                    text, reason, detail = decode(raw.data)
+                if text is None:
+                    size = len(raw.data) if isinstance(raw.data, bytes) else len((raw.data or "").encode())
+                    log.warning("%s: %s: dropped (%s: %s)", source, raw.path, reason, detail)
+                    rejected.append({"source": source, "path": raw.path, "reason": reason, "detail": detail,
+                                     "bytes": size, "language": language})
+                    continue
+                size = len(text.encode())
+                writer.add({
+                    "id": document_id(source, raw.repo, raw.path), "text": text, "path": raw.path,
+                    "language": language, "doc_type": doc_type, "repo": raw.repo,
+                    "stars": raw.stars, "commit_time": raw.commit_time, "source": source, "bytes": size,
+                })
+                kept.append((language, size))
+        writer.flush()
+        if writer.count == 0:
+            raise RuntimeError(f"ingest: no documents found in sources {names}; check paths and include globs")
+        after = pl.DataFrame(kept, schema={"language": pl.String(), "bytes": pl.Int64()}, orient="row")
+        dropped = pl.DataFrame(rejected, schema=REJECTED_SCHEMA)
+        stats = stage_stats(
+            "ingest", pl.concat([after, dropped.select("language", "bytes")]), after,
+            {reason: dropped.filter(pl.col("reason") == reason) for reason in sorted(set(dropped["reason"]))},
+            extra={"shards": writer.count},
+        )
+        shards.write_parquet(dropped.drop("language"), tmp / "rejected.parquet")
+        shards.write_json(stats, tmp / "stats.json")
+    log.info("ingest: %d documents in %d shards, %d files rejected", after.height, writer.count, dropped.height)
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opencoder ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="output directory (replaced)")
+    add_config_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        ingest(stage_params(args, "ingest"), args.out)
+    except (ConfigError, RuntimeError, shards.ShardError) as exc:
+        print(f"opencoder ingest: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,199 @@
+"""The build report's figures, one PNG per figure, each made from the stats files of its stages.
+
+    opencoder report funnel-stages --input corpus/funnel.json --output report/funnel_stages.png
+
+Each figure is its own workflow target (rules/report.smk), so a changed stage redraws only the
+figures it feeds; `snakemake --report report.html` embeds them with the captions in `report/`.
+Figures: the data funnel per stage and per language, filter rule hits, fuzzy-dedup cluster sizes,
+tokens per blend group, loss and learning rate of pretraining and annealing, training throughput
+and the evaluation table. Drawn with matplotlib's Agg backend (no display needed); PNGs carry no
+timestamp, so an unchanged input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from opencoder.core import shards  # noqa: E402
+from opencoder.core.stats import merge  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def _bars(ax, labels: Sequence[str], series: dict[str, Sequence[float]], *, horizontal: bool = False) -> None:
+    """Grouped bars: one group per label, one bar per series."""
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        pos = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
+        (ax.barh if horizontal else ax.bar)(pos, values, width, label=name)
+    if horizontal:
+        ax.set_yticks(range(len(labels)), labels)
+        ax.invert_yaxis()
+    else:
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    if len(series) > 1:
+        ax.legend()
+
+
+def funnel_stages(funnel: dict):
+    """Documents and bytes in and out of every data stage."""
+    rows = funnel["stages"]
+    names = [r["stage"] for r in rows]
+    fig, (docs, size) = plt.subplots(1, 2, figsize=(12, 4.5))
+    _bars(docs, names, {"in": [r["in"]["documents"] for r in rows], "out": [r["out"]["documents"] for r in rows]})
+    docs.set_title("documents per stage")
+    _bars(size, names, {"in": [r["in"]["bytes"] / 1e6 for r in rows], "out": [r["out"]["bytes"] / 1e6 for r in rows]})
+    size.set_title("MB per stage")
+    return fig
+
+
+def funnel_languages(funnel: dict, top: int = 12):
+    """Documents left of the largest languages after each stage."""
+    langs = funnel["languages"]
+    stages = [r["stage"] for r in funnel["stages"]]
+    first = lambda lang: max((c.get("documents", 0) for c in langs[lang].values()), default=0)  # noqa: E731
+    chosen = sorted(langs, key=lambda lang: (-first(lang), lang))[:top]
+    fig, ax = plt.subplots(figsize=(12, 5))
+    for lang in chosen:
+        ax.plot(stages, [langs[lang].get(s, {}).get("documents", 0) for s in stages], marker="o", label=lang)
+    ax.set_yscale("symlog")
+    ax.set_ylabel("documents")
+    ax.set_title(f"documents per language after each stage (largest {len(chosen)} of {len(langs)})")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(ncol=2, fontsize="small")
+    return fig
+
+
+def filter_rules(stats: Sequence[dict], top: int = 30):
+    """How often each filter rule fired, summed over shards (the most frequent `top`)."""
+    hits = merge(s.get("extra", {}) for s in stats).get("hits", {})
+    dropped = merge(s.get("dropped", {}) for s in stats)
+    ranked = sorted(hits, key=lambda r: (-hits[r], r))[:top]
+    fig, ax = plt.subplots(figsize=(11, 0.3 * len(ranked) + 1.5))
+    _bars(ax, ranked, {"fired": [hits[r] for r in ranked],
+                       "dropped": [dropped.get(r, {}).get("documents", 0) for r in ranked]}, horizontal=True)
+    ax.set_xlabel("documents")
+    ax.set_title(f"filter rule hits ({len(hits)} rules fired)")
+    return fig
+
+
+def dedup_clusters(removed: pl.DataFrame):
+    """Sizes of the fuzzy-duplicate clusters: removed members per cluster plus the one kept."""
+    sizes = removed.group_by("cluster_id").len()["len"] + 1 if removed.height else pl.Series([], dtype=pl.UInt32)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if sizes.len():
+        counts = sizes.value_counts().sort(sizes.name)
+        ax.bar(counts[sizes.name].to_list(), counts["count"].to_list())
+        ax.set_yscale("log")
+    ax.set_xlabel("documents in cluster")
+    ax.set_ylabel("clusters")
+    ax.set_title(f"fuzzy-duplicate clusters: {sizes.len()} clusters, {removed.height} documents removed")
+    return fig
+
+
+def token_groups(stats: dict):
+    """Tokens and documents per blend group (the sources of the pretraining mix)."""
+    groups = stats.get("extra", {}).get("groups", {})
+    names = sorted(groups)
+    fig, (tok, docs) = plt.subplots(1, 2, figsize=(10, 4))
+    _bars(tok, names, {"tokens": [groups[g].get("tokens", 0) for g in names]})
+    tok.set_title(f"tokens per group ({sum(groups[g].get('tokens', 0) for g in names):,} in all)")
+    _bars(docs, names, {"documents": [groups[g].get("documents", 0) for g in names]})
+    docs.set_title("documents per group")
+    return fig
+
+
+def _runs(metrics: Sequence[list[dict]]) -> list[tuple[str, list[dict]]]:
+    """Stages in order, steps renumbered so annealing continues where pretraining ended."""
+    out, offset = [], 0
+    for records in metrics:
+        if not records:
+            continue
+        out.append((records[0].get("stage", "train"), [{**r, "step": r["step"] + offset} for r in records]))
+        offset = out[-1][1][-1]["step"]
+    return out
+
+
+def training_curves(metrics: Sequence[list[dict]]):
+    """Loss and learning rate per optimizer step, pretraining then annealing."""
+    fig, (loss, lr) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for stage, records in _runs(metrics):
+        steps = [r["step"] for r in records]
+        loss.plot(steps, [r["loss"] for r in records], label=stage)
+        lr.plot(steps, [r["lr"] for r in records], label=stage)
+    loss.set(title="training loss", xlabel="step")
+    lr.set(title="learning rate", xlabel="step")
+    loss.legend()
+    return fig
+
+
+def throughput(metrics: Sequence[list[dict]]):
+    """Tokens per second per step (and MFU where the peak FLOPs are known)."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for stage, records in _runs(metrics):
+        ax.plot([r["step"] for r in records], [r["tokens_per_s"] for r in records], label=stage)
+    ax.set(title="throughput", xlabel="step", ylabel="tokens / s")
+    ax.legend()
+    return fig
+
+
+def eval_table(summaries: dict[str, dict]):
+    """pass@k of every benchmark, as a table."""
+    ks = sorted({k for s in summaries.values() for k in s if k.startswith("pass@")}, key=lambda k: int(k[5:]))
+    rows = [[name, *(f"{100 * s[k]:.1f}" if k in s else "-" for k in ks)] for name, s in sorted(summaries.items())]
+    fig, ax = plt.subplots(figsize=(2 + 1.5 * len(ks), 0.5 * len(rows) + 1.2))
+    ax.axis("off")
+    ax.table(cellText=rows, colLabels=["benchmark", *ks], loc="center").scale(1, 1.5)
+    ax.set_title("evaluation (pass@k, %)")
+    return fig
+
+
+def _metrics(paths: Sequence[Path]) -> list[list[dict]]:
+    from opencoder.training.metrics import read
+
+    return [read(p) for p in paths]
+
+
+def _removed(paths: Sequence[Path]) -> pl.DataFrame:
+    return pl.concat([shards.read_parquet(p, columns=["cluster_id"]) for p in paths])
+
+
+# figure name -> (what it draws from its input files)
+FIGURES: dict[str, Callable[[list[Path]], object]] = {
+    "funnel-stages": lambda paths: funnel_stages(shards.read_json(paths[0])),
+    "funnel-languages": lambda paths: funnel_languages(shards.read_json(paths[0])),
+    "filter-rules": lambda paths: filter_rules([shards.read_json(p) for p in paths]),
+    "dedup-clusters": lambda paths: dedup_clusters(_removed(paths)),
+    "tokens": lambda paths: token_groups(shards.read_json(paths[0])),
+    "training": lambda paths: training_curves(_metrics(paths)),
+    "throughput": lambda paths: throughput(_metrics(paths)),
+    "eval": lambda paths: eval_table({Path(p).parent.name: shards.read_json(p) for p in paths}),
+}
+
+
+def save(fig, path: str | Path) -> None:
+    """Write a PNG atomically, without the metadata that would differ between runs."""
+    fig.tight_layout()
+    with shards.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opencoder report", description=__doc__.split("\n")[0])
+    parser.add_argument("figure", choices=sorted(FIGURES))
+    parser.add_argument("--input", type=Path, nargs="+", required=True, help="the stats files it is drawn from")
+    parser.add_argument("--output", type=Path, required=True, help="PNG to write")
+    args = parser.parse_args(argv)
+    save(FIGURES[args.figure](args.input), args.output)
+    log.info("%s: drawn from %d file(s) into %s", args.figure, len(args.input), args.output)
+    return 0

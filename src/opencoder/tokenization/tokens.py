@@ -1,0 +1,261 @@
+"""Tokens stage: encode the corpus into megatron-core indexed datasets, one per group, plus a blend.
+
+A group (config `tokens.groups`) selects documents by `doc_types` and/or `languages` and has a
+blend weight; a document goes to the first group (in config order) that selects it, and documents
+no group selects are counted as dropped (`no_group`). Each group becomes `<group>.bin`/`<group>.idx`
+(`IndexedDatasetBuilder`; uint16 tokens when the vocabulary fits, else int32, as megatron's
+GPTDataset expects) with the end-of-document token after every document.
+
+Shards are encoded in parallel (`encode`), then concatenated per group (`merge`). Both write the
+same self-contained folder: the group datasets, `stats.json` and `blend.json`:
+
+    {"blend": [[weight, "<prefix relative to blend.json's folder>"], ...],
+     "groups": {group: {"documents": n, "tokens": n}},
+     "vocab_size": N, "eod_id": id, "pad_id": id, "tokenizer": "<folder relative to blend.json's>"}
+
+`load_blend` reads it back with absolute paths, in the form `GPTDatasetConfig(blend=...)` takes.
+`encode_documents` is the building block for any other indexed dataset (e.g. annealing data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from tqdm import tqdm
+
+from opencoder.core import shards
+from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.documents import empty
+from opencoder.core.stats import merge, stage_stats
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # documents per encode_batch call: enough for the Rust thread pool, small in memory
+
+
+def token_dtype(vocab_size: int) -> type[np.number]:
+    """uint16 when every id fits, else int32: the rule megatron's GPTDatasetConfig applies."""
+    return np.uint16 if vocab_size <= 65536 else np.int32
+
+
+def load_backend(tokenizer_dir: str | Path):
+    """(tokenizers.Tokenizer, {"eod_id", "pad_id", "vocab_size"}) of a tokenizer folder written by
+    the tokenizer stage (or any HF folder with `tokenizer.json` and `tokenizer_config.json`)."""
+    from tokenizers import Tokenizer
+
+    folder = Path(tokenizer_dir)
+    try:
+        backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception for a missing or damaged file
+        raise ValueError(f"{folder / 'tokenizer.json'}: not a readable tokenizer ({exc})") from None
+    config = shards.read_json(folder / "tokenizer_config.json")
+    ids = {}
+    for key, name in (("eod_id", "eos_token"), ("pad_id", "pad_token")):
+        token = config.get(name)
+        token = token.get("content") if isinstance(token, Mapping) else token
+        ids[key] = backend.token_to_id(token) if token else None
+    if ids["eod_id"] is None:
+        raise ValueError(f"{folder}: tokenizer has no end-of-document (eos) token")
+    ids["vocab_size"] = backend.get_vocab_size(with_added_tokens=True)
+    return backend, ids
+
+
+def _texts(documents) -> Iterable[str]:
+    if isinstance(documents, pl.DataFrame):
+        yield from documents["text"]
+        return
+    for item in documents:
+        if isinstance(item, pl.DataFrame):
+            yield from item["text"]
+        else:
+            yield item
+
+
+def encode_documents(documents, tokenizer, prefix: str | Path, *, eod_id: int | None = None, vocab_size: int | None = None) -> dict[str, int]:
+    """Encode `documents` into the megatron indexed dataset `<prefix>.bin`/`<prefix>.idx`.
+
+    `documents`: texts, a polars frame with a `text` column, or an iterable of such frames.
+    `tokenizer`: a tokenizer folder (see `load_backend`) or a `tokenizers.Tokenizer` (then give
+    `eod_id`). The end-of-document id follows every document. Both files appear atomically, only
+    when all documents are written. Returns `{"documents": n, "tokens": n}` (EOD tokens included).
+    """
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    if isinstance(tokenizer, (str, Path)):
+        tokenizer, ids = load_backend(tokenizer)
+        eod_id = ids["eod_id"] if eod_id is None else eod_id
+    if eod_id is None:
+        raise ValueError("encode_documents: eod_id is needed with a tokenizers.Tokenizer")
+    dtype = token_dtype(vocab_size or tokenizer.get_vocab_size(with_added_tokens=True))
+    prefix = Path(prefix)
+    counts = {"documents": 0, "tokens": 0}
+    # A file that contains "<|endoftext|>" literally (tokenizer code does) is text, not a boundary.
+    encode_special_tokens, tokenizer.encode_special_tokens = tokenizer.encode_special_tokens, True
+    try:
+        with shards.atomic_path(prefix.with_name(prefix.name + ".bin")) as bin_tmp, \
+                shards.atomic_path(prefix.with_name(prefix.name + ".idx")) as idx_tmp:
+            builder = IndexedDatasetBuilder(str(bin_tmp), dtype=dtype)
+            texts = iter(_texts(documents))
+            while batch := list(itertools.islice(texts, BATCH)):
+                for encoding in tokenizer.encode_batch(batch, add_special_tokens=False):
+                    doc = np.asarray(encoding.ids + [eod_id], dtype=dtype)
+                    builder.add_document(doc, [doc.size])
+                    counts["documents"] += 1
+                    counts["tokens"] += doc.size
+            builder.finalize(str(idx_tmp))
+    finally:
+        tokenizer.encode_special_tokens = encode_special_tokens
+    return counts
+
+
+def assign_groups(df: pl.DataFrame, groups: Mapping[str, Mapping]) -> pl.Series:
+    """Group name per document: the first group (config order) selecting it, else null."""
+    assigned = pl.lit(None, dtype=pl.String)
+    for name, spec in reversed(list(groups.items())):
+        cond = pl.lit(True)
+        if "doc_types" in spec:
+            cond &= pl.col("doc_type").is_in(list(spec["doc_types"]))
+        if "languages" in spec:
+            cond &= pl.col("language").is_in(list(spec["languages"]))
+        assigned = pl.when(cond).then(pl.lit(name)).otherwise(assigned)
+    return df.select(assigned.alias("group"))["group"]
+
+
+def write_blend(out_dir: Path, groups: Mapping[str, Mapping], counts: Mapping[str, Mapping], ids: Mapping, tokenizer_dir: Path,
+                level: int = logging.WARNING) -> dict:
+    """blend.json of a folder of group datasets; empty groups are left out of the blend (logged at `level`)."""
+    blend = []
+    for name, spec in groups.items():
+        if counts[name]["documents"]:
+            blend.append([spec["weight"], name])
+        else:
+            log.log(level, "%s: group %r has no documents and is left out of the blend", out_dir, name)
+    if not blend:
+        raise ValueError(f"{out_dir}: no group has any documents; nothing to blend")
+    doc = {
+        "blend": blend,
+        "groups": {name: dict(counts[name]) for name in groups},
+        "vocab_size": ids["vocab_size"],
+        "eod_id": ids["eod_id"],
+        "pad_id": ids["pad_id"],
+        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
+    }
+    shards.write_json(doc, out_dir / "blend.json")
+    return doc
+
+
+def encode(input_paths: Sequence[str | Path], tokenizer_dir: str | Path, out_dir: str | Path, groups: Mapping[str, Mapping]) -> dict:
+    """Encode corpus shards into `out_dir`: one dataset per group, stats.json and blend.json."""
+    out_dir = Path(out_dir)
+    backend, ids = load_backend(tokenizer_dir)
+    frames = [shards.read_documents(p) for p in input_paths]
+    df = pl.concat(frames) if frames else empty()
+    df = df.with_columns(group=assign_groups(df, groups))
+    counts = {}
+    for name in groups:
+        part = df.filter(pl.col("group") == name)
+        texts = tqdm(part["text"], total=part.height, desc=f"tokens {name}", unit="doc", mininterval=5)
+        counts[name] = encode_documents(texts, backend, out_dir / name, eod_id=ids["eod_id"], vocab_size=ids["vocab_size"])
+    kept = df.filter(pl.col("group").is_not_null())
+    stats = stage_stats("tokens", df, kept, dropped={"no_group": df.filter(pl.col("group").is_null())}, extra={"groups": counts})
+    shards.write_json(stats, out_dir / "stats.json")
+    # one shard may well lack a group; only the merged blend warns about it
+    write_blend(out_dir, groups, counts, ids, Path(tokenizer_dir), level=logging.INFO)
+    return stats
+
+
+def merge_folders(folders: Sequence[str | Path], tokenizer_dir: str | Path, out_dir: str | Path, groups: Mapping[str, Mapping]) -> dict:
+    """Concatenate per-shard folders (from `encode`) group by group, in the given order."""
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    out_dir = Path(out_dir)
+    _, ids = load_backend(tokenizer_dir)
+    dtype = token_dtype(ids["vocab_size"])
+    for name in groups:
+        prefix = out_dir / name
+        with shards.atomic_path(prefix.with_name(name + ".bin")) as bin_tmp, shards.atomic_path(prefix.with_name(name + ".idx")) as idx_tmp:
+            builder = IndexedDatasetBuilder(str(bin_tmp), dtype=dtype)
+            for folder in tqdm(folders, desc=f"merge {name}", unit="shard", mininterval=5):
+                builder.add_index(str(Path(folder) / name))
+            builder.finalize(str(idx_tmp))
+    stats = merge(shards.read_json(Path(f) / "stats.json") for f in folders) if folders else {}
+    counts = {name: stats.get("extra", {}).get("groups", {}).get(name, {"documents": 0, "tokens": 0}) for name in groups}
+    shards.write_json(stats, out_dir / "stats.json")
+    write_blend(out_dir, groups, counts, ids, Path(tokenizer_dir))
+    return stats
+
+
+@dataclass(frozen=True)
+class BlendTokenizer:
+    """What megatron-core's GPTDatasetConfig needs of a tokenizer: sizes and ids, plus a cache key."""
+
+    vocab_size: int
+    eod: int
+    pad: int
+    unique_identifiers: dict
+
+
+@dataclass(frozen=True)
+class Blend:
+    """blend.json with absolute paths."""
+
+    prefixes: list[str]
+    weights: list[float]
+    groups: dict
+    vocab_size: int
+    eod_id: int
+    pad_id: int | None
+    tokenizer: str
+
+    def megatron(self) -> tuple[list[str], list[float]]:
+        """The `blend=` argument of megatron's GPTDatasetConfig."""
+        return list(self.prefixes), list(self.weights)
+
+    def megatron_tokenizer(self) -> BlendTokenizer:
+        pad = self.pad_id if self.pad_id is not None else -1
+        return BlendTokenizer(self.vocab_size, self.eod_id, pad, {"tokenizer": self.tokenizer, "vocab_size": self.vocab_size})
+
+
+def load_blend(path: str | Path) -> Blend:
+    path = Path(path)
+    doc = shards.read_json(path)
+    base = path.resolve().parent
+    return Blend(
+        prefixes=[str(base / prefix) for _, prefix in doc["blend"]],
+        weights=[float(w) for w, _ in doc["blend"]],
+        groups=doc["groups"],
+        vocab_size=doc["vocab_size"],
+        eod_id=doc["eod_id"],
+        pad_id=doc["pad_id"],
+        tokenizer=str((base / doc["tokenizer"]).resolve()),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opencoder tokens", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_enc = sub.add_parser("encode", help="encode corpus shards into one folder of group datasets")
+    p_enc.add_argument("--input", nargs="+", required=True, metavar="PARQUET")
+    p_merge = sub.add_parser("merge", help="concatenate folders written by `encode`, in order")
+    p_merge.add_argument("--input", nargs="+", required=True, metavar="FOLDER")
+    for p in (p_enc, p_merge):
+        p.add_argument("--tokenizer", required=True, help="tokenizer folder (tokenizer.json + tokenizer_config.json)")
+        p.add_argument("--output-dir", required=True)
+        p.add_argument("--threads", type=int, help="encoding threads (default: all cores)")
+        add_config_args(p)
+    args = parser.parse_args(argv)
+    if args.threads:
+        os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the tokenizers thread pool starts
+    groups = stage_params(args, "tokens")["groups"]
+    run = encode if args.command == "encode" else merge_folders
+    stats = run(args.input, args.tokenizer, args.output_dir, groups)
+    log.info("tokens: %s", stats.get("extra", {}).get("groups"))
+    return 0

@@ -1,0 +1,114 @@
+"""Annealing data (paper 4): the pretraining distribution plus an algorithmic corpus, as one blend.
+
+The Algorithmic Corpus is selected from the corpus itself: every document whose text contains one
+of the configured keywords ("leetcode", "def solution", "class solution", ...; case-insensitive),
+i.e. self-contained, function-level code close to the benchmarks' style. It is encoded with the
+tokens stage's `encode_documents` into `algorithmic.bin/.idx`, and `blend.json` (the tokens
+stage's format) mixes it with the original blend and any further sets the config names (the
+paper's synthetic snippets and textbooks are not public), each group weighted by its share of the
+source's weight (paper Table 3: 84.21B original, 12.44B algorithmic tokens).
+
+Differences from the paper: it samples the algorithmic corpus from The Stack v2 and the original
+distribution by continued sampling of RefineCode; here both come from this build's corpus, so the
+algorithmic documents are seen in both parts. An empty selection is left out of the blend (logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+from tqdm import tqdm
+
+from opencoder.core import shards
+from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.stats import stage_stats
+from opencoder.tokenization.tokens import Blend, encode_documents, load_backend, load_blend
+
+log = logging.getLogger(__name__)
+
+
+def keyword_matches(df: pl.DataFrame, keywords: Sequence[str]) -> pl.Series:
+    """Whether each document's text contains any keyword, ignoring case."""
+    return df.select(
+        pl.col("text").str.contains_any(list(keywords), ascii_case_insensitive=True).alias("hit")
+    )["hit"]
+
+
+def _weighted_groups(blend: Blend, weight: float, name: str, out_dir: Path) -> list[tuple[float, str, str]]:
+    """(weight, group label, prefix relative to `out_dir`) of a source blend scaled to `weight`."""
+    total = sum(blend.weights)
+    return [(weight * w / total, f"{name}/{Path(prefix).name}", os.path.relpath(prefix, out_dir.resolve()))
+            for w, prefix in zip(blend.weights, blend.prefixes)]
+
+
+def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str | Path, out_dir: str | Path,
+          params: Mapping) -> dict:
+    """Write `algorithmic.bin/.idx`, `blend.json` and `stats.json` into `out_dir`; return the stats."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keywords = params["keywords"]
+    backend, ids = load_backend(tokenizer_dir)
+    seen, kept, rest, hits = [], [], [], {k: 0 for k in keywords}
+
+    def selected():
+        for path in tqdm(corpus, desc="anneal-data", unit="shard"):
+            df = shards.read_documents(path)
+            hit = keyword_matches(df, keywords)
+            seen.append(df.select("language", "bytes"))
+            chosen = df.filter(hit)
+            lowered = chosen["text"].str.to_lowercase()
+            for k in keywords:
+                hits[k] += int(lowered.str.contains(k.lower(), literal=True).sum())
+            kept.append(chosen.select("language", "bytes"))
+            rest.append(df.filter(~hit).select("language", "bytes"))
+            yield chosen
+
+    counts = encode_documents(selected(), backend, out_dir / "algorithmic", eod_id=ids["eod_id"],
+                              vocab_size=ids["vocab_size"])
+
+    sources = [(original, params["original_weight"], "original")]
+    sources += [(spec["blend"], spec["weight"], name) for name, spec in sorted(params["extra"].items())]
+    parts = []
+    for path, weight, name in sources:
+        blend = load_blend(path)
+        if (blend.vocab_size, blend.eod_id) != (ids["vocab_size"], ids["eod_id"]):
+            raise ValueError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
+                             f"{blend.eod_id}) than {tokenizer_dir} (vocab {ids['vocab_size']}, eod {ids['eod_id']})")
+        parts += _weighted_groups(blend, weight, name, out_dir)
+    if counts["documents"]:
+        parts.append((params["algorithmic_weight"], "algorithmic", "algorithmic"))
+        groups = {"algorithmic": {"weight": params["algorithmic_weight"], **counts}}
+    else:
+        log.warning("%s: no corpus document contains any of %s; the algorithmic corpus is left out", out_dir, keywords)
+        groups = {}
+    shards.write_json({
+        "blend": [[weight, prefix] for weight, _, prefix in parts],
+        "groups": {label: {"weight": weight} for weight, label, _ in parts} | groups,
+        "vocab_size": ids["vocab_size"], "eod_id": ids["eod_id"], "pad_id": ids["pad_id"],
+        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
+    }, out_dir / "blend.json")
+
+    before = pl.concat(seen) if seen else pl.DataFrame(schema={"language": pl.String, "bytes": pl.Int64})
+    after, unselected = (pl.concat(frames) if frames else before.clear() for frames in (kept, rest))
+    stats = stage_stats("anneal_data", before, after, dropped={"no_keyword": unselected},
+                        extra={"keyword_documents": hits, **counts})
+    shards.write_json(stats, out_dir / "stats.json")
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opencoder anneal-data", description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", nargs="+", required=True, metavar="PARQUET", help="corpus shards")
+    parser.add_argument("--tokenizer", required=True, help="tokenizer folder")
+    parser.add_argument("--blend", required=True, help="blend.json of the pretraining data (the original distribution)")
+    parser.add_argument("--output-dir", required=True)
+    add_config_args(parser)
+    args = parser.parse_args(argv)
+    stats = build(args.corpus, args.tokenizer, args.blend, args.output_dir, stage_params(args, "anneal.data"))
+    log.info("anneal-data: %d of %d documents selected", stats["out"]["documents"], stats["in"]["documents"])
+    return 0

@@ -1,0 +1,221 @@
+"""HumanEval harness: the benchmark's own solutions score 164/164 in the sandbox, wrong ones fail,
+pass@k matches the exact binomial formula, the other benchmarks load from files, and greedy
+generation from a real (tiny, random) Llama is batched, stop-aware and deterministic."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from math import comb
+
+import pytest
+
+from opencoder.evaluation import benchmarks
+from opencoder.evaluation.benchmarks import BenchmarkError
+from opencoder.evaluation.passk import pass_at_k
+from opencoder.evaluation.sandbox import Limits, Sandbox
+from opencoder.evaluation.score import score
+from tiny_llama import build_tiny_llama
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    return Sandbox(Limits(timeout_s=10, memory_mb=2048, nproc=32, file_size_mb=8))
+
+
+@pytest.fixture(scope="module")
+def humaneval():
+    return benchmarks.load({"name": "humaneval"})
+
+
+def test_canonical_solutions_score_164_of_164(sandbox, humaneval):
+    assert len(humaneval) == 164
+    results, summary = score(humaneval, {p.task_id: [p.reference] for p in humaneval}, sandbox, ks=[1], threads=2)
+    failures = [r for r in results if not r["passed"]]
+    assert failures == []
+    assert summary["passed"] == 164 and summary["pass@1"] == 1.0
+    assert summary["results"] == {"passed": 164}
+
+
+def test_wrong_solutions_fail(sandbox, humaneval):
+    problems = humaneval[:20]
+    wrong = {
+        p.task_id: ["    return None\n", "    raise NotImplementedError\n", "    while True:\n        pass\n"]
+        for p in problems[:2]
+    }
+    # a plausible wrong answer for every problem: another problem's canonical solution
+    wrong.update({p.task_id: [problems[(i + 1) % len(problems)].reference] for i, p in enumerate(problems) if i >= 2})
+    results, summary = score(problems, wrong, Sandbox(Limits(timeout_s=2)), ks=[1], threads=2)
+    assert not any(r["passed"] for r in results)
+    assert summary["pass@1"] == 0.0
+    statuses = {r["result"] for r in results}
+    assert "timed out" in statuses and "failed: NotImplementedError" in statuses
+
+
+def test_pass_at_k_is_the_unbiased_estimator():
+    def exact(n, c, k):
+        return 1 - comb(n - c, k) / comb(n, k)
+
+    outcomes = {"a": [True] * 13 + [False] * 187, "b": [False] * 200, "c": [True] * 200}
+    got = pass_at_k(outcomes, [1, 10, 100, 201])
+    for k in (1, 10, 100):
+        want = (exact(200, 13, k) + 0 + 1) / 3
+        assert got[f"pass@{k}"] == pytest.approx(want, rel=1e-12)
+    assert "pass@201" not in got  # undefined with 200 samples: left out, not guessed
+    assert pass_at_k({"a": [True], "b": [False]}, [1]) == {"pass@1": 0.5}
+
+
+def test_plus_and_mbpp_load_from_files_and_run(tmp_path, sandbox):
+    plus = tmp_path / "HumanEvalPlus.jsonl.gz"
+    with gzip.open(plus, "wt") as f:
+        f.write(json.dumps({
+            "task_id": "HumanEval/0", "prompt": "def add(a, b):\n", "entry_point": "add",
+            "canonical_solution": "    return a + b\n",
+            "test": "def check(candidate):\n    for a, b in [(1, 2), (-1, 1), (10**20, 1)]:\n        assert candidate(a, b) == a + b\n",
+        }) + "\n")
+    mbpp = tmp_path / "mbpp.jsonl"
+    mbpp.write_text(json.dumps({
+        "task_id": 11, "text": "Write a function to square a number.", "code": "def square(x):\n    return x * x\n",
+        "test_list": ["assert square(3) == 9", "assert square(-2) == 4"], "test_setup_code": "",
+    }) + "\n")
+    mbpp_plus = tmp_path / "mbppplus.json"
+    mbpp_plus.write_text(json.dumps([{
+        "task_id": 2, "prompt": "Write a function to negate a number.", "code": "def neg(x):\n    return -x\n",
+        "test_imports": ["import math"], "test_list": ["assert neg(1) == -1"],
+        "test": "for x in [0, 1, -5, math.inf]:\n    assert neg(x) == -x\n",
+    }]))
+    for spec in [{"name": "humaneval_plus", "path": str(plus)}, {"name": "mbpp", "path": str(mbpp)},
+                 {"name": "mbpp_plus", "path": str(mbpp_plus)}]:
+        (problem,) = benchmarks.load(spec)
+        assert sandbox.check(problem.program(problem.reference)).passed, spec
+        assert not sandbox.check(problem.program("def nothing():\n    pass\n")).passed, spec
+    (mb,) = benchmarks.load({"name": "mbpp", "path": str(mbpp)})
+    assert mb.prompt == '"""\nWrite a function to square a number.\nassert square(3) == 9\n"""\n'
+
+
+def test_bad_benchmark_files_are_clear_errors(tmp_path):
+    with pytest.raises(BenchmarkError, match="ships with no package"):
+        benchmarks.load({"name": "mbpp"})
+    with pytest.raises(BenchmarkError, match="no such benchmark file"):
+        benchmarks.load({"name": "mbpp", "path": str(tmp_path / "absent.jsonl")})
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"task_id": "x", "prompt": "p", "entry_point": "f", "test": "t"}\n{not json\n')
+    with pytest.raises(BenchmarkError, match=r"broken.jsonl:2: not valid JSON"):
+        benchmarks.load({"name": "humaneval_plus", "path": str(broken)})
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text('{"task_id": "x", "prompt": "p"}\n')
+    with pytest.raises(BenchmarkError, match=r"missing.jsonl: record 1: missing field\(s\) entry_point, test"):
+        benchmarks.load({"name": "humaneval_plus", "path": str(missing)})
+    with pytest.raises(BenchmarkError, match="unknown benchmark"):
+        benchmarks.load({"name": "humaneval_minus"})
+
+
+def test_limit_takes_the_first_problems():
+    assert [p.task_id for p in benchmarks.load({"name": "humaneval"}, limit=3)] == [f"HumanEval/{i}" for i in range(3)]
+
+
+# ------------------------------------------------------------------ generation from a real model ---
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_tiny_llama(tmp_path_factory.mktemp("hf_export"))
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # two cores shared by many processes: more threads only contend
+    yield
+    torch.set_num_threads(before)
+
+
+def test_batched_greedy_equals_one_by_one_and_respects_stops(tiny_model, one_thread):
+    from opencoder.evaluation.generate import Decoding, generate, load_model
+
+    model, tokenizer = load_model(tiny_model, device="cpu")
+    problems = benchmarks.load({"name": "humaneval"}, limit=6)
+    prompts = [p.prompt for p in problems]
+    stop = problems[0].stop
+    batched = generate(model, tokenizer, prompts, stop, Decoding(max_new_tokens=24, batch_size=4))
+    single = generate(model, tokenizer, prompts, stop, Decoding(max_new_tokens=24, batch_size=1))
+    assert batched == single
+    assert all(len(c) == 1 for c in batched)
+    assert not any(s in c[0] for c in batched for s in stop)
+    assert any(c[0] for c in batched)  # something was generated
+    # sampling: n samples per prompt, reproducible with the seed
+    sampled = Decoding(max_new_tokens=8, batch_size=3, samples=2, temperature=1.0, top_p=0.95, seed=7)
+    first = generate(model, tokenizer, prompts[:3], stop, sampled)
+    assert first == generate(model, tokenizer, prompts[:3], stop, sampled)
+    assert all(len(c) == 2 for c in first)
+    with pytest.raises(ValueError, match="temperature"):
+        Decoding(samples=2, temperature=0.0)
+
+
+def test_eval_cli_writes_results_and_summary(tiny_model, tmp_path, one_thread):
+    from opencoder.core import config
+    from opencoder.evaluation.cli import main
+
+    params = config.load("config/smoke.yaml")["eval"]
+    params.update(limit=3, max_new_tokens=16, batch_size=2, device="cpu", k=[1, 5])
+    out = tmp_path / "eval"
+    argv = ["--model", str(tiny_model), "--out", str(out), "--threads", "1", "--params", json.dumps(params)]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (out / "humaneval" / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in rows] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    assert all(set(r) == {"task_id", "sample", "completion", "passed", "result"} for r in rows)
+    summary = json.loads((out / "humaneval" / "summary.json").read_text())
+    assert summary["problems"] == 3 and summary["pass@1"] == sum(r["passed"] for r in rows) / 3
+    assert "pass@5" not in summary  # one greedy sample defines pass@1 only
+    stats = json.loads((out / "humaneval" / "stats.json").read_text())
+    assert stats["in"]["documents"] == 3 and stats["out"]["documents"] == summary["passed"]
+    first = (out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes()
+    assert main(argv) == 0  # same config and model: same bytes
+    assert first == ((out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes())
+
+
+@pytest.mark.slow
+def test_eval_rule_reruns_on_eval_settings_only(tmp_path):
+    """`snakemake eval` on an export: rerun when an eval setting changes, and that change touches
+    no training parameter (so nothing upstream is rebuilt)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from opencoder.core import config
+    from opencoder.training.params import stage_params as training_params
+
+    build_tiny_llama(tmp_path / "hf_export")
+
+    def snakemake(eval_overrides, *flags):
+        cfg = tmp_path / "test.yaml"
+        cfg.write_text(yaml.safe_dump({"out_dir": str(tmp_path), "eval": {"limit": 2, **eval_overrides}}))
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/smoke.yaml", str(cfg),
+               "--allowed-rules", "eval", *flags, "--", "eval"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    snakemake({"max_new_tokens": 8})
+    summary = json.loads((tmp_path / "eval" / "humaneval" / "summary.json").read_text())
+    assert summary["problems"] == 2 and summary["decoding"]["max_new_tokens"] == 8
+    assert "Nothing to be done" in snakemake({"max_new_tokens": 8}, "-n")
+    plan = snakemake({"max_new_tokens": 9}, "-n")
+    assert "rule eval:" in plan and "params" in plan.split("rule eval:")[1]
+    base = config.load("config/smoke.yaml")
+    changed = config.deep_merge(base, {"eval": {"max_new_tokens": 9, "batch_size": 3}})
+    assert training_params(changed, "anneal") == training_params(base, "anneal")
+
+
+def test_eval_cli_reports_a_missing_benchmark_file(tiny_model, tmp_path, capsys, one_thread):
+    from opencoder.core import config
+    from opencoder.evaluation.cli import main
+
+    params = config.load()["eval"]
+    params.update(benchmarks=[{"name": "mbpp", "path": str(tmp_path / "mbpp.jsonl")}], device="cpu")
+    argv = ["--model", str(tiny_model), "--out", str(tmp_path / "eval"), "--params", json.dumps(params)]
+    assert main(argv) == 1
+    assert f"{tmp_path / 'mbpp.jsonl'}: no such benchmark file" in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()
