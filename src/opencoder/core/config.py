@@ -14,12 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from opencoder.core.errors import OpencoderError
+
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(OpencoderError, ValueError):
     """An invalid config: the message names the file and the offending key."""
 
 

@@ -16,8 +16,10 @@ from typing import Iterator
 
 import polars as pl
 
+from opencoder.core.errors import OpencoderError
 
-class ShardError(RuntimeError):
+
+class ShardError(OpencoderError, RuntimeError):
     """A shard that cannot be read: the message names the file and the problem."""
 
 

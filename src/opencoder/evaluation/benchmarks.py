@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from opencoder.core.errors import OpencoderError
+
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 MBPP_STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n```")
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(OpencoderError, ValueError):
     """A benchmark that cannot be loaded: the message names the source and the problem."""
 
 

@@ -38,6 +38,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from opencoder.core.errors import OpencoderError
+
 log = logging.getLogger(__name__)
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
@@ -52,7 +54,7 @@ INSTALL_HINT = (
 )
 
 
-class SandboxError(RuntimeError):
+class SandboxError(OpencoderError, RuntimeError):
     """The sandbox cannot be set up on this machine (missing tool, namespaces not permitted)."""
 
 

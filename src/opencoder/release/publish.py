@@ -32,6 +32,7 @@ from pathlib import Path
 
 from opencoder.core import shards
 from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.errors import OpencoderError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 NOT_IN_BUILD_HASH = ("out_dir", "resources", "publish")
 
 
-class PublishError(RuntimeError):
+class PublishError(OpencoderError, RuntimeError):
     """Publishing cannot go on: the message says which repo or file and why (never the token)."""
 
 
