@@ -17,6 +17,7 @@ include: "rules/sample.smk"
 include: "rules/tokenizer.smk"
 include: "rules/tokens.smk"
 include: "rules/train.smk"
+include: "rules/import.smk"
 include: "rules/export.smk"
 include: "rules/eval.smk"
 include: "rules/card.smk"
@@ -25,8 +26,8 @@ include: "rules/report.smk"
 
 
 rule all:
-    """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report figures."""
+    """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report
+    figures; with an imported base model (import.source): import, export, eval."""
     default_target: True
     input:
-        f"{OUT}/model",
-        rules.report_figures.input,
+        rules.eval.output.summaries if IMPORTED else [f"{OUT}/model", rules.report_figures.input],

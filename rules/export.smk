@@ -1,16 +1,16 @@
-# The annealed checkpoint as a self-contained Hugging Face LlamaForCausalLM folder (weights,
-# config, generation config, tokenizer with its chat template).
+# The base checkpoint (annealed, or imported: rules/import.smk) as a self-contained Hugging Face
+# LlamaForCausalLM folder (weights, config, generation config, tokenizer with its chat template).
 
 
 rule hf:
     input:
-        checkpoint=rules.anneal.output.checkpoint,
-        tokenizer=f"{OUT}/tokenizer/tokenizer.json",
+        checkpoint=BASE_CHECKPOINT,
+        tokenizer=BASE_TOKENIZER_INPUT,
     output:
         directory(f"{OUT}/hf_export"),
     params:
         cfg=params_json("export"),
-        tokenizer=f"{OUT}/tokenizer",
+        tokenizer=BASE_TOKENIZER,
     threads: res("hf")["threads"]
     resources:
         **res("hf"),
