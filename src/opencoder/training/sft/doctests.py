@@ -3,7 +3,7 @@ pass in the evaluation sandbox.
 
 For every top-level function of a corpus Python file whose docstring holds doctest examples (`>>>`),
 the instruction asks for a function with that signature and docstring, and the answer is the
-function itself (with the file's absolute imports it needs). A candidate is kept only when a program
+function itself, preceded by those of the file's absolute imports whose names it uses. A candidate is kept only when a program
 made of those imports, the function and a doctest run over its docstring passes in the sandbox
 (`opencoder.evaluation.sandbox`): the answer is executed, not trusted. Functions that depend on the
 rest of their module fail there and are dropped (counted in the stats with the reason).
@@ -22,7 +22,8 @@ import doctest as _doctest, sys as _sys
 _failed = 0
 for _test in _doctest.DocTestFinder().find({name}, "{name}", globs=dict(globals())):
     _failed += _doctest.DocTestRunner(optionflags=_doctest.ELLIPSIS).run(_test).failed
-_sys.exit(1 if _failed else 0)
+if _failed:
+    _sys.exit(1)
 """
 
 
@@ -33,8 +34,7 @@ def candidates(text: str, doc_id: str, path: str) -> list[dict]:
     except (SyntaxError, ValueError):
         return []
     lines = text.splitlines(keepends=True)
-    imports = [ast.get_source_segment(text, n) for n in tree.body
-               if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and not n.level)]
+    imports = [n for n in tree.body if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and not n.level)]
     out = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
@@ -46,7 +46,10 @@ def candidates(text: str, doc_id: str, path: str) -> list[dict]:
         signature = ast.get_source_segment(text, node).split(":\n", 1)[0].removeprefix("def ")
         instruction = (f"Write a Python function `{signature}` that does what this docstring says; "
                        f"its examples must pass as doctests.\n\n{textwrap.indent(doc, '    ')}")
-        header = "\n".join(imports) + ("\n\n" if imports else "")
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        needed = [ast.get_source_segment(text, n) for n in imports
+                  if any((a.asname or a.name.split(".")[0]) in used for a in n.names)]
+        header = "\n".join(needed) + ("\n\n" if needed else "")
         answer = f"```python\n{header}{source.rstrip()}\n```"
         out.append({"doc_id": doc_id, "path": path, "name": node.name, "instruction": instruction,
                     "output": answer, "program": f"{header}{source}\n{CHECK.format(name=node.name)}"})
