@@ -48,16 +48,17 @@ def clean_samples() -> list[dict]:
     root = Path(sysconfig.get_paths()["stdlib"])
     out = []
     for path in sorted(root.rglob("*.py")):
-        if "test" in path.parts or "idlelib" in path.parts:
+        if {"test", "tests", "idlelib", "site-packages", "dist-packages"} & set(path.parts):
             continue
         try:
             text = path.read_text(encoding="utf-8")
             tree = ast.parse(text)
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
+        lines = text.splitlines(keepends=True)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
-                code = ast.get_source_segment(text, node) or ""
+                code = "".join(lines[node.lineno - 1:node.end_lineno])
                 out.append(sample(f"{path.relative_to(root)}:{node.name}", "Explain this code.", code))
     return out
 
