@@ -1,0 +1,143 @@
+# Two-stage SFT (paper 5). Per stage: its instruction sources -> conversations (sft_data) ->
+# decontaminated against the benchmarks (sft_decontaminate) -> packed with the tokenizer's chat
+# template (sft_pack) -> trained through the same launcher and loop as pretraining. Stage 1 starts
+# from the annealed checkpoint, stage 2 from stage 1's; each has its own schedule. A rule's params
+# are only its stage's settings, so a stage-2 change reruns stage 2 and nothing upstream.
+from opencoder.training.params import sft_params
+
+SFT_DOCTESTS = f"{OUT}/sft/doctests.jsonl"
+
+
+def sft_sources(stage):
+    """The stage's sources with `builtin: doctests` resolved to the build's doctest set."""
+    return [{"name": s["name"], "path": SFT_DOCTESTS if s.get("builtin") == "doctests" else s["path"],
+             "weight": s["weight"]} for s in config["sft"][stage]["sources"]]
+
+
+def sft_json(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+rule sft_doctests:
+    input:
+        corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
+    output:
+        data=SFT_DOCTESTS,
+        dropped=f"{OUT}/sft/doctests.dropped.parquet",
+        stats=f"{OUT}/sft/doctests.stats.json",
+    params:
+        cfg=params_json("sft", "doctests"),
+    threads: res("sft_doctests")["threads"]
+    resources:
+        **res("sft_doctests"),
+    log:
+        f"{OUT}/logs/sft_doctests.log",
+    shell:
+        "{OPENCODER} sft-doctests --input {input.corpus:q} --output {output.data:q} --threads {threads}"
+        " --params {params.cfg:q} 2> {log:q}"
+
+
+rule sft_data:
+    input:
+        # files of other stages (the doctest set, synthetic sets under out_dir) are built first
+        lambda w: [s["path"] for s in sft_sources(w.stage) if s["path"] == SFT_DOCTESTS or s["path"].startswith(OUT)],
+    output:
+        data=f"{OUT}/sft/{{stage}}/data.jsonl",
+        rejected=f"{OUT}/sft/{{stage}}/rejected.parquet",
+        stats=f"{OUT}/sft/{{stage}}/data.stats.json",
+    wildcard_constraints:
+        stage="stage[12]",
+    params:
+        cfg=lambda w: sft_json(sft_sources(w.stage)),
+        seed=config["seed"],
+    log:
+        f"{OUT}/logs/sft_data_{{stage}}.log",
+    shell:
+        "{OPENCODER} sft-data --stage {wildcards.stage} --output {output.data:q} --seed {params.seed}"
+        " --params {params.cfg:q} 2> {log:q}"
+
+
+rule sft_decontaminate:
+    input:
+        rules.sft_data.output.data,
+    output:
+        data=f"{OUT}/sft/{{stage}}/clean.jsonl",
+        removed=f"{OUT}/sft/{{stage}}/removed.parquet",
+        stats=f"{OUT}/sft/{{stage}}/clean.stats.json",
+    wildcard_constraints:
+        stage="stage[12]",
+    params:
+        cfg=params_json("sft", "decontamination"),
+    log:
+        f"{OUT}/logs/sft_decontaminate_{{stage}}.log",
+    shell:
+        "{OPENCODER} decontaminate --input {input:q} --output {output.data:q} --removed {output.removed:q}"
+        " --params {params.cfg:q} 2> {log:q}"
+
+
+rule sft_pack:
+    input:
+        data=rules.sft_decontaminate.output.data,
+        tokenizer=f"{OUT}/tokenizer/tokenizer.json",
+    output:
+        packed=f"{OUT}/sft/{{stage}}/packed.npz",
+        dropped=f"{OUT}/sft/{{stage}}/dropped.parquet",
+        stats=f"{OUT}/sft/{{stage}}/packed.stats.json",
+    wildcard_constraints:
+        stage="stage[12]",
+    params:
+        cfg=lambda w: sft_json({"seq_length": sft_params(config, w.stage)["train"]["seq_length"]}),
+        tokenizer=f"{OUT}/tokenizer",
+    log:
+        f"{OUT}/logs/sft_pack_{{stage}}.log",
+    shell:
+        "{OPENCODER} sft-pack --stage {wildcards.stage} --input {input.data:q} --tokenizer {params.tokenizer:q}"
+        " --output {output.packed:q} --params {params.cfg:q} 2> {log:q}"
+
+
+SFT_TRAIN = (
+    "OMP_NUM_THREADS={threads} {LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}"
+    " --cpus-per-task {threads} -- train --stage {params.stage} --blend {input.packed:q}"
+    " --init-from {input.init:q} --out {output.checkpoint:q} --work {params.work:q}"
+    " --metrics {output.metrics:q} --params {params.cfg:q} 2> {log:q}"
+)
+
+
+rule sft_stage1:
+    input:
+        packed=f"{OUT}/sft/stage1/packed.npz",
+        init=rules.anneal.output.checkpoint,
+    output:
+        checkpoint=directory(f"{OUT}/sft/stage1/checkpoint"),
+        metrics=f"{OUT}/sft/stage1/metrics.jsonl",
+    params:
+        stage="sft_stage1",
+        cfg=sft_json(sft_params(config, "stage1")),
+        work=f"{OUT}/sft/stage1/work",
+    threads: res("sft_stage1")["threads"]
+    resources:
+        **res("sft_stage1"),
+    log:
+        f"{OUT}/logs/sft_stage1.log",
+    shell:
+        SFT_TRAIN
+
+
+rule sft_stage2:
+    input:
+        packed=f"{OUT}/sft/stage2/packed.npz",
+        init=rules.sft_stage1.output.checkpoint,
+    output:
+        checkpoint=directory(f"{OUT}/sft/stage2/checkpoint"),
+        metrics=f"{OUT}/sft/stage2/metrics.jsonl",
+    params:
+        stage="sft_stage2",
+        cfg=sft_json(sft_params(config, "stage2")),
+        work=f"{OUT}/sft/stage2/work",
+    threads: res("sft_stage2")["threads"]
+    resources:
+        **res("sft_stage2"),
+    log:
+        f"{OUT}/logs/sft_stage2.log",
+    shell:
+        SFT_TRAIN
