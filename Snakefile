@@ -28,7 +28,9 @@ include: "rules/report.smk"
 
 rule all:
     """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report
-    figures; with an imported base model (import.source): import, export, eval."""
+    figures, two SFT stages, the chat model's export and eval; with an imported base model
+    (import.source) the base is imported instead of pretrained and annealed."""
     default_target: True
     input:
         rules.eval.output.summaries if IMPORTED else [f"{OUT}/model", rules.report_figures.input],
+        rules.eval_instruct.output.summaries,

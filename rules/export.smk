@@ -2,6 +2,12 @@
 # LlamaForCausalLM folder (weights, config, generation config, tokenizer with its chat template).
 
 
+EXPORT = (
+    "{OPENCODER} export --checkpoint {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
+    " --out {output:q} --params {params.cfg:q} 2> {log:q}"
+)
+
+
 rule hf:
     input:
         checkpoint=BASE_CHECKPOINT,
@@ -17,5 +23,24 @@ rule hf:
     log:
         f"{OUT}/logs/hf.log",
     shell:
-        "{OPENCODER} export --checkpoint {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
-        " --out {output:q} --params {params.cfg:q} 2> {log:q}"
+        EXPORT
+
+
+rule hf_instruct:
+    """The chat model: the final SFT checkpoint with the base model's tokenizer and chat template; its
+    generation config stops at `<|im_end|>` as well as at the end of text."""
+    input:
+        checkpoint=rules.sft_stage2.output.checkpoint,
+        tokenizer=BASE_TOKENIZER_INPUT,
+    output:
+        directory(f"{OUT}/hf_instruct"),
+    params:
+        cfg=params_json("export"),
+        tokenizer=BASE_TOKENIZER,
+    threads: res("hf")["threads"]
+    resources:
+        **res("hf"),
+    log:
+        f"{OUT}/logs/hf_instruct.log",
+    shell:
+        EXPORT

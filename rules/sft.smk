@@ -1,7 +1,7 @@
 # Two-stage SFT (paper 5). Per stage: its instruction sources -> conversations (sft_data) ->
 # decontaminated against the benchmarks (sft_decontaminate) -> packed with the tokenizer's chat
 # template (sft_pack) -> trained through the same launcher and loop as pretraining. Stage 1 starts
-# from the annealed checkpoint, stage 2 from stage 1's; each has its own schedule. A rule's params
+# from the base checkpoint (annealed, or imported when import.source is set), stage 2 from stage 1's; each has its own schedule. A rule's params
 # are only its stage's settings, so a stage-2 change reruns stage 2 and nothing upstream.
 from opencoder.training.params import sft_params
 
@@ -78,7 +78,7 @@ rule sft_decontaminate:
 rule sft_pack:
     input:
         data=rules.sft_decontaminate.output.data,
-        tokenizer=f"{OUT}/tokenizer/tokenizer.json",
+        tokenizer=BASE_TOKENIZER_INPUT,
     output:
         packed=f"{OUT}/sft/{{stage}}/packed.npz",
         dropped=f"{OUT}/sft/{{stage}}/dropped.parquet",
@@ -87,7 +87,7 @@ rule sft_pack:
         stage="stage[12]",
     params:
         cfg=lambda w: sft_json({"seq_length": sft_params(config, w.stage)["train"]["seq_length"]}),
-        tokenizer=f"{OUT}/tokenizer",
+        tokenizer=BASE_TOKENIZER,
     log:
         f"{OUT}/logs/sft_pack_{{stage}}.log",
     shell:
@@ -106,7 +106,7 @@ SFT_TRAIN = (
 rule sft_stage1:
     input:
         packed=f"{OUT}/sft/stage1/packed.npz",
-        init=rules.anneal.output.checkpoint,
+        init=BASE_CHECKPOINT,  # the annealed checkpoint, or the imported one (rules/import.smk)
     output:
         checkpoint=directory(f"{OUT}/sft/stage1/checkpoint"),
         metrics=f"{OUT}/sft/stage1/metrics.jsonl",
