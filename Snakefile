@@ -33,4 +33,4 @@ rule all:
     default_target: True
     input:
         rules.eval.output.summaries if IMPORTED else [f"{OUT}/model", rules.report_figures.input],
-        rules.eval_instruct.output.summaries,
+        f"{OUT}/model_instruct",

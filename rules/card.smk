@@ -35,3 +35,30 @@ rule model:
         "{OPENCODER} card --export {input.export:q} --out {output:q} --funnel {input.funnel:q}"
         " --pretrain-metrics {input.pretrain:q} --anneal-metrics {input.anneal:q} --eval {input.evals:q}"
         " --training {params.training:q} --rebuild {params.rebuild:q} --params {params.cfg:q} 2> {log:q}"
+
+
+rule model_instruct:
+    """The chat model's folder: the `hf_instruct` files plus a card with its SFT data, schedule and
+    scores next to the base model's."""
+    input:
+        export=f"{OUT}/hf_instruct",
+        stats=expand(f"{OUT}/sft/{{stage}}/{{f}}.stats.json", stage=["stage1", "stage2"], f=["data", "clean", "packed"]),
+        metrics=expand(f"{OUT}/sft/{{stage}}/metrics.jsonl", stage=["stage1", "stage2"]),
+        base=rules.eval.output.summaries,
+        evals=rules.eval_instruct.output.summaries,
+    output:
+        directory(f"{OUT}/model_instruct"),
+    params:
+        cfg=params_json("card"),
+        sft=json.dumps({s: sft_params(config, s) for s in ("stage1", "stage2")}, sort_keys=True, separators=(",", ":")),
+        sft_dir=f"{OUT}/sft",
+        rebuild=rebuild_command().replace("TARGET=model", "TARGET=model_instruct"),
+    threads: res("model")["threads"]
+    resources:
+        **res("model"),
+    log:
+        f"{OUT}/logs/model_instruct.log",
+    shell:
+        "{OPENCODER} card --export {input.export:q} --out {output:q} --sft-dir {params.sft_dir:q}"
+        " --sft-params {params.sft:q} --base-eval {input.base:q} --eval {input.evals:q}"
+        " --rebuild {params.rebuild:q} --params {params.cfg:q} 2> {log:q}"
