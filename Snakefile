@@ -28,7 +28,7 @@ include: "rules/report.smk"
 
 rule all:
     """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report
-    figures, two SFT stages, the chat model's export and eval; with an imported base model
+    figures, two SFT stages, the chat model (export, eval, card); with an imported base model
     (import.source) the base is imported instead of pretrained and annealed."""
     default_target: True
     input:
