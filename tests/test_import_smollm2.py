@@ -31,6 +31,7 @@ def greedy(model, tokenizer, prompt) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two loads of a 135M model, an import and an export: minutes on a busy CPU
 def test_smollm2_round_trip_gives_the_same_greedy_completions(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
