@@ -108,3 +108,11 @@ def test_missing_export_is_a_clear_error(tmp_path):
 
 def test_markdown_table_aligns_numbers_right():
     assert cards.markdown_table(["a", "n"], [["x", 1]]) == "| a | n |\n| --- | ---: |\n| x | 1 |"
+
+
+def test_card_names_the_checkout_commit():
+    import subprocess
+
+    head = subprocess.run(["git", "-C", str(config.CONFIG_DIR.parent), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert cards.recipe_revision() == f"commit `{head}`"

@@ -3,6 +3,10 @@
 `config/config.yaml` is the embedded default; further files (e.g. `config/smoke.yaml`) are merged
 over it key by key, as `snakemake --configfile` does. Validation runs before any work starts, so a
 wrong type or an unknown key is reported with its place in the config and nothing is built.
+
+The files are found through the package: `src/opencoder/config` is a link to the checkout's
+`config/` (the one copy users edit and Snakemake reads), and a built wheel carries them as package
+data, so an installed `opencoder <stage>` has its defaults and schemas outside any checkout.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import yaml
 
 from opencoder.core.errors import OpencoderError
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO / "config" / "config.yaml"
-SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
+CONFIG_DIR = (Path(__file__).parents[1] / "config").resolve()
+DEFAULT_CONFIG = CONFIG_DIR / "config.yaml"
+SCHEMA = CONFIG_DIR / "schema" / "config.schema.yaml"
 
 
 class ConfigError(OpencoderError, ValueError):

@@ -19,11 +19,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from opencoder.core.config import REPO, ConfigError, add_config_args, stage_params
+from opencoder.core.config import CONFIG_DIR, ConfigError, add_config_args, stage_params
 from opencoder.core.shards import ShardError, atomic_dir, read_json
 from opencoder.training import metrics
 
@@ -190,12 +191,25 @@ def eval_section(summaries: Sequence[dict]) -> tuple[str, list[EvalResult]]:
     ), results
 
 
-def _recipe_commit() -> str | None:
+def recipe_revision() -> str:
+    """Which recipe made the card: the checkout's git commit, or the installed package's version.
+
+    Git is asked only inside a checkout (the folder holding `config/` also holds the Snakefile), so an
+    installed package never reports the commit of some unrelated repository it happens to sit in.
+    """
+    root = CONFIG_DIR.parent
+    if (root / "Snakefile").is_file():
+        try:
+            out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                 timeout=10)
+            if out.returncode == 0:
+                return f"commit `{out.stdout.strip()}`"
+        except (OSError, subprocess.TimeoutExpired):
+            pass
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+        return f"version {metadata.version('opencoder-cookbook')}"
+    except metadata.PackageNotFoundError:
+        return "an unrecorded revision"
 
 
 def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mapping[str, dict],
@@ -210,7 +224,6 @@ def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mappin
         model_name=name, eval_results=eval_results or None,
     )
     tokens = sum(r["tokens"] for r in runs.values())
-    commit = _recipe_commit()
     if funnel:
         data_section = (f"The corpus funnel, stage by stage:\n\n{funnel_table(funnel)}\n\n"
                         f"Final corpus by language:\n\n{language_table(funnel)}")
@@ -231,7 +244,7 @@ def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mappin
         'model = AutoModelForCausalLM.from_pretrained("<this folder or repo id>")\n'
         'inputs = tokenizer("def fibonacci(n):", return_tensors="pt")\n'
         "print(tokenizer.decode(model.generate(**inputs, max_new_tokens=64)[0]))\n```",
-        f"## Rebuild\n\nFrom a checkout of the OpenCoder Cookbook{f' at commit `{commit}`' if commit else ''}:"
+        f"## Rebuild\n\nFrom a checkout of the OpenCoder Cookbook at {recipe_revision()}:"
         f"\n\n```bash\n{rebuild}\n```\n\nThe same config and inputs give the same corpus, tokenizer, "
         "checkpoints and scores.",
     ]
