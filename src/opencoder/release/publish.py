@@ -13,8 +13,10 @@ Two repositories, named in config `publish`:
   and the hash of the build config.
 
 Dry run is the default (`publish.enabled: false`): it prints every file and the repo it would go
-to, and needs neither a token nor the network. Publishing compares each file's git blob id with the
-one the Hub lists and commits only what differs, so republishing an unchanged build uploads nothing.
+to, and needs neither a token nor the network. Publishing compares each file with the Hub's listing
+and commits only what differs, so republishing an unchanged build uploads nothing: a file the Hub
+stores with LFS/Xet (parquet shards, safetensors, anything over 10 MiB) is listed with the blob id of
+its pointer and the sha256 of its content, so it is compared by sha256; other files by git blob id.
 The token comes from HF_TOKEN or the user's `hf auth login`; it is handed to `huggingface_hub`
 only and never printed, logged or written. Cards are composed in memory: the local artifacts are
 never modified.
@@ -28,6 +30,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 from opencoder.core import shards
@@ -51,9 +54,24 @@ class RepoUpload:
     files: dict[str, Path | bytes]  # path in repo -> local file, or generated content (cards)
 
 
-def git_blob_id(data: bytes) -> str:
-    """The id the Hub lists for a file stored in git (sha1 of the git blob)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def content_ids(source: Path | bytes) -> dict:
+    """Size, git blob id (sha1 of the git blob) and sha256 of a file, read in chunks, or of generated content."""
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    blob, sha256 = hashlib.sha1(b"blob %d\0" % size), hashlib.sha256()
+    with (BytesIO(source) if isinstance(source, bytes) else source.open("rb")) as fh:
+        while chunk := fh.read(1 << 20):
+            blob.update(chunk)
+            sha256.update(chunk)
+    return {"bytes": size, "blob_id": blob.hexdigest(), "sha256": sha256.hexdigest()}
+
+
+def unchanged(remote, local: dict) -> bool:
+    """Whether the Hub's listing entry (a `RepoFile`, or None) holds the content `content_ids` described."""
+    if remote is None:
+        return False
+    if remote.lfs is not None:  # the blob id is the pointer's; the content is named by its sha256
+        return remote.lfs.sha256 == local["sha256"]
+    return remote.blob_id == local["blob_id"]
 
 
 def config_hash(config: dict) -> str:
@@ -167,13 +185,8 @@ def plan(params: dict, *, model_dir: Path, corpus: list[Path], funnel_path: Path
     return [RepoUpload(params["dataset_repo"], "dataset", data_files), RepoUpload(params["model_repo"], "model", model_files)]
 
 
-def _content(source: Path | bytes) -> bytes:
-    return source if isinstance(source, bytes) else source.read_bytes()
-
-
 def _listing(upload: RepoUpload) -> list[dict]:
-    return [{"path": path, "bytes": len(data := _content(src)), "blob_id": git_blob_id(data),
-             "source": "generated card" if isinstance(src, bytes) else str(src)}
+    return [{"path": path, **content_ids(src), "source": "generated card" if isinstance(src, bytes) else str(src)}
             for path, src in sorted(upload.files.items())]
 
 
@@ -192,7 +205,7 @@ def dry_run(uploads: list[RepoUpload], endpoint: str) -> dict:
 
 def upload(uploads: list[RepoUpload], *, endpoint: str | None, private: bool, token: str | None = None) -> dict:
     """Create the repos if needed and commit the files whose content differs from the Hub's."""
-    from huggingface_hub import CommitOperationAdd, HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, get_token
     from huggingface_hub.errors import HfHubHTTPError
 
     token = token or get_token()
@@ -205,13 +218,13 @@ def upload(uploads: list[RepoUpload], *, endpoint: str | None, private: bool, to
         files = _listing(up)
         try:
             api.create_repo(up.repo_id, repo_type=up.repo_type, private=private, exist_ok=True)
-            remote = {e.path: getattr(e, "blob_id", None)
-                      for e in api.list_repo_tree(up.repo_id, repo_type=up.repo_type, recursive=True)}
-            changed = [f for f in files if remote.get(f["path"]) != f["blob_id"]]
+            remote = {e.path: e for e in api.list_repo_tree(up.repo_id, repo_type=up.repo_type, recursive=True)
+                      if isinstance(e, RepoFile)}
+            changed = [f for f in files if not unchanged(remote.get(f["path"]), f)]
             commit = None
             if changed:
-                ops = [CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=_content(up.files[f["path"]]))
-                       for f in changed]
+                ops = [CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=(
+                    src if isinstance(src := up.files[f["path"]], bytes) else str(src))) for f in changed]
                 info = api.create_commit(up.repo_id, operations=ops, repo_type=up.repo_type,
                                          commit_message=f"Publish {len(changed)} changed file(s) from the build")
                 commit = info.oid
