@@ -22,7 +22,7 @@ from opencoder.data import funnel
 from opencoder.release.publish import config_hash
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub_server import HubServer  # noqa: E402
+from hub_server import HubServer, git_blob_id  # noqa: E402
 
 TOKEN = "hf_test_SECRET_9f3c2a71d0"
 MODEL_REPO, DATASET_REPO = "tester/tiny-coder", "tester/tiny-corpus"
@@ -199,8 +199,6 @@ def test_republish_compares_lfs_files_by_their_sha256(build, hub, tmp_path):
     with the blob id of their pointer: unchanged, they are recognised by sha256 and not sent again."""
     from huggingface_hub import HfApi
 
-    from opencoder.release.publish import content_ids
-
     big = tmp_path / "train.jsonl"
     big.write_bytes(b"".join(b'{"i": %d}\n' % i for i in range(1_000_000)))
     shard = build / "corpus" / "00000.parquet"
@@ -224,8 +222,8 @@ def test_republish_compares_lfs_files_by_their_sha256(build, hub, tmp_path):
     for path, local in (("data/train.jsonl", big), ("data/00000.parquet", shard)):
         data = local.read_bytes()
         assert tree[path].lfs is not None and tree[path].lfs.sha256 == hashlib.sha256(data).hexdigest()
-        assert tree[path].blob_id != content_ids(data)["blob_id"]  # the pointer's blob id, as on the Hub
-    assert tree["notes.md"].lfs is None and tree["notes.md"].blob_id == content_ids(b"# notes\n")["blob_id"]
+        assert tree[path].blob_id != git_blob_id(data)  # the pointer's blob id, as on the Hub
+    assert tree["notes.md"].lfs is None and tree["notes.md"].blob_id == git_blob_id(b"# notes\n")
 
     commits = len(hub.repo("datasets", "tester/lfs").commits)
     again = publish_files()
