@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 import polars as pl
@@ -65,7 +66,8 @@ def test_installed_package_ships_its_config_and_needs_no_checkout(venv, tmp_path
     assert site.is_relative_to(venv) and Path(default) == site / "config" / "config.yaml"
     assert Path(schema) == site / "config" / "schema" / "config.schema.yaml"
     assert Path(default).read_text() == (REPO / "config" / "config.yaml").read_text()
-    assert revision == "version 0.1.0"  # no checkout: the package's version, never another repo's commit
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert revision == f"version {version}"  # no checkout: the package's version, never another repo's commit
     assert {"filter", "preprocess", "publish"} <= set(sections)
 
 
