@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from opencoder.core import shards
 from opencoder.core.config import ConfigError, add_config_args, stage_params
-from opencoder.data.sample import uniform
+from opencoder.core.draw import uniform
 from opencoder.core.stats import stage_stats
 
 log = logging.getLogger(__name__)

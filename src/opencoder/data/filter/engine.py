@@ -23,7 +23,8 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.data.filter import parsing, signals
-from opencoder.data.filter.rules import draw, group_expr, load_groups
+from opencoder.core.draw import uniform
+from opencoder.data.filter.rules import group_expr, load_groups
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Engine:
         values = signals.compute(signals.prepare(frame), list(rules))
         fires = values.select(**{r: rule.condition(pl.col(r)) for r, rule in rules.items()})
         drops = fires.with_columns(**{
-            r: fires[r] & pl.Series([draw(self.seed, r, i) < rule.prob for i in frame["id"].to_list()])
+            r: fires[r] & pl.Series(uniform(self.seed, frame["id"].to_list(), r) < rule.prob)
             for r, rule in rules.items() if rule.prob < 1 and fires[r].any()
         })
         return pl.concat([
