@@ -43,16 +43,6 @@ DECISIONS = {
     "kept": pl.Boolean(),
 }
 
-PASS_SCHEMA = {
-    "lexed": pl.Boolean(), "code_text": pl.String(), "comments": pl.List(pl.String()),
-    "strings": pl.List(pl.String()), "function_names": pl.List(pl.String()),
-    "py_parses": pl.Boolean(), "py_functions": pl.Int64(), "py_simple_functions": pl.Int64(),
-    "py_assignments": pl.Int64(), "py_no_logic": pl.Int64(), "js_parses": pl.Boolean(),
-    "html_parses": pl.Boolean(), "html_text": pl.String(), "text_language": pl.String(),
-    "zh_words": pl.List(pl.String()), "error": pl.String(),
-}
-
-
 def chunks(docs: pl.DataFrame, chunk_bytes: int) -> Iterator[pl.DataFrame]:
     """Consecutive slices of about `chunk_bytes` of text each (at least one document)."""
     start, size = 0, 0
@@ -76,7 +66,7 @@ def true_names(columns: list[str]) -> pl.Expr:
 def per_document_pass(docs: pl.DataFrame, pool) -> pl.DataFrame:
     items = zip(docs["text"].to_list(), docs["language"].fill_null("").to_list(), docs["doc_type"].to_list())
     rows = pool.imap(parsing.analyse, items, chunksize=8) if pool else map(parsing.analyse, items)
-    return pl.DataFrame(list(rows), schema=PASS_SCHEMA)
+    return pl.DataFrame(list(rows), schema=parsing.SCHEMA)
 
 
 class Engine:
