@@ -86,3 +86,32 @@ def test_cli_lists_stages_and_rejects_unknown():
     assert ok.returncode == 0 and "filter" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "opencoder", "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown stage 'frobnicate'" in bad.stderr
+
+
+RESOURCES = {
+    "default": {"threads": 1, "mem_mb": 2000, "runtime": 60, "gpus": 0, "nodes": 1},
+    "rules": {"pretrain": {"gpus": "node", "runtime": 4320}, "eval": {"threads": 4}, "wide": {"gpus": 2, "nodes": 3}},
+    "cluster": {"partition": None, "account": None, "gpus_per_node": 8, "gpu_model": None, "extra": ""},
+}
+
+
+def test_rule_resources_default_overrides_and_gpus():
+    from opencoder.core.resources import rule_resources
+
+    assert rule_resources(RESOURCES, "ingest") == RESOURCES["default"]
+    assert rule_resources(RESOURCES, "eval") == {**RESOURCES["default"], "threads": 4}
+    pretrain = rule_resources(RESOURCES, "pretrain")
+    assert (pretrain["gpus"], pretrain["gres"], pretrain["runtime"]) == (8, "gpu:8", 4320)
+    assert "mpi" not in pretrain and not any(k.startswith("slurm_") for k in pretrain)
+    assert RESOURCES["rules"]["pretrain"]["gpus"] == "node"  # the config is not changed in place
+
+
+def test_rule_resources_slurm_request():
+    from opencoder.core.resources import rule_resources
+
+    cluster = {"partition": "gpu", "account": "lab", "gpus_per_node": 4, "gpu_model": "a100", "extra": "--exclusive"}
+    wide = rule_resources({**RESOURCES, "cluster": cluster}, "wide")
+    assert wide["gres"] == "gpu:a100:2"  # per node
+    assert (wide["mpi"], wide["tasks"], wide["tasks_per_gpu"]) == ("srun", 3, 0)  # one launcher per node
+    assert (wide["slurm_partition"], wide["slurm_account"], wide["slurm_extra"]) == ("gpu", "lab", "--exclusive")
+    assert "gres" not in rule_resources({**RESOURCES, "cluster": cluster}, "ingest")
