@@ -62,7 +62,7 @@ def test_bad_files_are_named_counted_and_good_documents_all_arrive(tmp_path, cor
 
     caplog.clear()
     pre_params = {"max_file_bytes": 1000, "keep_doc_types": ["code", "data", "text"]}
-    kept, pre_stats = preprocess.preprocess(shards.read_documents(tmp_path / "ingest" / "00000.parquet"), pre_params)
+    kept, pre_stats, _ = preprocess.preprocess(shards.read_documents(tmp_path / "ingest" / "00000.parquet"), pre_params)
     messages = "\n".join(r.getMessage() for r in caplog.records)
     assert "bad/huge.py (source tree): dropped: too_large (2400 bytes)" in messages
     assert "bad/empty.py (source tree): dropped: empty (0 bytes)" in messages
