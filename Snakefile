@@ -1,11 +1,13 @@
 # OpenCoder Cookbook workflow: raw code -> corpus -> tokenizer -> tokens -> model -> scores -> cards.
 # Rules only declare inputs, outputs, params and resources; all logic is in src/opencoder.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from opencoder.core.config import DEFAULT_CONFIG, validate
 
 min_version("9.0")
 
 configfile: "config/config.yaml"
-validate(config, "config/schema/config.schema.yaml")
+validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
 
 include: "rules/common.smk"
 include: "rules/ingest.smk"

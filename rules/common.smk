@@ -2,6 +2,8 @@
 import json
 import sys
 
+from opencoder.core.resources import rule_resources
+
 OUT = config["out_dir"]
 PY = sys.executable  # the interpreter running Snakemake: the project's virtual environment
 OPENCODER = f"{PY} -m opencoder"
@@ -22,21 +24,8 @@ def params_json(*keys):
 
 
 def res(rule_name):
-    """Resources of a rule: resources.default, overridden by resources.rules[rule_name], completed
-    with the SLURM request from resources.cluster (keys the plugin reads; local runs ignore them)."""
-    merged = dict(config["resources"]["default"])
-    merged.update(config["resources"]["rules"].get(rule_name, {}))
-    cluster = config["resources"]["cluster"]
-    if merged["gpus"] == "node":
-        merged["gpus"] = cluster["gpus_per_node"]
-    if merged["gpus"]:  # per node, so it also holds for multi-node jobs (sbatch --gpus is per job)
-        merged["gres"] = ":".join(["gpu", *filter(None, [cluster["gpu_model"]]), str(merged["gpus"])])
-    if merged["nodes"] > 1:  # the rule's own srun starts one launcher per node (opencoder.training.launch)
-        merged.update(mpi="srun", tasks=merged["nodes"], tasks_per_gpu=0)
-    for key, name in (("partition", "slurm_partition"), ("account", "slurm_account"), ("extra", "slurm_extra")):
-        if cluster[key]:
-            merged[name] = cluster[key]
-    return merged
+    """Resources of a rule (opencoder.core.resources: default, the rule's overrides, the SLURM request)."""
+    return rule_resources(config["resources"], rule_name)
 
 
 def shards():

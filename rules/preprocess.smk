@@ -7,6 +7,7 @@ rule preprocess:
     output:
         shard=f"{OUT}/preprocess/{{shard}}.parquet",
         stats=f"{OUT}/preprocess/{{shard}}.stats.json",
+        dropped=f"{OUT}/preprocess/{{shard}}.dropped.parquet",
     params:
         cfg=params_json("preprocess"),
     threads: res("preprocess")["threads"]

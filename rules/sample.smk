@@ -35,9 +35,16 @@ rule sample:
         " --output {output.corpus:q} --stats {output.stats:q} 2> {log:q}"
 
 
+# The funnel reads every data stage's stats (opencoder.data.funnel.STAGES): all are its inputs.
 rule corpus:
     input:
-        per_shard(f"{OUT}/corpus/{{shard}}.stats.json"),
+        ingest=rules.ingest.output[0],
+        preprocess=per_shard(f"{OUT}/preprocess/{{shard}}.stats.json"),
+        exact=per_shard(f"{OUT}/exact/{{shard}}.stats.json"),
+        fuzzy=per_shard(f"{OUT}/fuzzy/{{shard}}.stats.json"),
+        transform=per_shard(f"{OUT}/transform/{{shard}}.stats.json"),
+        filter=per_shard(f"{OUT}/filter/{{shard}}.stats.json"),
+        corpus=per_shard(f"{OUT}/corpus/{{shard}}.stats.json"),
     output:
         f"{OUT}/corpus/funnel.json",
     params:

@@ -12,8 +12,10 @@ data, so an installed `opencoder <stage>` has its defaults and schemas outside a
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -39,16 +41,54 @@ def deep_merge(base: Mapping, over: Mapping) -> dict:
     return out
 
 
-def validate(config: dict, where: str = "config") -> dict:
-    """Validate against the schema (the same call Snakemake's `validate` makes); return config."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate as snakemake_validate
+@functools.cache
+def _validator():
+    """A JSON-schema validator of config.schema.yaml, its `$ref`s resolved against its folder."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
 
-    try:
-        snakemake_validate(config, str(SCHEMA))
-    except WorkflowError as exc:
-        raise ConfigError(f"{where}: invalid config: {exc}") from None
-    return config
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    def retrieve(uri: str) -> Resource:
+        return Resource.from_contents(yaml.safe_load(Path(url2pathname(urlparse(uri).path)).read_text()))
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    schema["$id"] = SCHEMA.resolve().as_uri()
+    return Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
+
+
+def _has(data, keys: Sequence) -> bool:
+    for key in keys:
+        if isinstance(data, Mapping) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return False
+    return True
+
+
+def validate(config: dict, files: Sequence[str | Path] = (), where: str = "config") -> dict:
+    """Check `config` against the schema (the workflow's and the CLI's one check); return it.
+
+    An error is one line: the file that set the offending key (the last of `files` holding it, else
+    `where`), the key, and what is wrong with it; never the config itself.
+    """
+    error = next(iter(sorted(_validator().iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))), None)
+    if error is None:
+        return config
+    keys = list(error.absolute_path)
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        keys.append(unknown[0])
+        close = difflib.get_close_matches(str(unknown[0]), list(error.schema.get("properties", {})), n=1)
+        message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    elif len(message) > 200:  # messages of composite checks repeat the whole value
+        message = f"fails the schema's {error.validator!r} check"
+    source = next((str(f) for f in reversed(files) if _has(yaml.safe_load(Path(f).read_text()), keys)), where)
+    raise ConfigError(f"{source}: {'.'.join(map(str, keys)) or '(top level)'}: {message}")
 
 
 def load(*paths: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict:
@@ -65,7 +105,7 @@ def load(*paths: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: a config file must be a mapping, got {type(data).__name__}")
         config = deep_merge(config, data)
-    return validate(config, where=" + ".join(str(p) for p in files))
+    return validate(config, files, where=" + ".join(str(p) for p in files))
 
 
 def section(config: Mapping, dotted: str):

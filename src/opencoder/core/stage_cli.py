@@ -1,7 +1,8 @@
 """The command line of a one-shard-in, one-shard-out stage (preprocess, transform).
 
 `opencoder <stage> --in SHARD --out SHARD [--config …|--params …]`: read the shard, run the stage
-function, write the kept documents and `<shard>.stats.json` beside them. A bad shard or config is
+function, write the kept documents and `<shard>.stats.json` beside them (and `<shard>.dropped.parquet`,
+the dropped documents with their reasons, for a stage that names them). A bad shard or config is
 one clear line naming it, and nothing is written.
 """
 
@@ -18,9 +19,10 @@ import polars as pl
 from opencoder.core import shards
 from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.documents import conform
-from opencoder.core.stats import stats_path
+from opencoder.core.stats import dropped_path, stats_path
 
-StageFn = Callable[[pl.DataFrame, dict], tuple[pl.DataFrame, dict]]
+# (documents, params) -> (kept documents, stats) or (kept documents, stats, dropped documents)
+StageFn = Callable[[pl.DataFrame, dict], tuple]
 
 
 def main(name: str, section: str, stage: StageFn, description: str, argv: list[str] | None) -> int:
@@ -31,12 +33,14 @@ def main(name: str, section: str, stage: StageFn, description: str, argv: list[s
     args = parser.parse_args(argv)
     try:
         params = stage_params(args, section)
-        out, stats = stage(shards.read_documents(args.inp), params)
+        out, stats, *dropped = stage(shards.read_documents(args.inp), params)
     except (ConfigError, shards.ShardError, ValueError) as exc:
         print(f"opencoder {name}: {exc}", file=sys.stderr)
         return 1
     shards.write_parquet(conform(out, where=str(args.inp)), args.out)
     shards.write_json(stats, stats_path(args.out))
+    if dropped:
+        shards.write_parquet(dropped[0], dropped_path(args.out))
     logging.getLogger(f"opencoder.{name}").info(
         "%s %s: %d of %d documents out", name, args.inp, stats["out"]["documents"], stats["in"]["documents"])
     return 0

@@ -27,7 +27,8 @@ from tqdm import tqdm
 from opencoder.core import shards
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.stats import stage_stats
-from opencoder.tokenization.tokens import Blend, encode_documents, load_backend, load_blend
+from opencoder.tokenization.tokenizer import load_backend
+from opencoder.tokenization.tokens import Blend, encode_documents, load_blend, write_blend
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +87,8 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     else:
         log.warning("%s: no corpus document contains any of %s; the algorithmic corpus is left out", out_dir, keywords)
         groups = {}
-    shards.write_json({
-        "blend": [[weight, prefix] for weight, _, prefix in parts],
-        "groups": {label: {"weight": weight} for weight, label, _ in parts} | groups,
-        "vocab_size": ids["vocab_size"], "eod_id": ids["eod_id"], "pad_id": ids["pad_id"],
-        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
-    }, out_dir / "blend.json")
+    write_blend(out_dir, [(weight, prefix) for weight, _, prefix in parts],
+                {label: {"weight": weight} for weight, label, _ in parts} | groups, ids, tokenizer_dir)
 
     before = pl.concat(seen) if seen else pl.DataFrame(schema={"language": pl.String, "bytes": pl.Int64})
     after, unselected = (pl.concat(frames) if frames else before.clear() for frames in (kept, rest))

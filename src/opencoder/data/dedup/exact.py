@@ -74,6 +74,30 @@ def apply(docs: pl.DataFrame, removed_file: Path) -> tuple[pl.DataFrame, dict]:
                              extra={"duplicate_kept_in_other_shard": cross_shard})
 
 
+# The three steps as the workflow's rules run them (files in, files out); `opencoder dedup` chains
+# the same functions. `read` turns an input file into documents (the document schema by default).
+
+def run_hashes(inp: Path, out: Path, algorithm: str = "sha256", read=shards.read_documents) -> None:
+    shards.write_parquet(content_hashes(read(inp), algorithm), out)
+
+
+def run_plan(hash_files: list[Path], out: Path) -> tuple[pl.DataFrame, dict]:
+    """Write `out` (removed.parquet) and its summary JSON beside it; return both."""
+    removed, summary = plan(hash_files)
+    shards.write_parquet(removed, out)
+    shards.write_json(summary, out.with_name(out.stem + ".summary.json"))
+    log.info("exact dedup: %(removed)d of %(documents)d documents are duplicates", summary)
+    return removed, summary
+
+
+def run_apply(inp: Path, removed_file: Path, out: Path, read=shards.read_documents) -> dict:
+    """Write the kept documents to `out` and their stats beside it; return the stats."""
+    kept, stats = apply(read(inp), removed_file)
+    shards.write_parquet(kept, out)
+    shards.write_json(stats, stats_path(out))
+    return stats
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder exact-dedup", description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
@@ -91,17 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.step == "hashes":
-            algorithm = stage_params(args, "dedup.exact").get("hash", "sha256")
-            shards.write_parquet(content_hashes(shards.read_documents(args.inp), algorithm), args.out)
+            run_hashes(args.inp, args.out, stage_params(args, "dedup.exact").get("hash", "sha256"))
         elif args.step == "plan":
-            removed, summary = plan(args.hash_files)
-            shards.write_parquet(removed, args.out)
-            shards.write_json(summary, args.out.with_name(args.out.stem + ".summary.json"))
-            log.info("exact dedup: %(removed)d of %(documents)d documents are duplicates", summary)
+            run_plan(args.hash_files, args.out)
         else:
-            kept, stats = apply(shards.read_documents(args.inp), args.removed)
-            shards.write_parquet(kept, args.out)
-            shards.write_json(stats, stats_path(args.out))
+            run_apply(args.inp, args.removed, args.out)
     except (ConfigError, shards.ShardError, ValueError) as exc:
         print(f"opencoder exact-dedup {args.step}: {exc}", file=sys.stderr)
         return 1

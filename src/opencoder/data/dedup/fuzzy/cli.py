@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from opencoder.core import shards
 from opencoder.core.config import ConfigError, add_config_args, stage_params
@@ -60,6 +61,39 @@ def load_params(args) -> FuzzyParams:
     return FuzzyParams.from_config(stage_params(args, "dedup.fuzzy"))
 
 
+# The four steps as the workflow's rules run them (files in, files out); `opencoder dedup` chains
+# the same functions. A shard's index is its file name's number (`shard_index`).
+
+def run_signatures(inp: Path, keys_out: Path, docs_out: Path, params: FuzzyParams, threads: int = 1) -> None:
+    keys, docs = shard_keys(shards.read_parquet(inp), shard_index(inp), params, threads=threads, progress=inp.name)
+    write_keys(keys, keys_out)
+    shards.write_parquet(docs, docs_out)
+
+
+def run_buckets(key_files: list[Path], part: int, out: Path, params: FuzzyParams) -> None:
+    shards.write_parquet(range_edges(key_files, params.band_ranges()[part], params.partition_rows), out)
+
+
+def run_clusters(edges: list[Path], docs: list[Path], documents: list[Path], clusters_out: Path, removed_out: Path,
+                 summary_out: Path, params: FuzzyParams) -> tuple[pl.DataFrame, dict]:
+    """Write the clusters, the removed documents and the summary; return (removed, summary)."""
+    clusters, removed, stats = build_clusters(edges, docs, params, {shard_index(p): p for p in documents})
+    shards.write_parquet(clusters, clusters_out)
+    shards.write_parquet(removed, removed_out)
+    shards.write_json(stats, summary_out)
+    return removed, stats
+
+
+def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents) -> dict:
+    """Write the shard's kept documents to `out` and their stats beside it; return the stats."""
+    frame = read(inp)
+    kept, dropped = remove(frame, removed_rows(clusters, shard_index(inp)))
+    shards.write_parquet(kept, out)
+    stats = shard_stats(frame, kept, dropped)
+    shards.write_json(stats, stats_path(out))
+    return stats
+
+
 def run(args) -> None:
     params = load_params(args)
     if args.step == "scurve":
@@ -72,24 +106,13 @@ def run(args) -> None:
             shards.write_json(rep, args.out)
     elif args.step == "signatures":
         log.info("%s", params.s_curve())
-        frame = shards.read_parquet(args.inp)
-        keys, docs = shard_keys(frame, shard_index(args.inp), params, threads=args.threads, progress=args.inp.name)
-        write_keys(keys, args.keys)
-        shards.write_parquet(docs, args.docs)
+        run_signatures(args.inp, args.keys, args.docs, params, args.threads)
     elif args.step == "buckets":
-        bands = params.band_ranges()[args.part]
-        shards.write_parquet(range_edges(args.keys, bands, params.partition_rows), args.out)
+        run_buckets(args.keys, args.part, args.out, params)
     elif args.step == "clusters":
-        documents = {shard_index(p): p for p in args.documents}
-        clusters, removed, stats = build_clusters(args.edges, args.docs, params, documents)
-        shards.write_parquet(clusters, args.clusters)
-        shards.write_parquet(removed, args.removed)
-        shards.write_json(stats, args.summary)
+        run_clusters(args.edges, args.docs, args.documents, args.clusters, args.removed, args.summary, params)
     elif args.step == "remove":
-        frame = shards.read_documents(args.inp)
-        kept, dropped = remove(frame, removed_rows(args.clusters, shard_index(args.inp)))
-        shards.write_parquet(kept, args.out)
-        shards.write_json(shard_stats(frame, kept, dropped), stats_path(args.out))
+        run_remove(args.inp, args.clusters, args.out)
 
 
 def parser() -> argparse.ArgumentParser:
