@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     add_io(parser, "output", help="funnel JSON to write")
     parser.add_argument(
         "--stage", action="append", metavar="NAME=DIR",
-        help="a stage and its folder under --root, in order (repeatable; default: the recipe's stages)",
+        help="a stage and its folder under --input, in order (repeatable; default: the recipe's stages)",
     )
     args = parser.parse_args(argv)
     stages = STAGES

@@ -1,7 +1,7 @@
 """Publish the build to the Hugging Face Hub: the model folder and the corpus, each with its card.
 
     opencoder publish --model results/default/model --corpus results/default/corpus/*.parquet \\
-        --funnel results/default/corpus/funnel.json --build-config '<config JSON>' --receipt receipt.json
+        --funnel results/default/corpus/funnel.json --build-config my-config.json --output receipt.json
 
 Two repositories, named in config `publish`:
 
