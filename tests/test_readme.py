@@ -118,6 +118,8 @@ def run_opencoder(words: list[str], cwd: Path) -> None:
     run([sys.executable, "-m", "opencoder", *words[1:]], cwd)
 
 
+@pytest.mark.slow  # a dozen Snakemake dry runs and the README's opencoder examples: minutes
+@pytest.mark.timeout(1800)
 def test_every_readme_command_runs(workdir, tmp_path):
     for command in readme_commands((REPO / "README.md").read_text()):
         # placeholders are single words for shlex
