@@ -9,8 +9,10 @@ rule eval:
     output:
         summaries=expand(f"{OUT}/eval/{{name}}/summary.json", name=[b["name"] for b in config["eval"]["benchmarks"]]),
         results=expand(f"{OUT}/eval/{{name}}/results.jsonl", name=[b["name"] for b in config["eval"]["benchmarks"]]),
+    message:
+        "eval -> {params.out}"
     params:
-        cfg=params_json("eval"),
+        cfg=settings("eval"),
         out=f"{OUT}/eval",
     threads: res("eval")["threads"]
     resources:
@@ -18,5 +20,5 @@ rule eval:
     log:
         f"{OUT}/logs/eval.log",
     shell:
-        "{OPENCODER} eval --model {input:q} --out {params.out:q} --threads {threads}"
+        "{OPENCODER} eval --input {input:q} --output {params.out:q} --threads {threads}"
         " --params {params.cfg:q} 2> {log:q}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from opencoder.cli import main as opencoder
 from opencoder.core import config, shards
 
 from opencoder.data.dedup import exact as exact_dedup
@@ -80,7 +81,7 @@ def test_a_corrupt_shard_fails_its_own_job_only_naming_it(tmp_path, documents, c
     bad.write_bytes(good.read_bytes()[:100])
     params = json.dumps({"max_file_bytes": 8_000_000, "keep_doc_types": ["code"]})
 
-    assert preprocess.main(["--in", str(bad), "--out", str(tmp_path / "pre" / "00001.parquet"), "--params", params]) == 1
+    assert opencoder(["preprocess", "--input", str(bad), "--output", str(tmp_path / "pre" / "00001.parquet"), "--params", params]) == 1
     err = capsys.readouterr().err
     assert f"{bad}: not a readable parquet shard" in err
     assert not (tmp_path / "pre" / "00001.parquet").exists()  # no half-written output
@@ -90,7 +91,7 @@ def test_a_corrupt_shard_fails_its_own_job_only_naming_it(tmp_path, documents, c
 
     hashes = tmp_path / "hashes.parquet"
     hashes.write_bytes(b"not parquet at all")
-    assert exact_dedup.main(["plan", str(hashes), "--out", str(tmp_path / "removed.parquet")]) == 1
+    assert opencoder(["exact-dedup", "plan", "--input", str(hashes), "--output", str(tmp_path / "removed.parquet")]) == 1
     assert f"{hashes}: not a readable parquet shard" in capsys.readouterr().err
 
 
@@ -103,8 +104,8 @@ def test_a_config_value_of_the_wrong_type_names_the_file_and_key(tmp_path, capsy
     assert str(bad) in message and "max_file_bytes" in message and "'8MB' is not of type 'integer'" in message
 
     # the stage refuses before reading anything
-    assert preprocess.main(["--in", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o.parquet"),
-                            "--config", str(bad)]) == 1
+    assert opencoder(["preprocess", "--input", str(tmp_path / "none.parquet"), "--output", str(tmp_path / "o.parquet"),
+                      "--config", str(bad)]) == 1
     assert "'8MB' is not of type 'integer'" in capsys.readouterr().err
 
 

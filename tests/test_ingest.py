@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from opencoder.cli import main as opencoder
 from opencoder.data import ingest
 
 from opencoder.core import shards
@@ -179,7 +180,7 @@ def test_cli_runs_standalone_with_params_json(tmp_path):
 def test_duplicate_source_names_are_a_config_error(tmp_path, capsys):
     src = {"name": "p", "type": "directory", "path": str(tmp_path)}
     params = {"shard_bytes": 1000, "sources": [src, src]}
-    assert ingest.main(["--out", str(tmp_path / "out"), "--params", json.dumps(params)]) == 1
+    assert opencoder(["ingest", "--output", str(tmp_path / "out"), "--params", json.dumps(params)]) == 1
     assert "source names must be unique" in capsys.readouterr().err
 
 

@@ -123,16 +123,35 @@ def add_config_args(parser) -> None:
         help="config file(s) merged over config/config.yaml (repeatable)",
     )
     parser.add_argument(
-        "--params", metavar="JSON",
-        help="this stage's config section as JSON (what the workflow passes); overrides --config",
+        "--params", metavar="FILE|JSON",
+        help="this stage's config section: a JSON file (what the workflow passes) or JSON text; overrides --config",
     )
 
 
-def stage_params(args, dotted: str) -> dict:
-    """The stage's parameters: `--params` JSON if given, else its section of the merged config."""
-    if args.params:
+def read_params(value: str):
+    """`--params`: JSON text (starting with `{` or `[`) or the path of a JSON file holding it."""
+    where = "--params"
+    if not value.lstrip().startswith(("{", "[")):
+        where = value
         try:
-            return json.loads(args.params)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--params: not valid JSON ({exc})") from None
+            value = Path(value).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read the settings file ({exc.strerror})") from None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: not valid JSON ({exc})") from None
+
+
+def stage_params(args, dotted: str) -> dict:
+    """The stage's parameters: `--params` if given, else its section of the merged config."""
+    if args.params:
+        return read_params(args.params)
     return section(load(*args.config), dotted)
+
+
+def settings_file(directory: str | Path, name: str, value, write: bool = True) -> Path:
+    """`value` as the JSON file `<directory>/<name>.<digest>.json` for `--params` (see args.digest_file)."""
+    from opencoder.core.args import digest_file
+
+    return digest_file(directory, name, ".json", json.dumps(value, indent=2, sort_keys=True) + "\n", write)

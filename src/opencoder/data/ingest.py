@@ -34,7 +34,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import sysconfig
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -47,7 +46,9 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.core.documents import SCHEMA, document_id
 from opencoder.core.languages import classify
 from opencoder.core.stats import stage_stats
@@ -212,7 +213,7 @@ def _git(args: list[str], cwd: Path | None = None, **kw) -> subprocess.Completed
         return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, **kw)
     except subprocess.CalledProcessError as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        raise RuntimeError(f"git {' '.join(args)}: {stderr.strip()}") from None
+        raise InputError(f"git {' '.join(args)}: {stderr.strip()}") from None
 
 
 def _repo_name(location: str) -> str:
@@ -437,7 +438,7 @@ def ingest(params: dict, out: Path) -> dict:
                 kept.append((language, size))
         writer.flush()
         if writer.count == 0:
-            raise RuntimeError(f"ingest: no documents found in sources {names}; check paths and include globs")
+            raise InputError(f"ingest: no documents found in sources {names}; check paths and include globs")
         empty_sources = sorted(name for name, n in found.items() if n == 0)
         for name in empty_sources:
             log.warning("ingest source %r: no files (check its path and include/exclude globs)", name)
@@ -456,12 +457,8 @@ def ingest(params: dict, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder ingest", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, type=Path, help="output directory (replaced)")
+    add_io(parser, "output", "--out", type=Path, help="output directory (replaced)")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    try:
-        ingest(stage_params(args, "ingest"), args.out)
-    except (ConfigError, RuntimeError, shards.ShardError) as exc:
-        print(f"opencoder ingest: {exc}", file=sys.stderr)
-        return 1
+    ingest(stage_params(args, "ingest"), args.output)
     return 0

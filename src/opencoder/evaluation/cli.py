@@ -15,18 +15,17 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 import polars as pl
 import torch
 
-from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, stage_params
 from opencoder.evaluation import benchmarks
-from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
-from opencoder.evaluation.sandbox import Limits, Sandbox, SandboxError
+from opencoder.evaluation.sandbox import Limits, Sandbox
 from opencoder.evaluation.score import score
 from opencoder.core.shards import atomic_path, write_json
 from opencoder.core.stats import stage_stats
@@ -101,15 +100,11 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="Hugging Face model folder (the export)")
-    parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")
+    add_io(parser, "input", "--model", help="Hugging Face model folder (the export)")
+    add_io(parser, "output", "--out", help="output folder; one subfolder per benchmark")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="CPU threads for decoding and parallel sandboxes")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    try:
-        evaluate(args.model, args.out, stage_params(args, "eval"), threads=args.threads)
-    except (SandboxError, BenchmarkError, ConfigError, FileNotFoundError) as exc:
-        print(f"opencoder eval: {exc}", file=sys.stderr)
-        return 1
+    evaluate(args.input, args.output, stage_params(args, "eval"), threads=args.threads)
     return 0

@@ -17,15 +17,16 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from opencoder.core.config import CONFIG_DIR, ConfigError, add_config_args, stage_params
-from opencoder.core.shards import ShardError, atomic_dir, read_json
+from opencoder.core.args import add_io
+from opencoder.core.config import CONFIG_DIR, add_config_args, read_params, stage_params
+from opencoder.core.errors import InputError
+from opencoder.core.shards import atomic_dir, read_json
 from opencoder.training import metrics
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,7 @@ def build(export: str | Path, out: str | Path, *, funnel: str | Path | None, pre
     """Write `out/`: the export's files and README.md."""
     export = Path(export)
     if not (export / "config.json").is_file():
-        raise FileNotFoundError(f"{export}: not a Hugging Face model folder (no config.json)")
+        raise InputError(f"{export}: not a Hugging Face model folder (no config.json)")
     runs = {}
     for stage, path in (("pretraining", pretrain_metrics), ("annealing", anneal_metrics)):
         if path:
@@ -287,29 +288,28 @@ def build(export: str | Path, out: str | Path, *, funnel: str | Path | None, pre
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder card", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--export", required=True, help="the exported Hugging Face model folder")
-    parser.add_argument("--out", required=True, help="model folder to write (export files + README.md)")
+    add_io(parser, "input", "--export", help="the exported Hugging Face model folder")
+    add_io(parser, "output", "--out", help="model folder to write (export files + README.md)")
     parser.add_argument("--funnel", help="corpus/funnel.json")
     parser.add_argument("--pretrain-metrics", help="pretrain/metrics.jsonl")
     parser.add_argument("--anneal-metrics", help="anneal/metrics.jsonl")
     parser.add_argument("--eval", nargs="*", default=[], metavar="SUMMARY", help="eval summary.json files")
-    parser.add_argument("--training", metavar="JSON",
-                        help="resolved training parameters {seed, model, train, anneal} (default: from --config)")
-    parser.add_argument("--rebuild", default="make run TARGET=model", help="the command that rebuilds this model")
+    parser.add_argument("--training", metavar="FILE|JSON",
+                        help="resolved training parameters {seed, model, train, anneal}, a JSON file or JSON text "
+                             "(default: from --config)")
+    parser.add_argument("--rebuild", default="make run TARGET=model",
+                        help="the command that rebuilds this model (the workflow passes it in --params as `rebuild`)")
     add_config_args(parser)
     args = parser.parse_args(argv)
     if args.training:
-        training = json.loads(args.training)
+        training = read_params(args.training)
     else:
         from opencoder.core.config import load
         from opencoder.training.params import stage_params as training_params
 
         training = training_params(load(*args.config), "anneal")
-    try:
-        build(args.export, args.out, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
-              anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training,
-              card=stage_params(args, "card"), rebuild=args.rebuild)
-    except (FileNotFoundError, ShardError, ConfigError) as exc:
-        print(f"opencoder card: {exc}", file=sys.stderr)
-        return 1
+    card = dict(stage_params(args, "card"))
+    rebuild = card.pop("rebuild", args.rebuild)
+    build(args.input, args.output, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
+          anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training, card=card, rebuild=rebuild)
     return 0

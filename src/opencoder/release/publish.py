@@ -1,7 +1,7 @@
 """Publish the build to the Hugging Face Hub: the model folder and the corpus, each with its card.
 
     opencoder publish --model results/default/model --corpus results/default/corpus/*.parquet \\
-        --funnel results/default/corpus/funnel.json --build-config '<config JSON>' --receipt receipt.json
+        --funnel results/default/corpus/funnel.json --build-config my-config.json --output receipt.json
 
 Two repositories, named in config `publish`:
 
@@ -28,13 +28,13 @@ import argparse
 import hashlib
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
 from opencoder.core import shards
-from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, read_params, stage_params
 from opencoder.core.errors import OpencoderError
 
 log = logging.getLogger(__name__)
@@ -245,22 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="HF model folder")
     parser.add_argument("--corpus", type=Path, nargs="+", required=True, help="corpus parquet shards")
     parser.add_argument("--funnel", type=Path, required=True, help="corpus/funnel.json")
-    parser.add_argument("--build-config", metavar="JSON", required=True, help="the whole build config as JSON")
-    parser.add_argument("--receipt", type=Path, required=True, help="where to write what was (or would be) uploaded")
+    parser.add_argument("--build-config", metavar="FILE|JSON", required=True,
+                        help="the whole build config: a JSON file or JSON text")
+    add_io(parser, "output", "--receipt", type=Path, help="where to write what was (or would be) uploaded")
     add_config_args(parser)
     args = parser.parse_args(argv)
     params = stage_params(args, "publish")
-    config = json.loads(args.build_config)
-    try:
-        uploads = plan(params, model_dir=args.model, corpus=args.corpus, funnel_path=args.funnel, config=config)
-        if params["enabled"]:
-            receipt = upload(uploads, endpoint=params.get("endpoint"), private=params["private"])
-        else:
-            from huggingface_hub import constants
+    config = read_params(args.build_config)
+    uploads = plan(params, model_dir=args.model, corpus=args.corpus, funnel_path=args.funnel, config=config)
+    if params["enabled"]:
+        receipt = upload(uploads, endpoint=params.get("endpoint"), private=params["private"])
+    else:
+        from huggingface_hub import constants
 
-            receipt = dry_run(uploads, params.get("endpoint") or constants.ENDPOINT)
-    except (PublishError, shards.ShardError) as exc:
-        print(f"opencoder publish: {exc}", file=sys.stderr)
-        return 1
-    shards.write_json(receipt, args.receipt)
+        receipt = dry_run(uploads, params.get("endpoint") or constants.ENDPOINT)
+    shards.write_json(receipt, args.output)
     return 0

@@ -31,7 +31,9 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
+from opencoder.core.errors import InputError
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.draw import uniform
 from opencoder.core.stats import stage_stats
@@ -175,7 +177,7 @@ def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dic
     else:
         sample, index = sample_corpus(paths, params["sample_bytes"], params["seed"])
         if sample.height == 0:
-            raise ValueError(f"no documents to train a tokenizer on in {len(paths)} corpus shard(s)")
+            raise InputError(f"no documents to train a tokenizer on in {len(paths)} corpus shard(s)")
         texts = sample["text"].to_list()
         log.info("training a %d-entry byte-level BPE on %d documents (%d bytes)", params["vocab_size"], len(texts), sample["bytes"].sum())
         backend = train(
@@ -203,15 +205,15 @@ def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder tokenizer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", nargs="*", default=[], metavar="PARQUET", help="corpus shards to train on")
-    parser.add_argument("--output-dir", required=True, help="the tokenizer folder to write")
-    parser.add_argument("--stats", help="stats JSON to write (default: <output-dir>/stats.json)")
+    add_io(parser, "output", "--output-dir", help="the tokenizer folder to write")
+    parser.add_argument("--stats", help="stats JSON to write (default: <output>/stats.json)")
     parser.add_argument("--threads", type=int, help="training threads (default: all cores)")
     add_config_args(parser)
     args = parser.parse_args(argv)
     if args.threads:
         os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the tokenizers thread pool starts
     params = stage_params(args, "tokenizer")
-    stats = build(sorted(args.input), args.output_dir, params)
-    shards.write_json(stats, args.stats or Path(args.output_dir) / "stats.json")
+    stats = build(sorted(args.input), args.output, params)
+    shards.write_json(stats, args.stats or Path(args.output) / "stats.json")
     log.info("tokenizer: %s", json.dumps(stats["extra"], sort_keys=True))
     return 0

@@ -32,6 +32,7 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.documents import empty
 from opencoder.core.stats import merge, stage_stats
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p_merge.add_argument("--input", nargs="+", required=True, metavar="FOLDER")
     for p in (p_enc, p_merge):
         p.add_argument("--tokenizer", required=True, help="tokenizer folder (tokenizer.json + tokenizer_config.json)")
-        p.add_argument("--output-dir", required=True)
+        add_io(p, "output", "--output-dir", help="folder to write the group datasets, blend.json and stats.json to")
         p.add_argument("--threads", type=int, help="encoding threads (default: all cores)")
         add_config_args(p)
     args = parser.parse_args(argv)
@@ -242,6 +243,6 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the tokenizers thread pool starts
     groups = stage_params(args, "tokens")["groups"]
     run = encode if args.command == "encode" else merge_folders
-    stats = run(args.input, args.tokenizer, args.output_dir, groups)
+    stats = run(args.input, args.tokenizer, args.output, groups)
     log.info("tokens: %s", stats.get("extra", {}).get("groups"))
     return 0

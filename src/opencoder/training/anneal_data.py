@@ -24,7 +24,9 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
+from opencoder.core.errors import InputError
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.stats import stage_stats
 from opencoder.tokenization.tokenizer import load_backend
@@ -78,7 +80,7 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     for path, weight, name in sources:
         blend = load_blend(path)
         if (blend.vocab_size, blend.eod_id) != (ids["vocab_size"], ids["eod_id"]):
-            raise ValueError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
+            raise InputError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
                              f"{blend.eod_id}) than {tokenizer_dir} (vocab {ids['vocab_size']}, eod {ids['eod_id']})")
         parts += _weighted_groups(blend, weight, name, out_dir)
     if counts["documents"]:
@@ -100,12 +102,12 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder anneal-data", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", required=True, metavar="PARQUET", help="corpus shards")
+    add_io(parser, "input", "--corpus", nargs="+", metavar="PARQUET", help="corpus shards")
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder")
     parser.add_argument("--blend", required=True, help="blend.json of the pretraining data (the original distribution)")
-    parser.add_argument("--output-dir", required=True)
+    add_io(parser, "output", "--output-dir", help="folder to write the dataset, blend.json and stats.json to")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    stats = build(args.corpus, args.tokenizer, args.blend, args.output_dir, stage_params(args, "anneal.data"))
+    stats = build(args.input, args.tokenizer, args.blend, args.output, stage_params(args, "anneal.data"))
     log.info("anneal-data: %d of %d documents selected", stats["out"]["documents"], stats["in"]["documents"])
     return 0

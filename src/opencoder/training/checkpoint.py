@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from opencoder.core.errors import InputError
+
 log = logging.getLogger(__name__)
 _ITER = re.compile(r"^iter_(\d{7})$")
 
@@ -75,7 +77,7 @@ def load(path: str | Path, model, optimizer=None, scheduler=None) -> int:
 
     path = Path(path)
     if not dist_checkpointing.check_is_distributed_checkpoint(str(path)):
-        raise FileNotFoundError(f"{path}: not a megatron-core distributed checkpoint")
+        raise InputError(f"{path}: not a megatron-core distributed checkpoint")
     loaded = dist_checkpointing.load(_state(model, optimizer, scheduler, 0, loading=True), str(path))
     model.load_state_dict(loaded["model"])
     if optimizer is not None:

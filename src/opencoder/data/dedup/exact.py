@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import sys
 from pathlib import Path
 
 import polars as pl
 
 from opencoder.core import shards
-from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.keep_rule import keep_first, rank_columns
 from opencoder.core.stats import stats_path
 from opencoder.core.stats import stage_stats
@@ -102,25 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder exact-dedup", description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
     p = steps.add_parser("hashes", help="hash the documents of one shard")
-    p.add_argument("--in", dest="inp", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path)
+    add_io(p, "input", "--in", type=Path, help="document shard")
+    add_io(p, "output", "--out", type=Path, help="hash file to write")
     add_config_args(p)
     p = steps.add_parser("plan", help="decide, over all hash files, which documents to remove")
-    p.add_argument("hash_files", nargs="+", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="removed.parquet; a summary JSON goes beside it")
+    add_io(p, "input", nargs="+", type=Path, help="every shard's hash file")
+    add_io(p, "output", "--out", type=Path, help="removed.parquet; a summary JSON goes beside it")
     p = steps.add_parser("apply", help="drop the removed documents from one shard")
-    p.add_argument("--in", dest="inp", required=True, type=Path)
+    add_io(p, "input", "--in", type=Path, help="document shard")
     p.add_argument("--removed", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path, help="output shard; stats go beside it")
+    add_io(p, "output", "--out", type=Path, help="output shard; stats go beside it")
     args = parser.parse_args(argv)
-    try:
-        if args.step == "hashes":
-            run_hashes(args.inp, args.out, stage_params(args, "dedup.exact").get("hash", "sha256"))
-        elif args.step == "plan":
-            run_plan(args.hash_files, args.out)
-        else:
-            run_apply(args.inp, args.removed, args.out)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder exact-dedup {args.step}: {exc}", file=sys.stderr)
-        return 1
+    if args.step == "hashes":
+        run_hashes(args.input, args.output, stage_params(args, "dedup.exact").get("hash", "sha256"))
+    elif args.step == "plan":
+        run_plan(args.input, args.output)
+    else:
+        run_apply(args.input, args.removed, args.output)
     return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.core import shards
-from opencoder.core.config import ConfigError, load, section
+from opencoder.core.config import load, section
+from opencoder.core.errors import InputError
 from opencoder.data.dedup import exact
 from opencoder.data.dedup.fuzzy import cli as fuzzy
 from opencoder.data.dedup.fuzzy.components import REMOVED_SCHEMA
@@ -39,7 +39,7 @@ def read_input(path: Path) -> pl.DataFrame:
     frame = shards.read_parquet(path)
     missing = {"id", "text"} - set(frame.columns)
     if missing:
-        raise ValueError(f"{path}: missing required columns {sorted(missing)} (have {frame.columns})")
+        raise InputError(f"{path}: missing required columns {sorted(missing)} (have {frame.columns})")
     return frame
 
 
@@ -57,7 +57,7 @@ def dedup(inputs: list[Path], output: Path, params: FuzzyParams, threads: int = 
     inside `output`; the kept documents keep each input's own columns."""
     names = [p.name for p in inputs]
     if clash := OUTPUT_NAMES & set(names):
-        raise ValueError(f"input file names {sorted(clash)} would collide with the outputs")
+        raise InputError(f"input file names {sorted(clash)} would collide with the outputs")
     output.mkdir(parents=True, exist_ok=True)
 
     def user_shard(path: Path) -> pl.DataFrame:
@@ -110,18 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=f"overrides dedup.fuzzy.{name}")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    try:
-        cfg = dict(section(load(*args.config), "dedup.fuzzy"))
-        cfg.update({k: v for k in ("ngram", "bands", "rows", "num_perm", "threshold", "verify_jaccard", "unit")
-                    if (v := getattr(args, k)) is not None})
-        params = FuzzyParams.from_config(cfg)
-        inputs = sorted(args.input.glob("*.parquet"))
-        if not inputs:
-            raise ValueError(f"{args.input}: no parquet files")
-        summary = dedup(inputs, args.output, params, threads=args.threads)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder dedup: {exc}", file=sys.stderr)
-        return 1
+    cfg = dict(section(load(*args.config), "dedup.fuzzy"))
+    cfg.update({k: v for k in ("ngram", "bands", "rows", "num_perm", "threshold", "verify_jaccard", "unit")
+                if (v := getattr(args, k)) is not None})
+    params = FuzzyParams.from_config(cfg)
+    inputs = sorted(args.input.glob("*.parquet"))
+    if not inputs:
+        raise InputError(f"{args.input}: no parquet files")
+    summary = dedup(inputs, args.output, params, threads=args.threads)
     log.info("exact removed %d, fuzzy removed %d of %d documents", summary["exact"]["removed"],
              summary["fuzzy"].get("removed_documents", 0), summary["exact"]["documents"])
     return 0
