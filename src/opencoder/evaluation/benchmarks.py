@@ -17,6 +17,8 @@ BigCode harness: the description and the first test inside a docstring.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import gzip
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.core.errors import OpencoderError
+from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -38,12 +41,37 @@ class BenchmarkError(OpencoderError, ValueError):
 class Problem:
     task_id: str
     prompt: str
-    tests: str           # appended after prompt + completion; raises if the completion is wrong
+    tests: str           # run by the judge; raises if the completion is wrong
     reference: str       # a completion known to pass (the canonical solution)
     stop: tuple[str, ...]
+    entry_points: tuple[str, ...]  # the completion's functions the tests call
+    support: str = ""    # trusted code the tests need besides the entry points (HumanEval's prompt helpers)
 
-    def program(self, completion: str) -> str:
-        return f"{self.prompt}{completion}\n\n{self.tests}\n"
+    def program(self, completion: str) -> Program:
+        return Program(completion=completion, tests=self.tests, entry_points=self.entry_points,
+                       context=self.prompt, support=self.support)
+
+
+def called_names(tests: str, where: str) -> tuple[str, ...]:
+    """Functions the tests call but neither define nor import, nor take from builtins: the entry
+    points of a benchmark whose tests name the solution's functions (MBPP's asserts)."""
+    try:
+        tree = ast.parse(tests)
+    except SyntaxError as exc:
+        raise BenchmarkError(f"{where}: tests are not valid Python ({exc.msg}, line {exc.lineno})") from None
+    defined = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+    called = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    names = tuple(dict.fromkeys(n for n in called if n not in defined))
+    if not names:
+        raise BenchmarkError(f"{where}: the tests call no function of the solution")
+    return names
 
 
 def _need(record: Mapping, fields: Iterable[str], where: str) -> None:
@@ -60,6 +88,10 @@ def humaneval_problem(record: Mapping, where: str) -> Problem:
         tests=f"{record['test']}\n\ncheck({record['entry_point']})",
         reference=record.get("canonical_solution") or "",
         stop=HUMANEVAL_STOP,
+        entry_points=(record["entry_point"],),
+        # the prompt's helpers (e.g. HumanEval/32's `poly`), made runnable by the reference; the judge
+        # then replaces the entry point with the call into the completion's process
+        support=record["prompt"] + (record.get("canonical_solution") or "    pass\n"),
     )
 
 
@@ -72,12 +104,14 @@ def mbpp_problem(record: Mapping, where: str) -> Problem:
         raise BenchmarkError(f"{where}: empty test_list")
     setup = "\n".join([*(record.get("test_imports") or []), record.get("test_setup_code") or ""]).strip()
     checks = record.get("test") or "\n".join(record["test_list"])
+    tests = f"{setup}\n\n{checks}".strip()
     return Problem(
         task_id=str(record["task_id"]),
         prompt=f'"""\n{text.strip()}\n{record["test_list"][0]}\n"""\n',
-        tests=f"{setup}\n\n{checks}".strip(),
+        tests=tests,
         reference=record.get("code") or "",
         stop=MBPP_STOP,
+        entry_points=called_names(tests, where),
     )
 
 

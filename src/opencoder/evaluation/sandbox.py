@@ -14,15 +14,19 @@ Each program runs in a fresh sandbox:
   (counted per sandbox, because the sandbox has its own user namespace), file size, open files;
 - a host-side wall-clock timeout that kills the whole sandbox (its pid namespace).
 
-A program passes only if it exits with 0 *and* prints a per-run random sentinel placed after the
-tests, so a completion that calls `sys.exit(0)` before the checks run does not count as passing.
+Inside, a trusted judge (`harness/judge.py`) runs the tests and the completion runs in a child
+process of its own (`harness/candidate.py`); the tests call the completion's functions across the
+process boundary and get plain data back, so a completion cannot fool them (objects that lie about
+equality, exiting early, patched builtins, a printed success line): a program passes only on the
+judge's verdict, read from a descriptor the completion cannot reach and prefixed by a per-run
+random nonce. Every run gets a status, whatever the completion does.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
+import json
 import secrets
 import shutil
 import signal
@@ -43,7 +47,8 @@ from opencoder.core.errors import OpencoderError
 log = logging.getLogger(__name__)
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
-PROGRAM = "/sandbox/program.py"
+HARNESS = Path(__file__).with_name("harness")
+JUDGE, CANDIDATE = "/sandbox/judge.py", "/sandbox/candidate.py"
 OUTPUT_TAIL_BYTES = 8192
 # exit status of a program stopped by SIGXCPU at the RLIMIT_CPU soft limit, as bwrap reports it
 # (128 + signal); the hard limit, a second later, SIGKILLs a program that ignores SIGXCPU
@@ -74,8 +79,22 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Program:
+    """One judged run: `context` (the prompt) + `completion` run in the candidate's process; `support`
+    (trusted code the tests use, e.g. the prompt's helper functions) then `tests` run in the judge,
+    where each of `entry_points` calls into the candidate."""
+
+    completion: str
+    tests: str
+    entry_points: tuple[str, ...] = ()
+    context: str = ""
+    support: str = ""
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What happened to one program: `status` is "passed", "timed out" or "failed: <reason>"."""
+    """What happened to one program: `status` is "passed", "timed out", "failed: <reason>" or
+    "not evaluated: <reason>" (the tests needed something the judge cannot pass across)."""
 
     status: str
     returncode: int | None
@@ -97,17 +116,27 @@ def _world_executable(path: Path) -> bool:
     return bool(mode & stat.S_IXOTH and mode & stat.S_IROTH)
 
 
-def _exception_name(output: str) -> str | None:
-    """The exception a Python traceback ended with (`AssertionError`, `MemoryError`, ...)."""
-    for line in reversed(output.splitlines()):
-        m = re.match(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b", line)
-        if m:
-            return m.group(1).rsplit(".", 1)[-1]
-    return None
+def describe_exit(returncode: int) -> str:
+    """'exit status N' or 'killed by SIGNAME' for any status, signal number or not (bwrap reports a
+    signal as 128 + its number; a program may also exit with any status up to 255 itself)."""
+    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if number:
+        try:
+            return f"killed by {signal.Signals(number).name}"
+        except ValueError:
+            pass
+    return f"exit status {returncode}"
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name)  # close-on-exec: only the run it is passed to gets it
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 class Sandbox:
-    """A reusable sandbox configuration; `check(program)` runs one program, `check_many` several.
+    """A reusable sandbox configuration; `judge(program)` runs one program, `judge_many` several.
 
     `python` is the interpreter inside the sandbox (stdlib only is needed). By default the running
     interpreter is used when the sandbox user can execute it, otherwise the system `python3`.
@@ -125,6 +154,7 @@ class Sandbox:
         self.drop_to = uid if os.geteuid() == 0 else None
         if self.drop_to is not None and shutil.which("setpriv") is None:
             raise SandboxError("running as root needs `setpriv` (util-linux) to drop to an unprivileged uid")
+        self.scripts = {JUDGE: (HARNESS / "judge.py").read_bytes(), CANDIDATE: (HARNESS / "candidate.py").read_bytes()}
         self.python = self._pick_python(python)
         log.info("sandbox: %s, python %s, uid %s, %s", self.bwrap, self.python,
                  self.drop_to if self.drop_to is not None else os.geteuid(), limits)
@@ -143,13 +173,14 @@ class Sandbox:
             if self.drop_to is not None and not _world_executable(path):
                 tried.append(f"{cand}: not executable by uid {self.drop_to}")
                 continue
-            probe = self._run("import sys; print(sys.version_info[0])", str(path.resolve()))
-            if probe.returncode == 0 and probe.output.strip() == "3":
-                return str(path.resolve())
-            tried.append(f"{cand}: probe failed (exit {probe.returncode}): {probe.output.strip()[-500:]}")
+            resolved = str(path.resolve())
+            returncode, _, output, _ = self._run(resolved, ["-c", "import sys; print(sys.version_info[0])"])
+            if returncode == 0 and output.strip() == "3":
+                return resolved
+            tried.append(f"{cand}: probe failed ({describe_exit(returncode)}): {output.strip()[-500:]}")
         raise SandboxError("no Python 3 interpreter runs in the sandbox; tried " + "; ".join(tried))
 
-    def _command(self, python: str, program_fd: int) -> list[str]:
+    def _command(self, python: str, files: Mapping[str, int], args: Sequence[str]) -> list[str]:
         lim = self.limits
         cmd: list[str] = []
         if self.drop_to is not None:
@@ -164,10 +195,10 @@ class Sandbox:
             elif p.exists():
                 cmd += ["--ro-bind", d, d]
         fsize = lim.file_size_mb * 2**20
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(fsize), "--tmpfs", "/tmp"]
+        for path, fd in files.items():
+            cmd += ["--ro-bind-data", str(fd), path]
         cmd += [
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(fsize), "--tmpfs", "/tmp",
-            "--ro-bind-data", str(program_fd), PROGRAM,
             "--chdir", "/tmp", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
             "--setenv", "PYTHONHASHSEED", "0", "--setenv", "LANG", "C.UTF-8",
@@ -175,25 +206,27 @@ class Sandbox:
             self.prlimit,
             f"--as={lim.memory_mb * 2**20}", f"--cpu={int(lim.timeout_s) + 1}:{int(lim.timeout_s) + 2}", f"--nproc={lim.nproc}",
             f"--fsize={fsize}", f"--nofile={lim.nofile}", "--core=0",
-            "--", python, "-I", "-B", PROGRAM,
+            "--", python, "-I", "-S", "-B", *args,
         ]
         return cmd
 
-    def _run(self, program: str, python: str) -> Outcome:
+    def _run(self, python: str, args: Sequence[str], files: Mapping[str, bytes] = {},
+             fds: Sequence[int] = ()) -> tuple[int, bool, str, float]:
+        """Run `python args` in a fresh sandbox with `files` (path -> content, read-only) and the host
+        descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds)."""
         start = time.monotonic()
+        opened = [_memfd(Path(path).name, data) for path, data in files.items()]
         with tempfile.TemporaryFile() as out:
-            fd = os.memfd_create("program")  # bwrap copies it into the sandbox: nothing written on the host
             try:
-                with open(fd, "wb", closefd=False) as f:
-                    f.write(program.encode())
-                os.lseek(fd, 0, os.SEEK_SET)
                 # stdout and stderr go to a regular file, so RLIMIT_FSIZE bounds them too
+                cmd = self._command(python, dict(zip(files, opened)), args)
                 proc = subprocess.Popen(
-                    self._command(python, fd), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                    pass_fds=(fd,), start_new_session=True,
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                    pass_fds=(*opened, *fds),
                 )
             finally:
-                os.close(fd)
+                for fd in opened:
+                    os.close(fd)
             timed_out = False
             try:
                 proc.wait(timeout=self.limits.timeout_s)
@@ -204,29 +237,59 @@ class Sandbox:
             size = out.seek(0, os.SEEK_END)
             out.seek(max(0, size - OUTPUT_TAIL_BYTES))
             output = out.read().decode("utf-8", "replace")
-        seconds = time.monotonic() - start
-        return Outcome(status="timed out" if timed_out else "", returncode=proc.returncode, seconds=seconds, output=output)
+        return proc.returncode, timed_out, output, time.monotonic() - start
 
-    def check(self, program: str) -> Outcome:
-        """Run `program`; it passes if it exits with 0 after reaching its last line."""
-        sentinel = f"sandbox-ok-{secrets.token_hex(16)}"
-        run = self._run(f"{program}\n\nprint({sentinel!r}, flush=True)\n", self.python)
-        if run.status == "timed out":
+    def judge(self, program: Program) -> Outcome:
+        """Run `program`'s tests against its completion; passed only on the judge's own verdict."""
+        nonce = secrets.token_hex(16)
+        job = json.dumps({"nonce": nonce, "context": program.context, "completion": program.completion,
+                          "support": program.support, "tests": program.tests, "entry_points": list(program.entry_points)}).encode()
+        job_fd = _memfd("job", job)
+        verdict_r, verdict_w = os.pipe()
+        try:
+            returncode, timed_out, output, seconds = self._run(
+                self.python, [JUDGE, str(job_fd), str(verdict_w), CANDIDATE], self.scripts, (job_fd, verdict_w),
+            )
+        finally:
+            os.close(job_fd)
+            os.close(verdict_w)
+        with open(verdict_r, "rb") as f:
+            os.set_blocking(verdict_r, False)
+            try:
+                verdict = (f.read(4096) or b"").decode("utf-8", "replace")
+            except BlockingIOError:
+                verdict = ""
+        if timed_out:
             status = "timed out"
-        elif run.returncode == 0 and sentinel in run.output.splitlines():
-            status = "passed"
-        elif run.returncode == 0:
-            status = "failed: exited before the end of the tests"
-        elif run.returncode == CPU_LIMIT_EXIT:
-            status = "timed out"
-        elif run.returncode > 128:
-            status = f"failed: killed by {signal.Signals(run.returncode - 128).name}"
         else:
-            status = f"failed: {_exception_name(run.output) or f'exit status {run.returncode}'}"
-        output = run.output.replace(sentinel, "<sentinel>")
-        return Outcome(status=status, returncode=run.returncode, seconds=run.seconds, output=output)
+            status = _verdict_status(verdict, nonce) or _harness_failure(returncode)
+        return Outcome(status=status, returncode=returncode, seconds=seconds, output=output.replace(nonce, "<nonce>"))
 
-    def check_many(self, programs: Sequence[str], threads: int = 1, desc: str = "sandbox") -> list[Outcome]:
-        """`check` each program, `threads` at a time; results in input order."""
+    def judge_many(self, programs: Sequence[Program], threads: int = 1, desc: str = "sandbox") -> list[Outcome]:
+        """`judge` each program, `threads` at a time; results in input order."""
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            return list(tqdm(pool.map(self.check, programs), total=len(programs), desc=desc, unit="program"))
+            return list(tqdm(pool.map(self.judge, programs), total=len(programs), desc=desc, unit="program"))
+
+
+def _verdict_status(verdict: str, nonce: str) -> str | None:
+    """The judge's status from its verdict line, or None unless it is exactly one line with the nonce."""
+    lines = verdict.splitlines()
+    if len(lines) != 1 or not lines[0].startswith(nonce + " "):
+        return None
+    try:
+        found = json.loads(lines[0][len(nonce) + 1 :])
+    except json.JSONDecodeError:
+        return None
+    status = found.get("status") if isinstance(found, dict) else None
+    if status in ("passed", "timed out"):
+        return status
+    if status in ("failed", "not evaluated") and isinstance(found.get("reason"), str):
+        return f"{status}: {found['reason']}"
+    return None
+
+
+def _harness_failure(returncode: int) -> str:
+    """Status of a run whose judge gave no verdict (killed by the completion, or by a limit)."""
+    if returncode == CPU_LIMIT_EXIT:
+        return "timed out"
+    return f"failed: no verdict (judge {describe_exit(returncode)})"

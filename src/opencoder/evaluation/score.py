@@ -23,7 +23,7 @@ def score(
     A result row: task_id, sample (index), completion, passed, result (the sandbox's status).
     """
     jobs = [(p, i, c) for p in problems for i, c in enumerate(completions[p.task_id])]
-    outcomes = sandbox.check_many([p.program(c) for p, _, c in jobs], threads=threads, desc=name)
+    outcomes = sandbox.judge_many([p.program(c) for p, _, c in jobs], threads=threads, desc=name)
     results = [
         {"task_id": p.task_id, "sample": i, "completion": c, "passed": o.passed, "result": o.status}
         for (p, i, c), o in zip(jobs, outcomes)
