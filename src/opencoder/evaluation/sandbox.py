@@ -89,6 +89,7 @@ class Program:
     entry_points: tuple[str, ...] = ()
     context: str = ""
     support: str = ""
+    timeout_s: float | None = None  # this run's wall-clock limit (None: the sandbox's)
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,14 @@ class Sandbox:
                 tried.append(f"{cand}: not executable by uid {self.drop_to}")
                 continue
             resolved = str(path.resolve())
-            returncode, _, output, _ = self._run(resolved, ["-c", "import sys; print(sys.version_info[0])"])
-            if returncode == 0 and output.strip() == "3":
+            returncode, _, output, _ = self._run(resolved, ["-c", "import sys; print(sys.version.split()[0])"])
+            if returncode == 0 and output.strip().startswith("3."):
+                self.python_version = output.strip()
                 return resolved
             tried.append(f"{cand}: probe failed ({describe_exit(returncode)}): {output.strip()[-500:]}")
         raise SandboxError("no Python 3 interpreter runs in the sandbox; tried " + "; ".join(tried))
 
-    def _command(self, python: str, files: Mapping[str, int], args: Sequence[str]) -> list[str]:
+    def _command(self, python: str, files: Mapping[str, int], args: Sequence[str], timeout_s: float) -> list[str]:
         lim = self.limits
         cmd: list[str] = []
         if self.drop_to is not None:
@@ -204,22 +206,23 @@ class Sandbox:
             "--setenv", "PYTHONHASHSEED", "0", "--setenv", "LANG", "C.UTF-8",
             "--",
             self.prlimit,
-            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(lim.timeout_s) + 1}:{int(lim.timeout_s) + 2}", f"--nproc={lim.nproc}",
+            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(timeout_s) + 1}:{int(timeout_s) + 2}", f"--nproc={lim.nproc}",
             f"--fsize={fsize}", f"--nofile={lim.nofile}", "--core=0",
             "--", python, "-I", "-S", "-B", *args,
         ]
         return cmd
 
     def _run(self, python: str, args: Sequence[str], files: Mapping[str, bytes] = {},
-             fds: Sequence[int] = ()) -> tuple[int, bool, str, float]:
+             fds: Sequence[int] = (), timeout_s: float | None = None) -> tuple[int, bool, str, float]:
         """Run `python args` in a fresh sandbox with `files` (path -> content, read-only) and the host
         descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds)."""
+        timeout_s = timeout_s or self.limits.timeout_s
         start = time.monotonic()
         opened = [_memfd(Path(path).name, data) for path, data in files.items()]
         with tempfile.TemporaryFile() as out:
             try:
                 # stdout and stderr go to a regular file, so RLIMIT_FSIZE bounds them too
-                cmd = self._command(python, dict(zip(files, opened)), args)
+                cmd = self._command(python, dict(zip(files, opened)), args, timeout_s)
                 proc = subprocess.Popen(
                     cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                     pass_fds=(*opened, *fds),
@@ -229,7 +232,7 @@ class Sandbox:
                     os.close(fd)
             timed_out = False
             try:
-                proc.wait(timeout=self.limits.timeout_s)
+                proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)  # the sandbox's pid 1 dies, and with it every process inside
@@ -238,6 +241,11 @@ class Sandbox:
             out.seek(max(0, size - OUTPUT_TAIL_BYTES))
             output = out.read().decode("utf-8", "replace")
         return proc.returncode, timed_out, output, time.monotonic() - start
+
+    def versions(self) -> dict[str, str]:
+        """What runs the programs: bubblewrap's and the sandbox interpreter's versions."""
+        bwrap = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True).stdout.strip()
+        return {"bwrap": bwrap, "python": self.python_version, "python_path": self.python}
 
     def judge(self, program: Program) -> Outcome:
         """Run `program`'s tests against its completion; passed only on the judge's own verdict."""
@@ -249,6 +257,7 @@ class Sandbox:
         try:
             returncode, timed_out, output, seconds = self._run(
                 self.python, [JUDGE, str(job_fd), str(verdict_w), CANDIDATE], self.scripts, (job_fd, verdict_w),
+                program.timeout_s,
             )
         finally:
             os.close(job_fd)
