@@ -250,3 +250,18 @@ def test_candidate_exceptions_reach_the_tests_as_the_same_builtin_class(sandbox)
     assert run(sandbox, "def f(x):\n    raise ValueError('negative')\n", tests, ["f"]).passed
     custom = run(sandbox, "class Bad(Exception):\n    pass\ndef f(x):\n    raise Bad()\n", "f(1)", ["f"])
     assert custom.status == "failed: Bad"
+
+
+def test_jobs_of_one_sandbox_do_not_reach_each_other(sandbox):
+    # one sandbox judges several programs in turn: a job's leftovers (a background process, files in
+    # /tmp) are gone before the next starts, and a job that kills the judge costs only itself
+    leave = ("import os, time\nopen('/tmp/left', 'w').write('x')\n"
+             "if os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n")
+    look = ("import os\nassert not os.path.exists('/tmp/left'), 'file left'\n"
+            "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]\n"
+            "assert others == [], others\n")
+    kill_judge = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return 2\n"
+    honest = Program("def f(x):\n    return 2 * x\n", "assert f(1) == 2", ("f",))
+    programs = [Program(leave, ""), Program(look, ""), Program(kill_judge, "assert f(1) == 2", ("f",)), honest]
+    outcomes = sandbox.judge_many(programs, threads=1, batch=len(programs))
+    assert [o.status for o in outcomes] == ["passed", "passed", "failed: no verdict (judge killed by SIGKILL)", "passed"]

@@ -73,7 +73,7 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
 
 def make_sandbox(params: dict) -> Sandbox:
     return Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
-                   uid=params["sandbox"]["uid"])
+                   uid=params["sandbox"]["uid"], batch=params["sandbox"]["batch"])
 
 
 def write_outputs(out: Path, name: str, results: list[dict], summary: dict, timings: dict) -> None:

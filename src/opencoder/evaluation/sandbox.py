@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import json
+import re
 import secrets
 import shutil
 import signal
@@ -50,6 +51,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 HARNESS = Path(__file__).with_name("harness")
 JUDGE, CANDIDATE = "/sandbox/judge.py", "/sandbox/candidate.py"
 OUTPUT_TAIL_BYTES = 8192
+JUDGE_GRACE_S = 5.0  # a batch's sandbox lives this much longer than the sum of its jobs' limits
 # exit status of a program stopped by SIGXCPU at the RLIMIT_CPU soft limit, as bwrap reports it
 # (128 + signal); the hard limit, a second later, SIGKILLs a program that ignores SIGXCPU
 CPU_LIMIT_EXIT = 128 + signal.SIGXCPU
@@ -144,8 +146,9 @@ class Sandbox:
     Construction runs a probe program, so a machine that cannot sandbox fails here, clearly.
     """
 
-    def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534):
+    def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534, batch: int = 8):
         self.limits = limits
+        self.batch = batch
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
             raise SandboxError(f"`bwrap` not found on PATH: {INSTALL_HINT}")
@@ -213,7 +216,8 @@ class Sandbox:
         return cmd
 
     def _run(self, python: str, args: Sequence[str], files: Mapping[str, bytes] = {},
-             fds: Sequence[int] = (), timeout_s: float | None = None) -> tuple[int, bool, str, float]:
+             fds: Sequence[int] = (), timeout_s: float | None = None,
+             tail: int | None = OUTPUT_TAIL_BYTES) -> tuple[int, bool, str, float]:
         """Run `python args` in a fresh sandbox with `files` (path -> content, read-only) and the host
         descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds)."""
         timeout_s = timeout_s or self.limits.timeout_s
@@ -238,7 +242,7 @@ class Sandbox:
                 os.killpg(proc.pid, signal.SIGKILL)  # the sandbox's pid 1 dies, and with it every process inside
                 proc.wait()
             size = out.seek(0, os.SEEK_END)
-            out.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            out.seek(max(0, size - tail) if tail else 0)
             output = out.read().decode("utf-8", "replace")
         return proc.returncode, timed_out, output, time.monotonic() - start
 
@@ -249,15 +253,22 @@ class Sandbox:
 
     def judge(self, program: Program) -> Outcome:
         """Run `program`'s tests against its completion; passed only on the judge's own verdict."""
+        return self.judge_many([program], threads=1, batch=1, progress=False)[0]
+
+    def _judge_batch(self, programs: Sequence[Program]) -> list[Outcome | None]:
+        """One sandbox judging `programs` in turn; None for a program that got no verdict (the judge was
+        killed, or the batch ran past its time): `judge_many` runs those again, alone."""
         nonce = secrets.token_hex(16)
-        job = json.dumps({"nonce": nonce, "context": program.context, "completion": program.completion,
-                          "support": program.support, "tests": program.tests, "entry_points": list(program.entry_points)}).encode()
-        job_fd = _memfd("job", job)
+        limits = [p.timeout_s or self.limits.timeout_s for p in programs]
+        jobs = [{"context": p.context, "completion": p.completion, "support": p.support, "tests": p.tests,
+                 "entry_points": list(p.entry_points), "timeout_s": t} for p, t in zip(programs, limits)]
+        job_fd = _memfd("job", json.dumps({"nonce": nonce, "jobs": jobs}).encode())
         verdict_r, verdict_w = os.pipe()
         try:
+            # the judge enforces each job's limit; the sandbox's, a little later, catches a stuck judge
             returncode, timed_out, output, seconds = self._run(
                 self.python, [JUDGE, str(job_fd), str(verdict_w), CANDIDATE], self.scripts, (job_fd, verdict_w),
-                program.timeout_s,
+                sum(limits) + JUDGE_GRACE_S, tail=None,
             )
         finally:
             os.close(job_fd)
@@ -265,28 +276,68 @@ class Sandbox:
         with open(verdict_r, "rb") as f:
             os.set_blocking(verdict_r, False)
             try:
-                verdict = (f.read(4096) or b"").decode("utf-8", "replace")
+                verdicts = (f.read(2**20) or b"").decode("utf-8", "replace")
             except BlockingIOError:
-                verdict = ""
-        if timed_out:
-            status = "timed out"
-        else:
-            status = _verdict_status(verdict, nonce) or _harness_failure(returncode)
-        return Outcome(status=status, returncode=returncode, seconds=seconds, output=output.replace(nonce, "<nonce>"))
+                verdicts = ""
+        found = _verdicts(verdicts, nonce, len(programs))
+        parts = re.split(rf"^{nonce} job (\d+)$\n?", output, flags=re.M)  # markers only the judge can write
+        outputs = {int(n): text[-OUTPUT_TAIL_BYTES:] for n, text in zip(parts[1::2], parts[2::2])}
+        output = output.replace(nonce, "<nonce>")
+        outcomes: list[Outcome | None] = []
+        for number in range(len(programs)):
+            if number in found:
+                status, took = found[number]
+                outcomes.append(Outcome(status, returncode, took, outputs.get(number, "")))
+            elif len(programs) == 1:  # alone and still no verdict: the run's own end is its status
+                status = "timed out" if timed_out else _harness_failure(returncode)
+                outcomes.append(Outcome(status, returncode, seconds, output[-OUTPUT_TAIL_BYTES:]))
+            else:
+                outcomes.append(None)
+        return outcomes
 
-    def judge_many(self, programs: Sequence[Program], threads: int = 1, desc: str = "sandbox") -> list[Outcome]:
-        """`judge` each program, `threads` at a time; results in input order."""
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            return list(tqdm(pool.map(self.judge, programs), total=len(programs), desc=desc, unit="program"))
+    def judge_many(self, programs: Sequence[Program], threads: int = 1, desc: str = "sandbox",
+                   batch: int | None = None, progress: bool = True) -> list[Outcome]:
+        """`judge` each program, `threads` sandboxes at a time, `batch` programs per sandbox (default:
+        the sandbox's `batch`); results in input order. A program whose batch gave it no verdict is
+        judged again alone."""
+        size = max(1, batch or self.batch)
+        chunks = [list(range(i, min(i + size, len(programs)))) for i in range(0, len(programs), size)]
+        outcomes: list[Outcome | None] = [None] * len(programs)
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, \
+                tqdm(total=len(programs), desc=desc, unit="program", disable=not progress) as bar:
+            for chunk, got in zip(chunks, pool.map(lambda c: self._judge_batch([programs[i] for i in c]), chunks)):
+                for i, outcome in zip(chunk, got):
+                    outcomes[i] = outcome
+                bar.update(len(chunk))
+            again = [i for i, o in enumerate(outcomes) if o is None]
+            for i, (outcome,) in zip(again, pool.map(lambda i: self._judge_batch([programs[i]]), again)):
+                outcomes[i] = outcome
+        return outcomes  # type: ignore[return-value]
 
 
-def _verdict_status(verdict: str, nonce: str) -> str | None:
-    """The judge's status from its verdict line, or None unless it is exactly one line with the nonce."""
-    lines = verdict.splitlines()
-    if len(lines) != 1 or not lines[0].startswith(nonce + " "):
-        return None
+def _verdicts(text: str, nonce: str, count: int) -> dict[int, tuple[str, float]]:
+    """{job number: (status, seconds)} from the judge's verdict lines; lines without the nonce, or
+    malformed, count for nothing."""
+    found: dict[int, tuple[str, float]] = {}
+    for line in text.splitlines():
+        head, _, rest = line.partition(" ")
+        number, _, body = rest.partition(" ")
+        if head != nonce or not number.isdigit() or not int(number) < count:
+            continue
+        status = _verdict_status(body)
+        try:
+            took = float(json.loads(body).get("seconds", 0.0))
+        except (ValueError, AttributeError, TypeError):
+            continue
+        if status is not None:
+            found.setdefault(int(number), (status, took))
+    return found
+
+
+def _verdict_status(body: str) -> str | None:
+    """The status of one verdict's JSON body, or None if it is not a verdict."""
     try:
-        found = json.loads(lines[0][len(nonce) + 1 :])
+        found = json.loads(body)
     except json.JSONDecodeError:
         return None
     status = found.get("status") if isinstance(found, dict) else None

@@ -13,12 +13,17 @@ and closes it, and makes itself non-dumpable, so the child (same uid, no capabil
 read its memory or descriptors nor trace it. The verdict goes to a descriptor the child never
 inherits, prefixed by the nonce; the host counts a run as passed only on that line.
 
+The input is a batch of jobs, judged one after the other, each with a fresh candidate process and
+its own time limit; between jobs every other process of the sandbox is killed and /tmp emptied,
+so one sandbox's start-up serves many runs without one job reaching the next.
+
     judge.py INPUT_FD VERDICT_FD CANDIDATE_SCRIPT
 """
 
 import builtins
 import json
 import os
+import select
 import sys
 import time
 
@@ -27,6 +32,10 @@ MAX_MESSAGE = 64 * 2**20
 
 class ChildGone(Exception):
     """The candidate's process ended or broke the protocol before answering."""
+
+
+class TimedOut(Exception):
+    """The candidate did not answer within the job's time limit."""
 
 
 class Unjudgeable(Exception):
@@ -80,9 +89,11 @@ def decode(value):
     raise ChildGone("malformed value")
 
 
-def read_exact(fd, n):
+def read_exact(fd, n, deadline):
     chunks = []
     while n:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimedOut()
         chunk = os.read(fd, min(n, 2**20))
         if not chunk:
             raise ChildGone("end of stream")
@@ -94,7 +105,8 @@ def read_exact(fd, n):
 class Candidate:
     """The completion's process: `load` its code, then `call` its functions with plain data."""
 
-    def __init__(self, script):
+    def __init__(self, script, deadline):
+        self.deadline = deadline
         req_r, self.req = os.pipe()
         self.resp, resp_w = os.pipe()
         for fd in (req_r, resp_w):
@@ -115,10 +127,10 @@ class Candidate:
             view = memoryview(data)
             while view:
                 view = view[os.write(self.req, view):]
-            size = int.from_bytes(read_exact(self.resp, 8), "big")
+            size = int.from_bytes(read_exact(self.resp, 8, self.deadline), "big")
             if size > MAX_MESSAGE:
                 raise ChildGone("oversized answer")
-            answer = json.loads(read_exact(self.resp, size))
+            answer = json.loads(read_exact(self.resp, size, self.deadline))
         except (OSError, ValueError, RecursionError) as exc:
             raise ChildGone(str(exc)) from None
         if type(answer) is not dict:
@@ -154,6 +166,8 @@ class Candidate:
         if self.status is None:
             os.kill(self.pid, 9)
             os.waitpid(self.pid, 0)
+        os.close(self.req)
+        os.close(self.resp)
 
 
 def describe_exit(code):
@@ -199,7 +213,7 @@ def verdict_of(exc):
 def judge(job, script):
     candidate = None
     try:
-        candidate = Candidate(script)
+        candidate = Candidate(script, time.monotonic() + job["timeout_s"])
         try:
             candidate.ask({"op": "load", "code": job["context"] + job["completion"]})
         except ChildGone:
@@ -210,6 +224,8 @@ def judge(job, script):
             scope[name] = candidate.function(name)
         exec(compile(job["tests"], "<tests>", "exec"), scope)
         return {"status": "passed"}
+    except TimedOut:
+        return {"status": "timed out"}
     except ChildGone:
         return ended(candidate, "before the tests did")
     except Unjudgeable as exc:
@@ -221,19 +237,43 @@ def judge(job, script):
             candidate.stop()
 
 
+def clear():
+    """Leave nothing of a job for the next: every other process of the sandbox (its pid 1 excepted)
+    is killed, and the private /tmp emptied."""
+    try:
+        os.kill(-1, 9)
+    except ProcessLookupError:
+        pass
+    for root, dirs, files in os.walk("/tmp", topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            path = os.path.join(root, name)
+            os.unlink(path) if os.path.islink(path) else os.rmdir(path)
+
+
 def main():
     input_fd, verdict_fd, script = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     with open(input_fd, "rb") as f:
-        job = json.loads(f.read())
+        batch = json.loads(f.read())
     import ctypes
 
     if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 0
         raise SystemExit("judge: cannot make itself non-dumpable")
     os.set_inheritable(verdict_fd, False)
     sys.setrecursionlimit(10000)
-    verdict = judge(job, script)
+    nonce = batch["nonce"]
     with open(verdict_fd, "w") as out:
-        out.write(f"{job['nonce']} {json.dumps(verdict)}\n")
+        for number, job in enumerate(batch["jobs"]):
+            print(f"{nonce} job {number}", file=sys.stderr, flush=True)  # splits the output by job
+            sys.stdout.flush()
+            start = time.monotonic()
+            verdict = judge(job, script)
+            verdict["seconds"] = round(time.monotonic() - start, 4)
+            sys.stderr.flush()
+            clear()
+            out.write(f"{nonce} {number} {json.dumps(verdict)}\n")
+            out.flush()
 
 
 if __name__ == "__main__":
