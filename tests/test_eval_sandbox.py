@@ -262,6 +262,11 @@ def test_jobs_of_one_sandbox_do_not_reach_each_other(sandbox):
             "assert others == [], others\n")
     kill_judge = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return 2\n"
     honest = Program("def f(x):\n    return 2 * x\n", "assert f(1) == 2", ("f",))
-    programs = [Program(leave, ""), Program(look, ""), Program(kill_judge, "assert f(1) == 2", ("f",)), honest]
+    bomb = "import os\nwhile True:\n    os.fork()"
+    programs = [Program(leave, ""), Program(look, ""), Program(bomb, ""), Program(look, ""),
+                Program(kill_judge, "assert f(1) == 2", ("f",)), honest]
     outcomes = sandbox.judge_many(programs, threads=1, batch=len(programs))
-    assert [o.status for o in outcomes] == ["passed", "passed", "failed: no verdict (judge killed by SIGKILL)", "passed"]
+    statuses = [o.status for o in outcomes]
+    assert statuses[2] in ("failed: BlockingIOError", "timed out")  # the bomb meets the process limit
+    assert statuses[:2] + statuses[3:] == [
+        "passed", "passed", "passed", "failed: no verdict (judge killed by SIGKILL)", "passed"]
