@@ -19,8 +19,9 @@ Where this differs from the paper's evaluation (paper 6, OpenCodeEval with vLLM)
   and 3-shot (the MBPP paper's prompt, the paper's base table); BigCodeBench, LiveCodeBench,
   MultiPL-E, McEval and MdEval are not included;
 - the tests run in a judge process apart from the completion and see its return values as plain
-  data (exact builtin types): a test that needs the candidate's own objects (a class instance, a
-  generator) or passes it a function is reported "not evaluated", never passed or failed;
+  data (exact builtin types): a completion returning anything else (its own class, a generator)
+  fails, as an object lying about equality must; tests that pass the candidate something other
+  than plain data (a function) are reported "not evaluated", never passed or failed;
 - before a model is scored, the benchmark's references run in the same sandbox (`eval.gate`): a
   benchmark whose references pass below `min_pass_rate` is refused, and each problem's time
   limit is a multiple of its reference's time there, with a floor (EvalPlus's rule);
