@@ -10,6 +10,7 @@ from math import comb
 
 import pytest
 
+from opencoder.cli import main as opencoder_main
 from opencoder.evaluation import benchmarks
 from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.passk import pass_at_k
@@ -118,7 +119,7 @@ def test_eval_samples_scores_completions_made_elsewhere(tmp_path, humaneval):
     unknown = tmp_path / "unknown.jsonl"
     unknown.write_text('{"task_id": "HumanEval/9999", "completion": ""}\n')
     argv[3] = str(unknown)
-    assert main(argv) == 1
+    assert opencoder_main(["eval", *argv]) == 1
 
 
 def test_pass_at_k_is_the_unbiased_estimator():
@@ -349,6 +350,6 @@ def test_eval_cli_reports_a_missing_benchmark_file(tiny_model, tmp_path, capsys,
     params = config.load()["eval"]
     params.update(benchmarks=[{"name": "mbpp", "path": str(tmp_path / "mbpp.jsonl")}], device="cpu")
     argv = ["--input", str(tiny_model), "--output", str(tmp_path / "eval"), "--params", json.dumps(params)]
-    assert main(argv) == 1
+    assert opencoder_main(["eval", *argv]) == 1
     assert f"{tmp_path / 'mbpp.jsonl'}: no such benchmark file" in capsys.readouterr().err
     assert not (tmp_path / "eval").exists()
