@@ -56,7 +56,7 @@ class Layout:
     sequence_parallel: bool = False
     bf16: bool = True
     fused_swiglu: bool = True  # GPUs: megatron's fused bias-SwiGLU keeps only its input (unfused: 5·sbf)
-    fused_norm: bool = True  # GPUs: a fused RMSNorm keeps its input and 1/rms (CPUs: more, see _norm_bytes)
+    fused_norm: bool = False  # the local spec's torch RMSNorm is composite; TE's fused one: True (_norm_bytes)
     attention: str = "flash"  # flash (SDPA / TE kernels) | local (megatron's, materialises the scores)
 
     def describe(self) -> str:
@@ -161,6 +161,8 @@ def activation_bytes(shape: dict, vocab: int, layout: Layout) -> dict:
     stored *= in_flight
     if layout.pp == 1:
         stored += output_activation_bytes(shape, vocab, layout)
+        if layout.bf16:  # the bf16 logits beside their fp32 copy while the loss is computed
+            rebuilt = max(rebuilt, layout.seq_length * layout.micro_batch * vocab * 2 // t)
     return {"per_layer": per_layer, "stored": stored, "peak": stored + rebuilt}
 
 
