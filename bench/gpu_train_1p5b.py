@@ -71,8 +71,6 @@ def measure(shape: dict, train: dict, *, attention: str, micro_batch: int, seq: 
             "seq": seq}
     if setting == "te" and not transformer_engine_available():
         return {**head, "skipped": "transformer_engine is not importable"}
-    if setting == "overlap" and not torch.cuda.is_available():
-        return {**head, "skipped": "overlap needs a GPU"}
     head["predicted_gib"] = predicted_gib(shape, train, vocab, attention)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     trainer = None

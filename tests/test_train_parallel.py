@@ -1,5 +1,5 @@
 """Memory settings on CPU with gloo and 2 processes: the distributed optimizer trains like the plain one
-and resumes exactly; activation recomputation (selective, full) changes neither losses nor gradient
+(also with overlapped gradient reduction and parameter gathering) and resumes exactly; activation recomputation (selective, full) changes neither losses nor gradient
 norms; sequence parallelism with TP = 2 trains like TP = 2 alone."""
 
 from __future__ import annotations
@@ -49,14 +49,18 @@ def test_distributed_optimizer_trains_like_the_plain_one_and_resumes_exactly(tmp
     plain = run(tmp_path, "plain", blend, procs=2, distributed_optimizer=False)
     sharded = run(tmp_path, "sharded", blend, procs=2, distributed_optimizer=True)
     same_curves(plain, sharded)
+    # the reduce-scatter during the backward pass and the all-gather during the next forward
+    overlap = {"distributed_optimizer": True, "overlap_grad_reduce": True, "overlap_param_gather": True}
+    overlapped = run(tmp_path, "overlapped", blend, procs=2, **overlap)
+    same_curves(sharded, overlapped)
 
     # the same run again, its final outputs gone: it resumes from work/iter_0000003 (the sharded
-    # Adam state of both ranks) and must reproduce steps 4-6 exactly
-    shutil.rmtree(tmp_path / "sharded" / "checkpoint")
-    (tmp_path / "sharded" / "metrics.jsonl").unlink()
-    resumed = run(tmp_path, "sharded", blend, procs=2, expect="iter_0000003 (iteration 3)", distributed_optimizer=True)
-    assert [r["loss"] for r in resumed] == [r["loss"] for r in sharded]
-    assert [r["grad_norm"] for r in resumed] == [r["grad_norm"] for r in sharded]
+    # Adam state of both ranks, parameters gathered before saving) and reproduces steps 4-6 exactly
+    shutil.rmtree(tmp_path / "overlapped" / "checkpoint")
+    (tmp_path / "overlapped" / "metrics.jsonl").unlink()
+    resumed = run(tmp_path, "overlapped", blend, procs=2, expect="iter_0000003 (iteration 3)", **overlap)
+    assert [r["loss"] for r in resumed] == [r["loss"] for r in overlapped]
+    assert [r["grad_norm"] for r in resumed] == [r["grad_norm"] for r in overlapped]
 
 
 @pytest.fixture(scope="module")

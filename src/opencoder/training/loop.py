@@ -80,8 +80,6 @@ def trainer_settings(train: dict) -> dict:
     settings["layer_spec"] = resolve_layer_spec(train["layer_spec"])
     if settings["overlap_param_gather"] and not settings["distributed_optimizer"]:
         raise ValueError("train.overlap_param_gather needs train.distributed_optimizer")
-    if (settings["overlap_grad_reduce"] or settings["overlap_param_gather"]) and not torch.cuda.is_available():
-        raise ValueError("train.overlap_grad_reduce / overlap_param_gather overlap NCCL with compute: GPUs only")
     return settings
 
 

@@ -188,7 +188,7 @@ def layouts(train: dict) -> list[Layout]:
     for gpus, tp, pp in ((1, 1, 1), (8, 1, 1), (8, 2, 1), (8, 4, 1), (16, 2, 2), (64, 2, 1)):
         dp = gpus // (tp * pp)
         base = Layout(tp=tp, pp=pp, dp=dp, micro_batch=mbs, seq_length=seq, num_microbatches=gbs // (mbs * dp))
-        sharded = replace(base, distributed_optimizer=True, sequence_parallel=tp > 1)
+        sharded = replace(base, distributed_optimizer=dp > 1, sequence_parallel=tp > 1)
         rows += [base, sharded] if gpus > 1 else [base]
         rows += [replace(sharded, recompute="selective"), replace(sharded, recompute="full")]
     return rows
