@@ -50,7 +50,8 @@ def predicted_gib(shape: dict, train: dict, vocab: int, attention: str = "sdpa")
 
     layout = memory.Layout(micro_batch=train["micro_batch"], seq_length=train["seq_length"],
                            distributed_optimizer=train["distributed_optimizer"], recompute=train["recompute"],
-                           recompute_method=train["recompute_method"], recompute_num_layers=train["recompute_num_layers"],
+                           recompute_method=train["recompute_method"],
+                           recompute_num_layers=train["recompute_num_layers"],
                            fused_norm=resolve_layer_spec(train["layer_spec"]) == "transformer_engine",
                            attention="local" if attention == "local" else "flash")
     return memory.memory(shape, vocab, layout)["total"] / memory.GIB

@@ -1,6 +1,7 @@
-"""Memory settings on CPU with gloo and 2 processes: the distributed optimizer trains like the plain one
-(also with overlapped gradient reduction and parameter gathering) and resumes exactly; activation recomputation (selective, full) changes neither losses nor gradient
-norms; sequence parallelism with TP = 2 trains like TP = 2 alone."""
+"""Memory settings on CPU (gloo): with 2 processes the distributed optimizer trains like the plain one
+(also with overlapped gradient reduction and parameter gathering) and resumes exactly, and sequence
+parallelism with TP = 2 trains like TP = 2 alone; activation recomputation (selective, full; one
+process) changes neither losses nor gradient norms."""
 
 from __future__ import annotations
 

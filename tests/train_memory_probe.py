@@ -25,8 +25,8 @@ def train_settings(precision: str, distributed_optimizer: bool, **extra) -> dict
             "weight_decay": 0.1, "adam_beta1": 0.9, "adam_beta2": 0.95, "adam_eps": 1e-8, "clip_grad": 1.0,
             "distributed_optimizer": distributed_optimizer, "recompute": "none", "recompute_method": "uniform",
             "recompute_num_layers": 1, "sequence_parallel": False, "overlap_grad_reduce": False,
-            "overlap_param_gather": False, "layer_spec": "local", "micro_batch": 2, "global_batch": 2 * dist.get_world_size(),
-            "seq_length": 64, **extra}
+            "overlap_param_gather": False, "layer_spec": "local", "micro_batch": 2,
+            "global_batch": 2 * dist.get_world_size(), "seq_length": 64, **extra}
 
 
 def model_states(precision: str, distributed_optimizer: bool) -> dict:

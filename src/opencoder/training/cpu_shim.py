@@ -3,8 +3,9 @@
 megatron-core hard-codes CUDA in a few places on the training path: `device="cuda"` literals in the
 optimizer, grad clipping and the causal mask, `torch.cuda.current_device()` in RoPE and the DDP grad
 buffers, `torch.cuda.current_stream()` in grad sync, `torch.cuda.get_rng_state()` in activation
-recomputation (which restores the RNG states around the recomputed forward), and asserts that `tensor.type()` names a CUDA
-tensor. A torch function mode redirects those to the CPU; nothing in megatron is patched on disk.
+recomputation (which restores the RNG states around the recomputed forward), and asserts that
+`tensor.type()` names a CUDA tensor. A torch function mode redirects those to the CPU; nothing in
+megatron is patched on disk.
 Installed only when CUDA is absent, and before megatron is imported.
 """
 

@@ -13,11 +13,12 @@ GQA, RoPE, SwiGLU, no dropout, no biases) rather than the paper's GPT (whose 34�
 bytes include dropout masks and a 4h MLP). Per layer and micro-batch, in elements (s sequence,
 b micro-batch, h hidden, q = heads·head_dim, k = KV heads·head_dim, f = ffn, t = TP):
 
-    attention  norm input sbh, QKV input sbh, QKV output sb(q+2k)/t (V is a view of it), Q and K
-               after RoPE sb(q+k)/t, attention output sbq/t (the projection's input too), the
-               kernel's log-sum-exp (fp32, a·sb/t; megatron's local attention: the softmax a·s²·b/t)
-    MLP        norm input sbh, fc1 input sbh, fc1 output 2sbf/t (the fused SwiGLU keeps only this;
-               unfused also the silu output and the up half, 2sbf/t), fc2 input sbf/t
+    attention  norm (`_norm_bytes`), QKV input sbh, QKV output sb(q+2k)/t (V is a view of it),
+               Q and K after RoPE sb(q+k)/t, RoPE's cos/sin 4·s·d, attention output sbq/t (the
+               projection's input too), the kernel's log-sum-exp (fp32, a·sb/t; megatron's local
+               attention: the softmax a·s²·b/t)
+    MLP        norm, fc1 input sbh, fc1 output 2sbf/t (the fused SwiGLU keeps only this; unfused
+               also the silu output and the up half, 2sbf/t), fc2 input sbf/t
 
 The norm and linear inputs are replicated over the TP ranks unless sequence parallelism shards
 them (/t). Selective recomputation drops the core attention kernel's own state: the a·s²·b softmax
@@ -25,7 +26,8 @@ of the local attention, but only the log-sum-exp of a flash kernel (its output i
 input, kept anyway), so with SDPA or TE attention it saves almost nothing;
 full recomputation keeps only each recomputed group's input and rebuilds one group at a time.
 The last pipeline stage also keeps the final norm and output-layer inputs and the fp32 softmax of
-the vocabulary-parallel cross entropy (4·sbV/t bytes); the first stage holds the activations of
+the vocabulary-parallel cross entropy (4·sbV/t bytes; in bf16 the logits beside it while the loss
+is computed, 2·sbV/t, a transient of the peak); the first stage holds the activations of
 PP micro-batches at once (1F1B). Small per-token terms (norm statistics, targets) are included;
 what is not: allocator fragmentation, CUDA/NCCL workspaces, transient buffers of a kernel
 (`HEADROOM` is kept free for them).
@@ -200,7 +202,8 @@ def table(shape: dict, vocab: int, rows: list[Layout]) -> str:
     lines = [head, "|" + "---|" * (7 + len(CARDS))]
     for layout in rows:
         m = memory(shape, vocab, layout)
-        cells = [f"{m[k] / GIB:.1f}" for k in ("weights", "gradients", "optimizer", "per_layer", "activations", "total")]
+        keys = ("weights", "gradients", "optimizer", "per_layer", "activations", "total")
+        cells = [f"{m[k] / GIB:.1f}" for k in keys]
         marks = ["fits" if fits(m["total"], c) else "-" for c in CARDS]
         lines.append(f"| {layout.describe()} | " + " | ".join(cells + marks) + " |")
     return "\n".join(lines)
