@@ -102,3 +102,10 @@ def test_the_paper_shapes_need_the_memory_settings():
     acts = {r: memory.activation_bytes(small, 96640, memory.Layout(**{**one.__dict__, "recompute": r}))["stored"]
             for r in ("none", "selective", "full")}
     assert acts["none"] > acts["selective"] > 0.99 * acts["none"] > 4 * acts["full"]
+
+
+def test_train_memory_prints_the_table_of_a_recipe(capsys):
+    assert memory.main(["--shape", "opencoder-8b"]) == 0
+    out = capsys.readouterr().out
+    assert "opencoder-8b: 7.77B parameters, sequence 8192, global batch 1024" in out
+    assert "| TP2 PP1 DP4, mbs 1x8192, distopt, SP | " in out

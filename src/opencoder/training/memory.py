@@ -159,7 +159,7 @@ def activation_bytes(shape: dict, vocab: int, layout: Layout) -> dict:
             stored, rebuilt = n * layer_input + (layers - n) * per_layer, per_layer
     else:
         stored = layers * per_layer
-    in_flight = min(layout.pp, layout.num_microbatches)  # 1F1B: micro-batches held by the first stage
+    in_flight = max(1, min(layout.pp, layout.num_microbatches))  # 1F1B: micro-batches held by the first stage
     stored *= in_flight
     if layout.pp == 1:
         stored += output_activation_bytes(shape, vocab, layout)
@@ -189,6 +189,8 @@ def layouts(train: dict) -> list[Layout]:
     rows = []
     for gpus, tp, pp in ((1, 1, 1), (8, 1, 1), (8, 2, 1), (8, 4, 1), (16, 2, 2), (64, 2, 1)):
         dp = gpus // (tp * pp)
+        if gbs % (mbs * dp):
+            continue  # the global batch does not split over this many data-parallel ranks
         base = Layout(tp=tp, pp=pp, dp=dp, micro_batch=mbs, seq_length=seq, num_microbatches=gbs // (mbs * dp))
         sharded = replace(base, distributed_optimizer=dp > 1, sequence_parallel=tp > 1)
         rows += [base, sharded] if gpus > 1 else [base]
