@@ -74,12 +74,14 @@ class Trainer:
 
 
 def trainer_settings(train: dict) -> dict:
-    """The memory and speed settings of the train section, checked against each other and the device."""
+    """The memory and speed settings of the train section, checked against each other."""
+    from opencoder.core.config import ConfigError
+
     settings = {k: train[k] for k in ("distributed_optimizer", "recompute", "recompute_method", "recompute_num_layers",
                                       "sequence_parallel", "overlap_grad_reduce", "overlap_param_gather")}
     settings["layer_spec"] = resolve_layer_spec(train["layer_spec"])
     if settings["overlap_param_gather"] and not settings["distributed_optimizer"]:
-        raise ValueError("train.overlap_param_gather needs train.distributed_optimizer")
+        raise ConfigError("config train: overlap_param_gather needs distributed_optimizer")
     return settings
 
 

@@ -122,7 +122,9 @@ def resolve_layer_spec(name: str) -> str:
     if name == "auto":
         return "transformer_engine" if transformer_engine_available() else "local"
     if name == "transformer_engine" and not transformer_engine_available():
-        raise ValueError("train.layer_spec is transformer_engine, but transformer_engine is not importable")
+        from opencoder.core.config import ConfigError
+
+        raise ConfigError("config train: layer_spec is transformer_engine, but transformer_engine is not importable")
     return name
 
 
