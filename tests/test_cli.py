@@ -42,6 +42,7 @@ HELP = {
     ("tokens", "merge"): {"--input", "--output"},
     ("anneal-data",): {"--input", "--output"},
     ("train",): {"--input", "--output"},
+    ("train-memory",): set(),
     ("export",): {"--input", "--output"},
     ("eval",): {"--input", "--output"},
     ("card",): {"--input", "--output"},

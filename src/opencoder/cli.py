@@ -31,6 +31,7 @@ STAGES = {
     "tokens": "opencoder.tokenization.tokens",
     "anneal-data": "opencoder.training.anneal_data",
     "train": "opencoder.training.cli",
+    "train-memory": "opencoder.training.memory",
     "export": "opencoder.training.export",
     "eval": "opencoder.evaluation.cli",
     "card": "opencoder.release.card",
