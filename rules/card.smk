@@ -1,16 +1,16 @@
 # The model folder to publish: the export's files plus a README model card built from the build's
-# own records (architecture, corpus funnel, training setup and logs, eval scores, rebuild command).
-import json
+# own records (architecture, corpus funnel, training setup and logs, eval scores, rebuild command);
+# the chat model's folder likewise, with its SFT data, schedule and scores next to the base model's.
 import os
 
-from opencoder.training.params import stage_params as training_params
+from opencoder.training.params import SFT_STAGES
 
 
-def rebuild_command():
+def rebuild_command(target="model"):
     """`make run` with the config files this build was given, relative to the checkout when inside it."""
     extra = [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else str(f)
              for f in workflow.configfiles if os.path.abspath(f) != os.path.abspath("config/config.yaml")]
-    return "make run TARGET=model" + (f' CONFIG="{" ".join(extra)}"' if extra else "")
+    return f"make run TARGET={target}" + (f' CONFIG="{" ".join(extra)}"' if extra else "")
 
 
 rule model:
@@ -22,19 +22,20 @@ rule model:
         evals=rules.eval.output.summaries,
     output:
         directory(f"{OUT}/model"),
+    message:
+        "model card -> {output}"
     params:
-        cfg=params_json("card"),
-        training=json.dumps(training_params(config, "anneal"), sort_keys=True, separators=(",", ":")),
-        rebuild=rebuild_command(),
+        cfg=settings_param("card", {**config["card"], "rebuild": rebuild_command()}),
+        training=training_settings("anneal"),
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
         f"{OUT}/logs/model.log",
     shell:
-        "{OPENCODER} card --export {input.export:q} --out {output:q} --funnel {input.funnel:q}"
+        "{OPENCODER} card --input {input.export:q} --output {output:q} --funnel {input.funnel:q}"
         " --pretrain-metrics {input.pretrain:q} --anneal-metrics {input.anneal:q} --eval {input.evals:q}"
-        " --training {params.training:q} --rebuild {params.rebuild:q} --params {params.cfg:q} 2> {log:q}"
+        " --training {params.training:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule model_instruct:
@@ -42,23 +43,24 @@ rule model_instruct:
     scores next to the base model's."""
     input:
         export=f"{OUT}/hf_instruct",
-        stats=expand(f"{OUT}/sft/{{stage}}/{{f}}.stats.json", stage=["stage1", "stage2"], f=["data", "clean", "packed"]),
-        metrics=expand(f"{OUT}/sft/{{stage}}/metrics.jsonl", stage=["stage1", "stage2"]),
+        stats=expand(f"{OUT}/sft/{{stage}}/{{f}}.stats.json", stage=SFT_STAGES, f=["data", "clean", "packed"]),
+        metrics=expand(f"{OUT}/sft/{{stage}}/metrics.jsonl", stage=SFT_STAGES),
         base=rules.eval.output.summaries,
         evals=rules.eval_instruct.output.summaries,
     output:
         directory(f"{OUT}/model_instruct"),
+    message:
+        "instruct model card -> {output}"
     params:
-        cfg=params_json("card"),
-        sft=json.dumps({s: sft_params(config, s) for s in ("stage1", "stage2")}, sort_keys=True, separators=(",", ":")),
+        cfg=settings_param("card", {**config["card"], "rebuild": rebuild_command("model_instruct")}),
+        sft=settings_param("sft.training", {s: sft_params(config, s) for s in SFT_STAGES}),
         sft_dir=f"{OUT}/sft",
-        rebuild=rebuild_command().replace("TARGET=model", "TARGET=model_instruct"),
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
         f"{OUT}/logs/model_instruct.log",
     shell:
-        "{OPENCODER} card --export {input.export:q} --out {output:q} --sft-dir {params.sft_dir:q}"
-        " --sft-params {params.sft:q} --base-eval {input.base:q} --eval {input.evals:q}"
-        " --rebuild {params.rebuild:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} card --input {input.export:q} --output {output:q} --sft-dir {params.sft_dir:q}"
+        " --sft-training {params.sft:q} --base-eval {input.base:q} --eval {input.evals:q}"
+        " --params {params.cfg:q} 2> {log:q}"

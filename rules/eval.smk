@@ -1,20 +1,22 @@
 # Evaluation (paper 6): greedy completions from the exported model, each judged in a bubblewrap
 # sandbox; pass@k per benchmark. Params are the eval section only: changing an eval setting reruns
-# this rule and nothing upstream.
+# this rule and nothing upstream. A benchmark without data (no path, no package ships it) is
+# skipped with one line; the outputs are those of the others.
+from opencoder.evaluation.benchmarks import available as eval_available
 
-
-BENCHMARKS = [b["name"] for b in config["eval"]["benchmarks"]]
-EVAL = "{OPENCODER} eval --model {input:q} --out {params.out:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
+EVAL_NAMES = [b["name"] for b in config["eval"]["benchmarks"] if eval_available(b) is None]
 
 
 rule eval:
     input:
         f"{OUT}/hf_export",
     output:
-        summaries=expand(f"{OUT}/eval/{{name}}/summary.json", name=BENCHMARKS),
-        results=expand(f"{OUT}/eval/{{name}}/results.jsonl", name=BENCHMARKS),
+        summaries=expand(f"{OUT}/eval/{{name}}/summary.json", name=EVAL_NAMES),
+        results=expand(f"{OUT}/eval/{{name}}/results.jsonl", name=EVAL_NAMES),
+    message:
+        "eval -> {params.out}"
     params:
-        cfg=params_json("eval"),
+        cfg=settings("eval"),
         out=f"{OUT}/eval",
     threads: res("eval")["threads"]
     resources:
@@ -22,7 +24,8 @@ rule eval:
     log:
         f"{OUT}/logs/eval.log",
     shell:
-        EVAL
+        "{OPENCODER} eval --input {input:q} --output {params.out:q} --threads {threads}"
+        " --params {params.cfg:q} 2> {log:q}"
 
 
 rule eval_instruct:
@@ -30,10 +33,12 @@ rule eval_instruct:
     input:
         f"{OUT}/hf_instruct",
     output:
-        summaries=expand(f"{OUT}/eval_instruct/{{name}}/summary.json", name=BENCHMARKS),
-        results=expand(f"{OUT}/eval_instruct/{{name}}/results.jsonl", name=BENCHMARKS),
+        summaries=expand(f"{OUT}/eval_instruct/{{name}}/summary.json", name=EVAL_NAMES),
+        results=expand(f"{OUT}/eval_instruct/{{name}}/results.jsonl", name=EVAL_NAMES),
+    message:
+        "eval instruct -> {params.out}"
     params:
-        cfg=params_json("eval"),
+        cfg=settings("eval"),
         out=f"{OUT}/eval_instruct",
     threads: res("eval")["threads"]
     resources:
@@ -41,4 +46,5 @@ rule eval_instruct:
     log:
         f"{OUT}/logs/eval_instruct.log",
     shell:
-        EVAL
+        "{OPENCODER} eval --input {input:q} --output {params.out:q} --threads {threads}"
+        " --params {params.cfg:q} 2> {log:q}"

@@ -1,10 +1,10 @@
-# The base checkpoint (annealed, or imported: rules/import.smk) as a self-contained Hugging Face
-# LlamaForCausalLM folder (weights, config, generation config, tokenizer with its chat template).
-
+# The base checkpoint (annealed, or imported: rules/import.smk) and the chat model (the last SFT
+# stage's checkpoint) as self-contained Hugging Face LlamaForCausalLM folders (weights, config,
+# generation config, tokenizer with its chat template).
 
 EXPORT = (
-    "{OPENCODER} export --checkpoint {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
-    " --out {output:q} --params {params.cfg:q} 2> {log:q}"
+    "{OPENCODER} export --input {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
+    " --output {output:q} --params {params.cfg:q} 2> {log:q}"
 )
 
 
@@ -14,8 +14,10 @@ rule hf:
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
         directory(f"{OUT}/hf_export"),
+    message:
+        "export -> {output}"
     params:
-        cfg=params_json("export"),
+        cfg=settings("export"),
         tokenizer=BASE_TOKENIZER,
     threads: res("hf")["threads"]
     resources:
@@ -34,8 +36,10 @@ rule hf_instruct:
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
         directory(f"{OUT}/hf_instruct"),
+    message:
+        "export instruct -> {output}"
     params:
-        cfg=params_json("export"),
+        cfg=settings("export"),
         tokenizer=BASE_TOKENIZER,
     threads: res("hf")["threads"]
     resources:

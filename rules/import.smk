@@ -12,8 +12,10 @@ rule import_model:
         checkpoint=directory(f"{IMPORT_DIR}/checkpoint"),
         tokenizer=directory(f"{IMPORT_DIR}/tokenizer"),
         stats=f"{IMPORT_DIR}/stats.json",
+    message:
+        "import -> {output.checkpoint}"
     params:
-        cfg=params_json("import"),
+        cfg=settings("import"),
         procs=config["import"]["tensor_parallel"] * config["import"]["pipeline_parallel"],
     threads: res("import_model")["threads"]
     resources:
@@ -22,7 +24,7 @@ rule import_model:
         f"{OUT}/logs/import.log",
     shell:
         "OMP_NUM_THREADS={threads} {LAUNCH} --gpus-per-node {params.procs} -- import"
-        " --output {output.checkpoint:q} --tokenizer-out {output.tokenizer:q} --stats {output.stats:q}"
+        " --output {output.checkpoint:q} --tokenizer {output.tokenizer:q} --stats {output.stats:q}"
         " --params {params.cfg:q} 2> {log:q}"
 
 

@@ -1,11 +1,16 @@
 # Two-stage SFT (paper 5). Per stage: its instruction sources -> conversations (sft_data) ->
 # decontaminated against the benchmarks (sft_decontaminate) -> packed with the tokenizer's chat
 # template (sft_pack) -> trained through the same launcher and loop as pretraining. Stage 1 starts
-# from the base checkpoint (annealed, or imported when import.source is set), stage 2 from stage 1's; each has its own schedule. A rule's params
-# are only its stage's settings, so a stage-2 change reruns stage 2 and nothing upstream.
+# from the base checkpoint (annealed, or imported when import.source is set), stage 2 from stage
+# 1's; each has its own schedule. A rule's params are only its stage's settings, so a stage-2
+# change reruns stage 2 and nothing upstream.
 from opencoder.training.params import sft_params
 
 SFT_DOCTESTS = f"{OUT}/sft/doctests.jsonl"
+
+
+wildcard_constraints:
+    stage="stage[12]",
 
 
 def sft_sources(stage):
@@ -14,8 +19,9 @@ def sft_sources(stage):
              "weight": s["weight"]} for s in config["sft"][stage]["sources"]]
 
 
-def sft_json(obj):
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+def stage_settings(name, value):
+    """Params function: `value(stage)` of the job's stage as the settings file `name.format(stage)`."""
+    return lambda wildcards: settings_param(name.format(wildcards.stage), value(wildcards.stage))(wildcards)
 
 
 rule sft_doctests:
@@ -25,15 +31,18 @@ rule sft_doctests:
         data=SFT_DOCTESTS,
         dropped=f"{OUT}/sft/doctests.dropped.parquet",
         stats=f"{OUT}/sft/doctests.stats.json",
+    message:
+        "sft doctests -> {output.data}"
     params:
-        cfg=params_json("sft", "doctests"),
+        cfg=settings("sft", "doctests"),
+        corpus=listed("corpus"),
     threads: res("sft_doctests")["threads"]
     resources:
         **res("sft_doctests"),
     log:
         f"{OUT}/logs/sft_doctests.log",
     shell:
-        "{OPENCODER} sft-doctests --input {input.corpus:q} --output {output.data:q} --threads {threads}"
+        "{OPENCODER} sft-doctests --input {params.corpus:q} --output {output.data:q} --threads {threads}"
         " --params {params.cfg:q} 2> {log:q}"
 
 
@@ -45,10 +54,10 @@ rule sft_data:
         data=f"{OUT}/sft/{{stage}}/data.jsonl",
         rejected=f"{OUT}/sft/{{stage}}/rejected.parquet",
         stats=f"{OUT}/sft/{{stage}}/data.stats.json",
-    wildcard_constraints:
-        stage="stage[12]",
+    message:
+        "sft data {wildcards.stage} -> {output.data}"
     params:
-        cfg=lambda w: sft_json(sft_sources(w.stage)),
+        cfg=stage_settings("sft.{}.sources", sft_sources),
         seed=config["seed"],
     log:
         f"{OUT}/logs/sft_data_{{stage}}.log",
@@ -64,10 +73,10 @@ rule sft_decontaminate:
         data=f"{OUT}/sft/{{stage}}/clean.jsonl",
         removed=f"{OUT}/sft/{{stage}}/removed.parquet",
         stats=f"{OUT}/sft/{{stage}}/clean.stats.json",
-    wildcard_constraints:
-        stage="stage[12]",
+    message:
+        "decontaminate {wildcards.stage} -> {output.data}"
     params:
-        cfg=params_json("sft", "decontamination"),
+        cfg=settings("sft", "decontamination"),
     log:
         f"{OUT}/logs/sft_decontaminate_{{stage}}.log",
     shell:
@@ -83,10 +92,11 @@ rule sft_pack:
         packed=f"{OUT}/sft/{{stage}}/packed.npz",
         dropped=f"{OUT}/sft/{{stage}}/dropped.parquet",
         stats=f"{OUT}/sft/{{stage}}/packed.stats.json",
-    wildcard_constraints:
-        stage="stage[12]",
+    message:
+        "sft pack {wildcards.stage} -> {output.packed}"
     params:
-        cfg=lambda w: sft_json({"seq_length": sft_params(config, w.stage)["train"]["seq_length"]}),
+        # only the stage's sequence length: its other training settings do not repack
+        cfg=stage_settings("sft.{}.pack", lambda stage: {"seq_length": sft_params(config, stage)["train"]["seq_length"]}),
         tokenizer=BASE_TOKENIZER,
     log:
         f"{OUT}/logs/sft_pack_{{stage}}.log",
@@ -97,8 +107,8 @@ rule sft_pack:
 
 SFT_TRAIN = (
     "OMP_NUM_THREADS={threads} {LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}"
-    " --cpus-per-task {threads} -- train --stage {params.stage} --blend {input.packed:q}"
-    " --init-from {input.init:q} --out {output.checkpoint:q} --work {params.work:q}"
+    " --cpus-per-task {threads} -- train --stage {params.stage} --input {input.packed:q}"
+    " --init-from {input.init:q} --output {output.checkpoint:q} --work {params.work:q}"
     " --metrics {output.metrics:q} --params {params.cfg:q} 2> {log:q}"
 )
 
@@ -110,9 +120,11 @@ rule sft_stage1:
     output:
         checkpoint=directory(f"{OUT}/sft/stage1/checkpoint"),
         metrics=f"{OUT}/sft/stage1/metrics.jsonl",
+    message:
+        "sft stage1 -> {output.checkpoint}"
     params:
         stage="sft_stage1",
-        cfg=sft_json(sft_params(config, "stage1")),
+        cfg=training_settings("sft_stage1"),
         work=f"{OUT}/sft/stage1/work",
     threads: res("sft_stage1")["threads"]
     resources:
@@ -130,9 +142,11 @@ rule sft_stage2:
     output:
         checkpoint=directory(f"{OUT}/sft/stage2/checkpoint"),
         metrics=f"{OUT}/sft/stage2/metrics.jsonl",
+    message:
+        "sft stage2 -> {output.checkpoint}"
     params:
         stage="sft_stage2",
-        cfg=sft_json(sft_params(config, "stage2")),
+        cfg=training_settings("sft_stage2"),
         work=f"{OUT}/sft/stage2/work",
     threads: res("sft_stage2")["threads"]
     resources:

@@ -7,7 +7,6 @@ import json
 
 from opencoder.cli import main as opencoder
 from opencoder.core import config
-from opencoder.release import card as cards
 from opencoder.training import metrics
 from opencoder.training.params import sft_params
 from test_card import build  # noqa: F401  (the module fixture: a tiny export and a real eval run)
@@ -48,11 +47,12 @@ def test_instruct_card_has_data_per_stage_decontamination_and_scores_next_to_the
         sft_stage_files(tmp_path, stage, tokenizer)
     summary = str(build / "eval" / "humaneval" / "summary.json")
     out = tmp_path / "model_instruct"
-    assert cards.main([
-        "--export", str(build / "hf_export"), "--out", str(out), "--sft-dir", str(tmp_path / "sft"),
-        "--sft-params", json.dumps({s: sft_params(cfg, s) for s in ("stage1", "stage2")}),
-        "--base-eval", summary, "--eval", summary, "--rebuild", "make run TARGET=model_instruct",
-        "--params", json.dumps(cfg["card"]),
+    training = tmp_path / "sft.training.json"
+    training.write_text(json.dumps({s: sft_params(cfg, s) for s in ("stage1", "stage2")}))
+    assert opencoder([
+        "card", "--input", str(build / "hf_export"), "--output", str(out), "--sft-dir", str(tmp_path / "sft"),
+        "--sft-training", str(training), "--base-eval", summary, "--eval", summary,
+        "--params", json.dumps({**cfg["card"], "rebuild": "make run TARGET=model_instruct"}),
     ]) == 0
     text = (out / "README.md").read_text()
     card = ModelCard.load(out / "README.md")
@@ -68,5 +68,7 @@ def test_instruct_card_has_data_per_stage_decontamination_and_scores_next_to_the
         assert (f"{p['sft']['epochs']:g} epoch(s), batch {p['train']['global_batch']:,}, lr {p['train']['lr']:g}"
                 in text)
     assert "| base (%) | instruct (%) |" in text
-    assert cards.main(["--export", str(tmp_path / "missing"), "--out", str(tmp_path / "x"),
-                       "--sft-dir", str(tmp_path / "sft"), "--sft-params", "{}"]) == 1
+    assert "make run TARGET=model_instruct" in text
+    # a missing export: one error line through the CLI, no traceback
+    assert opencoder(["card", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "x"),
+                      "--sft-dir", str(tmp_path / "sft"), "--sft-training", "{}"]) == 1

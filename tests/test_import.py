@@ -31,13 +31,18 @@ def tiny_hf(folder: Path, *, tied: bool, **config) -> Path:
     return folder
 
 
-def run_import(source: Path, tmp: Path, tp: int) -> Path:
-    params = {"source": str(source), "name": "tiny-hf", "trust_remote_code": False,
-              "tensor_parallel": tp, "pipeline_parallel": 1}
-    cmd = [sys.executable, "-m", "opencoder.training.launch", "--gpus-per-node", str(tp), "--", "import",
-           "--output", str(tmp / "checkpoint"), "--tokenizer-out", str(tmp / "tokenizer"),
-           "--stats", str(tmp / "stats.json"), "--params", json.dumps(params)]
-    result = subprocess.run(cmd, env=cpu_env(), capture_output=True, text=True, timeout=600)
+def import_command(source: Path | str, tmp: Path, tp: int) -> list[str]:
+    """`opencoder import` of `source` at TP = `tp` into tmp/checkpoint, tmp/tokenizer, tmp/stats.json."""
+    params = {"source": None, "name": "tiny-hf", "trust_remote_code": False, "tensor_parallel": tp,
+              "pipeline_parallel": 1}
+    return [sys.executable, "-m", "opencoder.training.launch", "--gpus-per-node", str(tp), "--", "import",
+            "--input", str(source), "--output", str(tmp / "checkpoint"), "--tokenizer", str(tmp / "tokenizer"),
+            "--stats", str(tmp / "stats.json"), "--params", json.dumps(params)]
+
+
+def run_import(source: Path | str, tmp: Path, tp: int) -> Path:
+    result = subprocess.run(import_command(source, tmp, tp), env=cpu_env(), capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return tmp / "checkpoint"
 

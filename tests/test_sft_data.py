@@ -148,5 +148,7 @@ def test_corpus_doctest_set_keeps_only_functions_whose_doctests_pass():
     from opencoder.evaluation.sandbox import Limits, Sandbox
 
     params = load()["sft"]["doctests"]["sandbox"]
-    outcomes = Sandbox(Limits.from_config(params), uid=params["uid"]).check_many([c["program"] for c in found])
-    assert [o.status for o in outcomes] == ["passed", "failed: exit status 1", "failed: exit status 1"]
+    outcomes = Sandbox(Limits.from_config(params), uid=params["uid"]).judge_many([c["program"] for c in found],
+                                                                                 progress=False)
+    # the judge's own test finds the failed doctests: a wrong answer, a function needing its module
+    assert [o.status for o in outcomes] == ["passed", "failed: AssertionError", "failed: AssertionError"]

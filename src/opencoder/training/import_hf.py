@@ -163,22 +163,26 @@ def import_checkpoint(source: str, out: str | Path, tokenizer_out: str | Path, *
 
 
 def main(argv: list[str] | None = None) -> int:
-    from opencoder.core.config import add_config_args, stage_params
+    from opencoder.core.args import add_io
+    from opencoder.core.config import ConfigError, add_config_args, stage_params
     from opencoder.core.shards import write_json
 
     parser = argparse.ArgumentParser(prog="opencoder import", description=__doc__.splitlines()[0])
-    parser.add_argument("--output", required=True, help="checkpoint directory to write")
-    parser.add_argument("--tokenizer-out", required=True, help="folder for the source's tokenizer")
+    add_io(parser, "input", required=False,
+           help="the model to import: a folder, .gguf file, package://PACKAGE/FILE or Hub id (default: import.source)")
+    add_io(parser, "output", help="checkpoint directory to write")
+    parser.add_argument("--tokenizer", required=True, help="folder to write the source's tokenizer to")
     parser.add_argument("--stats", required=True, help="stats JSON to write")
     add_config_args(parser)
     args = parser.parse_args(argv)
     params = stage_params(args, "import")
-    if not params["source"]:
-        raise SourceError("import.source: not set (a folder, .gguf file, package://PACKAGE/FILE or Hub id)")
+    source = args.input or params["source"]
+    if not source:
+        raise ConfigError("import.source: not set (a folder, .gguf file, package://PACKAGE/FILE or Hub id)")
     logging.getLogger("megatron").setLevel(logging.WARNING)
     import torch.distributed as dist
 
-    summary = import_checkpoint(params["source"], args.output, args.tokenizer_out,
+    summary = import_checkpoint(source, args.output, args.tokenizer,
                                 tp=params["tensor_parallel"], pp=params["pipeline_parallel"],
                                 trust_remote_code=params["trust_remote_code"], name=params["name"])
     if dist.get_rank() == 0:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 
+from opencoder.core.config import ConfigError
+
 
 def _with_recipe(section: dict, model_name: str) -> dict:
     """A section's common settings with the chosen model's recipe merged over them."""
@@ -17,12 +19,20 @@ def _with_recipe(section: dict, model_name: str) -> dict:
     return merged
 
 
+SFT_STAGES = ("stage1", "stage2")
+# every stage `opencoder train --stage` runs
+TRAIN_STAGES = ("pretrain", "anneal", *(f"sft_{s}" for s in SFT_STAGES))
+
+
 def stage_params(config: dict, stage: str) -> dict:
-    """`{"seed", "model", "train"[, "anneal"]}` for stage "pretrain" or "anneal"."""
+    """`{"seed", "model", "train"[, "anneal"]}` for stage "pretrain" or "anneal"; an SFT stage
+    ("sft_stage1", "sft_stage2"): `sft_params`."""
+    if stage.startswith("sft_"):
+        return sft_params(config, stage.removeprefix("sft_"))
     name = config["model"]["name"]
     shapes = config["model"]["shapes"]
     if name not in shapes:
-        raise KeyError(f"model.name {name!r} is not one of model.shapes ({', '.join(shapes)})")
+        raise ConfigError(f"model.name {name!r} is not one of model.shapes ({', '.join(shapes)})")
     params = {
         "seed": config["seed"],
         "model": {"name": name, **copy.deepcopy(shapes[name])},
@@ -33,7 +43,6 @@ def stage_params(config: dict, stage: str) -> dict:
     return params
 
 
-SFT_STAGES = ("stage1", "stage2")
 # pretraining's schedule keys, which an SFT stage replaces with its own (cosine over its epochs)
 _PRETRAIN_SCHEDULE = ("steps", "warmup_steps", "decay_steps", "decay_style")
 

@@ -17,7 +17,9 @@ import numpy as np
 import polars as pl
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
+from opencoder.training.params import SFT_STAGES
 from opencoder.training.sft.sources import read_source, weighted
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,8 @@ def read_conversations(path: str | Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder sft-data", description=__doc__.splitlines()[0])
-    parser.add_argument("--output", required=True, help="conversations (jsonl); rejected.parquet and stats.json beside it")
-    parser.add_argument("--stage", default="stage1", help="the sft stage whose sources are read from --config")
+    add_io(parser, "output", help="conversations (jsonl); rejected.parquet and data.stats.json beside it")
+    parser.add_argument("--stage", choices=SFT_STAGES, default="stage1", help="the sft stage whose sources --config gives")
     parser.add_argument("--seed", type=int, default=1234)
     add_config_args(parser)
     parser.epilog = "--params: the stage's `sources` list as JSON"

@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.evaluation.benchmarks import BENCHMARKS, BenchmarkError, read_records
 
@@ -125,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     from opencoder.training.sft.data import read_conversations, write_conversations
 
     parser = argparse.ArgumentParser(prog="opencoder decontaminate", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="conversations (jsonl of sft-data)")
-    parser.add_argument("--output", required=True, help="kept conversations (jsonl); stats beside it")
+    add_io(parser, "input", help="conversations (jsonl of sft-data)")
+    add_io(parser, "output", help="kept conversations (jsonl); its .stats.json beside it")
     parser.add_argument("--removed", required=True, help="audit table of removals (parquet)")
     add_config_args(parser)
     args = parser.parse_args(argv)

@@ -3,10 +3,12 @@ pass in the evaluation sandbox.
 
 For every top-level function of a corpus Python file whose docstring holds doctest examples (`>>>`),
 the instruction asks for a function with that signature and docstring, and the answer is the
-function itself, preceded by those of the file's absolute imports whose names it uses. A candidate is kept only when a program
-made of those imports, the function and a doctest run over its docstring passes in the sandbox
-(`opencoder.evaluation.sandbox`): the answer is executed, not trusted. Functions that depend on the
-rest of their module fail there and are dropped (counted in the stats with the reason).
+function itself, preceded by those of the file's absolute imports whose names it uses. A candidate
+is kept only when its doctests pass in the evaluation sandbox (`opencoder.evaluation.sandbox`): the
+imports and the function run in the candidate's process, the doctests over its docstring run there
+too, and the trusted judge checks that none failed; the answer is executed, not trusted. Functions
+that depend on the rest of their module fail there and are dropped (counted in the stats with the
+reason).
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ from pathlib import Path
 
 import polars as pl
 
+# appended to the candidate's code: runs the function's doctests in the candidate's own process and
+# returns the number that failed, which the judge's trusted test checks (the answer is never trusted)
+RUNNER = "_opencoder_doctest_failures"
 CHECK = """
-import doctest as _doctest, sys as _sys
-_failed = 0
-for _test in _doctest.DocTestFinder().find({name}, "{name}", globs=dict(globals())):
-    _failed += _doctest.DocTestRunner(optionflags=_doctest.ELLIPSIS).run(_test).failed
-if _failed:
-    _sys.exit(1)
+
+def {runner}():
+    import doctest as _doctest
+    _failed = 0
+    for _test in _doctest.DocTestFinder().find({name}, "{name}", globs=dict(globals())):
+        _failed += _doctest.DocTestRunner(optionflags=_doctest.ELLIPSIS).run(_test, out=lambda _text: None).failed
+    return _failed
 """
+TEST = f"assert {RUNNER}() == 0, 'doctests failed'\n"
 
 
 def candidates(text: str, doc_id: str, path: str) -> list[dict]:
@@ -52,8 +59,15 @@ def candidates(text: str, doc_id: str, path: str) -> list[dict]:
         header = "\n".join(needed) + ("\n\n" if needed else "")
         answer = f"```python\n{header}{source.rstrip()}\n```"
         out.append({"doc_id": doc_id, "path": path, "name": node.name, "instruction": instruction,
-                    "output": answer, "program": f"{header}{source}\n{CHECK.format(name=node.name)}"})
+                    "output": answer, "program": program(f"{header}{source}", node.name)})
     return out
+
+
+def program(code: str, name: str):
+    """The sandbox run of `code` (imports and the function `name`): its doctests must all pass."""
+    from opencoder.evaluation.sandbox import Program
+
+    return Program(completion=code + CHECK.format(runner=RUNNER, name=name), tests=TEST, entry_points=(RUNNER,))
 
 
 def build(corpus: list[str], params: dict, threads: int = 1) -> tuple[list[dict], list[dict], dict]:
@@ -69,7 +83,7 @@ def build(corpus: list[str], params: dict, threads: int = 1) -> tuple[list[dict]
     limit = params.get("max_candidates")
     found = found[:limit] if limit else found
     sandbox = Sandbox(Limits.from_config(params["sandbox"]), uid=params["sandbox"].get("uid", 65534))
-    outcomes = sandbox.check_many([c["program"] for c in found], threads=threads, desc="doctests")
+    outcomes = sandbox.judge_many([c["program"] for c in found], threads=threads, desc="doctests")
     kept, dropped = [], []
     for c, o in zip(found, outcomes):
         base = {"id": f"{c['doc_id']}:{c['name']}", "path": c["path"], "name": c["name"]}
@@ -89,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from opencoder.core import shards
+    from opencoder.core.args import add_io
     from opencoder.core.config import add_config_args, stage_params
 
     parser = argparse.ArgumentParser(prog="opencoder sft-doctests", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", nargs="+", required=True, help="corpus shards (parquet)")
-    parser.add_argument("--output", required=True, help="instruction file (jsonl, opc-sft format)")
+    add_io(parser, "input", nargs="+", metavar="PARQUET", help="corpus shards")
+    add_io(parser, "output", help="instruction file (jsonl, opc-sft format); .dropped.parquet and .stats.json beside it")
     parser.add_argument("--threads", type=int, default=1, help="sandboxed programs run at once")
     add_config_args(parser)
     args = parser.parse_args(argv)

@@ -162,19 +162,25 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoTokenizer
 
     from opencoder.core import shards
-    from opencoder.core.config import add_config_args, stage_params
+    from opencoder.core.args import add_io
+    from opencoder.core.config import add_config_args, load, read_params
+    from opencoder.training.params import SFT_STAGES, sft_params
     from opencoder.training.sft.data import read_conversations
 
     log = logging.getLogger(__name__)
     parser = argparse.ArgumentParser(prog="opencoder sft-pack", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="conversations (jsonl)")
+    add_io(parser, "input", help="conversations (jsonl of decontaminate or sft-data)")
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder (with its chat template)")
-    parser.add_argument("--output", required=True, help="packed.npz; dropped.parquet and stats beside it")
-    parser.add_argument("--stage", default="stage1")
+    add_io(parser, "output", help="packed.npz; dropped.parquet and packed.stats.json beside it")
+    parser.add_argument("--stage", choices=SFT_STAGES, default="stage1",
+                        help="the SFT stage whose sequence length --config gives")
     add_config_args(parser)
+    parser.epilog = "--params: {\"seq_length\": N} (default: the stage's, resolved from --config)"
     args = parser.parse_args(argv)
-    params = stage_params(args, f"sft.{args.stage}")
-    seq_length = params["seq_length"]
+    if args.params:
+        seq_length = read_params(args.params)["seq_length"]
+    else:
+        seq_length = sft_params(load(*args.config), args.stage)["train"]["seq_length"]
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     if not tokenizer.chat_template:
         raise TemplateError(f"{args.tokenizer}: tokenizer has no chat template")
