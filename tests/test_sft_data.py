@@ -152,3 +152,46 @@ def test_corpus_doctest_set_keeps_only_functions_whose_doctests_pass():
                                                                                  progress=False)
     # the judge's own test finds the failed doctests: a wrong answer, a function needing its module
     assert [o.status for o in outcomes] == ["passed", "failed: AssertionError", "failed: AssertionError"]
+
+
+def test_commands_count_what_they_drop_and_fail_in_one_line_naming_file_and_row(tmp_path, tokenizer):
+    """Bad rows and too-long conversations are counted in the stats (and named in the log and the
+    set-aside table); a stage left with nothing usable is one error line naming the file."""
+    from test_cli import assert_one_line, run
+
+    tokenizer.save_pretrained(str(tmp_path / "tok"))
+    source = write_jsonl(tmp_path / "mixed.jsonl", [
+        {"instruction": "Add two numbers.", "output": "def add(a, b):\n    return a + b"},
+        {"instruction": "no output"},
+        {"instruction": "Long. " * 200, "output": "x"},
+    ])
+    sources = json.dumps([{"name": "mixed", "path": str(source), "weight": 1.0}])
+    done = run("sft-data", "--output", str(tmp_path / "data.jsonl"), "--params", sources)
+    assert done.returncode == 0, done.stderr
+    assert f"{source}: row 2: missing field output" in done.stderr
+    stats = json.loads((tmp_path / "data.stats.json").read_text())
+    assert (stats["conversations"], stats["rejected"]) == (2, 1)
+    assert pl.read_parquet(tmp_path / "rejected.parquet")["row"].to_list() == [2]
+
+    done = run("sft-pack", "--input", str(tmp_path / "data.jsonl"), "--tokenizer", str(tmp_path / "tok"),
+               "--output", str(tmp_path / "packed.npz"), "--params", '{"seq_length": 64}')
+    assert done.returncode == 0, done.stderr
+    assert f"{source}: row 3: conversation of" in done.stderr and "dropped, not truncated" in done.stderr
+    stats = json.loads((tmp_path / "packed.stats.json").read_text())
+    assert (stats["conversations"], stats["packed_conversations"], stats["dropped_too_long"]) == (2, 1, 1)
+    assert pl.read_parquet(tmp_path / "dropped.parquet")["row"].to_list() == [3]
+
+    nothing = write_jsonl(tmp_path / "bad.jsonl", [{"instruction": 3, "output": "x"}, {"messages": []}])
+    assert_one_line(run("sft-data", "--output", str(tmp_path / "none.jsonl"), "--params",
+                        json.dumps([{"name": "bad", "path": str(nothing), "weight": 1.0}])), "sft-data", nothing)
+    assert_one_line(run("sft-data", "--output", str(tmp_path / "none.jsonl"), "--params",
+                        json.dumps([{"name": "gone", "path": str(tmp_path / "gone.jsonl"), "weight": 1.0}])),
+                    "sft-data", tmp_path / "gone.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines()]
+    too_long = write_jsonl(tmp_path / "long.jsonl", [r for r in rows if r["row"] == 3])
+    assert_one_line(run("sft-pack", "--input", str(too_long), "--tokenizer", str(tmp_path / "tok"),
+                        "--output", str(tmp_path / "p.npz"), "--params", '{"seq_length": 64}'), "sft-pack", too_long)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "a", "messages": []}\n{oops\n')
+    assert_one_line(run("decontaminate", "--input", str(broken), "--output", str(tmp_path / "c.jsonl"),
+                        "--removed", str(tmp_path / "r.parquet")), "decontaminate", broken, "line 2")

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import torch
 
-from opencoder.core.errors import OpencoderError
+from opencoder.core.errors import InputError
 from opencoder.training.export import megatron_tensors
 
 log = logging.getLogger(__name__)
 PACKAGE = "package://"
 
 
-class SourceError(OpencoderError, ValueError):
+class SourceError(InputError):
     """A source that cannot be imported (missing, or not a Llama layout)."""
 
 
@@ -61,10 +61,14 @@ def load_hf(source: str, *, trust_remote_code: bool = False):
     kwargs = {"trust_remote_code": trust_remote_code}
     if gguf:
         kwargs["gguf_file"] = gguf
-    tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-    if gguf:
-        kwargs["quantization_config"] = GgufConfig(dequantize=True)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+        if gguf:
+            kwargs["quantization_config"] = GgufConfig(dequantize=True)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
+    except (OSError, ValueError) as exc:  # unreachable Hub, no weights, code not trusted: say which
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"{source}: cannot be loaded ({first})") from exc
     return model.eval(), tokenizer
 
 

@@ -18,7 +18,8 @@ import polars as pl
 
 from opencoder.core import shards
 from opencoder.core.args import add_io
-from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.training.params import SFT_STAGES
 from opencoder.training.sft.sources import read_source, weighted
 
@@ -30,7 +31,7 @@ def collect(sources: list[dict], seed: int) -> tuple[list[dict], list[dict], dic
     """(conversations, rejected rows, per-source stats) of a stage's sources."""
     names = [s["name"] for s in sources]
     if len(set(names)) != len(names):
-        raise ValueError(f"sft sources: duplicate names in {names}")
+        raise ConfigError(f"sft sources: duplicate names in {names}")
     out, rejected, per_source = [], [], {}
     for s in sources:
         good, bad = read_source(s["name"], s["path"])
@@ -41,6 +42,10 @@ def collect(sources: list[dict], seed: int) -> tuple[list[dict], list[dict], dic
                                  "weight": s.get("weight", 1.0), "conversations": len(taken)}
         out.extend(taken)
         rejected.extend(bad)
+    if sources and not out:
+        raise InputError("no usable conversation in the sources ("
+                         + "; ".join(f"{s['path']}: {per_source[s['name']]['rows']} rows, "
+                                     f"{per_source[s['name']]['rejected']} rejected" for s in sources) + ")")
     order = np.random.default_rng(seed).permutation(len(out))
     return [out[i] for i in order], rejected, per_source
 
@@ -51,8 +56,26 @@ def write_conversations(rows: list[dict], path: str | Path) -> None:
 
 
 def read_conversations(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The conversations of an sft-data (or decontaminate) output; a missing file or a line that is
+    no conversation is an InputError naming the file and line."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
+                    raise InputError(f"{path}: line {lineno}: not a conversation (no messages list)")
+                rows.append(row)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from None
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.epilog = "--params: the stage's `sources` list as JSON"
     args = parser.parse_args(argv)
     sources = stage_params(args, f"sft.{args.stage}.sources")
+    if any(s.get("builtin") for s in sources):  # from --config: the build resolves builtins (rules/sft.smk)
+        raise ConfigError(f"sft.{args.stage}.sources: a `builtin:` source needs the workflow; give its `path:`")
     rows, rejected, per_source = collect(sources, args.seed)
     out = Path(args.output)
     write_conversations(rows, out)

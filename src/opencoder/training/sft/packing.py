@@ -25,11 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from opencoder.core.errors import InputError
+
 END_OF_TURN = "<|im_end|>"
 
 
-class TemplateError(ValueError):
-    """The chat template renders a conversation's prefix differently from its start."""
+class TemplateError(InputError):
+    """A tokenizer without a chat template, or one that renders a conversation's prefix differently
+    from its start."""
 
 
 def end_of_turn(tokenizer) -> str:
@@ -106,14 +109,17 @@ class PackedDataset:
     """
 
     def __init__(self, path: str | Path, seed: int):
-        with np.load(path) as z:
-            self.arrays = {k: z[k] for k in z.files}
-        meta = json.loads(str(self.arrays.pop("meta")))
+        try:
+            with np.load(path) as z:
+                self.arrays = {k: z[k] for k in z.files}
+            meta = json.loads(str(self.arrays.pop("meta")))
+        except (OSError, ValueError, KeyError) as exc:  # missing, not an npz, not sft-pack's
+            raise InputError(f"{path}: not a packed SFT set of `opencoder sft-pack` ({exc})") from None
         self.seq_length, self.pad_id = meta["seq_length"], meta["pad_id"]
         self.vocab_size, self.eod_id = meta["vocab_size"], meta["eod_id"]
         self.rows = len(self.arrays["bin_offsets"]) - 1
         if not self.rows:
-            raise ValueError(f"{path}: no packed rows (no conversation fits the sequence length)")
+            raise InputError(f"{path}: no packed rows (no conversation fits the sequence length)")
         self.seed = seed
         self._perm: dict[int, np.ndarray] = {}
 
@@ -181,11 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         seq_length = read_params(args.params)["seq_length"]
     else:
         seq_length = sft_params(load(*args.config), args.stage)["train"]["seq_length"]
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{args.tokenizer}: not a tokenizer folder ({str(exc).strip().splitlines()[0]})") from None
     if not tokenizer.chat_template:
-        raise TemplateError(f"{args.tokenizer}: tokenizer has no chat template")
+        raise TemplateError(f"{args.tokenizer}: the tokenizer has no chat template")
     rows = read_conversations(args.input)
-    rendered = [render(tokenizer, r["messages"]) for r in rows]
+    rendered = []
+    for r in rows:
+        try:
+            rendered.append(render(tokenizer, r["messages"]))
+        except TemplateError as exc:
+            raise TemplateError(f"{r.get('file', args.input)}: row {r.get('row', '?')}: {exc}") from None
     packed = pack(rendered, seq_length)
     dropped = []
     for i in packed["too_long"]:
@@ -194,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s: row %d: conversation of %s (dropped, not truncated)", r["file"], r["row"], reason)
         dropped.append({"id": r["id"], "file": r["file"], "row": r["row"], "reason": reason})
     n_rows = len(packed["bin_offsets"]) - 1
+    if not n_rows:
+        raise InputError(f"{args.input}: no conversation fits seq_length {seq_length} "
+                         f"({len(rows)} conversations, {len(dropped)} too long)")
     meta = {"seq_length": seq_length, "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None
             else tokenizer.eos_token_id, "vocab_size": len(tokenizer), "eod_id": tokenizer.eos_token_id,
             "tokenizer": str(args.tokenizer)}
@@ -206,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     stats = {"stage": "sft-pack", "conversations": len(rows), "packed_conversations": len(rows) - len(dropped),
              "dropped_too_long": len(dropped), "rows": n_rows, "seq_length": seq_length,
              "tokens": packed["used_positions"], "loss_tokens": loss_tokens,
-             "packing_efficiency": packed["used_positions"] / (n_rows * seq_length) if n_rows else 0.0}
+             "packing_efficiency": packed["used_positions"] / (n_rows * seq_length)}
     shards.write_json(stats, out.with_name("packed.stats.json"))
     log.info("packed %d conversations into %d rows of %d (efficiency %.3f; %d too long)", stats["packed_conversations"],
              n_rows, seq_length, stats["packing_efficiency"], len(dropped))

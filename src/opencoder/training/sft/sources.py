@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from opencoder.core.errors import OpencoderError
+from opencoder.core.config import ConfigError
+from opencoder.core.errors import InputError
 
 ROLES = ("system", "user", "assistant")
 
 
-class InstructionError(OpencoderError, ValueError):
+class InstructionError(InputError):
     """An instruction source that cannot be read at all (missing file, not JSON, unknown format)."""
 
 
@@ -117,7 +118,7 @@ def weighted(conversations: list[dict], weight: float, seed: int, name: str) -> 
     """round(weight · n) conversations: every one `floor(weight)` times, the fraction drawn without
     replacement with a generator seeded by (seed, source name)."""
     if weight < 0:
-        raise InstructionError(f"source {name}: weight {weight} is negative")
+        raise ConfigError(f"sft source {name}: weight {weight} is negative")
     whole, frac = divmod(weight, 1.0)
     rng = np.random.default_rng([seed, int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big")])
     extra = rng.choice(len(conversations), size=round(frac * len(conversations)), replace=False) if conversations else []

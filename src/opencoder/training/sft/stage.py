@@ -8,6 +8,7 @@ import logging
 import math
 from pathlib import Path
 
+from opencoder.core.errors import InputError
 from opencoder.training.schedule import sft_warmup
 from opencoder.training.sft.packing import PackedDataset
 
@@ -19,7 +20,7 @@ def open_packed(path: str | Path, params: dict) -> tuple[PackedDataset, str, int
     dataset = PackedDataset(path, params["seed"])
     train, sft = params["train"], params["sft"]
     if dataset.seq_length != train["seq_length"]:
-        raise ValueError(f"{path}: packed to {dataset.seq_length} tokens, the stage trains at {train['seq_length']}")
+        raise InputError(f"{path}: packed to {dataset.seq_length} tokens, the stage trains at {train['seq_length']}")
     steps = max(2, math.ceil(sft["epochs"] * dataset.rows / train["global_batch"]))
     warmup = sft_warmup(sft["warmup_steps"], steps)
     if warmup != sft["warmup_steps"]:
