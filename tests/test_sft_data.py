@@ -95,18 +95,29 @@ def test_packing_keeps_conversations_apart_and_drops_the_too_long(tokenizer):
     assert all(sum(lengths[i] for i in b) <= 100 for b in bins) and sorted(i for b in bins for i in b) == [0, 1, 2]
 
 
-def tiny_gpt():
+@pytest.fixture
+def tiny_gpt(monkeypatch):
+    """A tiny megatron GPT in this process (one rank); its process group and megatron's parallel state
+    are torn down after the test, so a later test can start its own."""
+    import torch.distributed as dist
+    from megatron.core import parallel_state
+
     from opencoder.training.loop import init_distributed
     from opencoder.training.model import build_gpt, transformer_config
 
     from test_train_resume import tiny_params
 
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):  # init_distributed sets them
+        monkeypatch.setenv(name, "")  # (restored after the test, whatever it sets)
+        monkeypatch.delenv(name)
     init_distributed(1, 1, 0)
     shape = tiny_params()["model"]
-    return build_gpt(shape, transformer_config(shape), 512).eval()
+    yield build_gpt(shape, transformer_config(shape), 512).eval()
+    parallel_state.destroy_model_parallel()
+    dist.destroy_process_group()
 
 
-def test_packed_conversation_gives_the_same_logits_as_alone(tmp_path, tokenizer):
+def test_packed_conversation_gives_the_same_logits_as_alone(tmp_path, tokenizer, tiny_gpt):
     convs = [[{"role": "user", "content": f"x{i} " * (i + 1)}, {"role": "assistant", "content": f"y = {i}"}]
              for i in range(3)]
     rendered = [packing.render(tokenizer, c) for c in convs]
@@ -116,7 +127,7 @@ def test_packed_conversation_gives_the_same_logits_as_alone(tmp_path, tokenizer)
     data = packing.PackedDataset(tmp_path / "p.npz", seed=0)
     assert data.rows == 1
     row = data.row(0)
-    model = tiny_gpt()
+    model = tiny_gpt
     with torch.no_grad():
         together = model(row["tokens"][None], row["position_ids"][None], row["attention_mask"][None])[0]
         at = 0
