@@ -60,6 +60,13 @@ def setup(tmp_path_factory):
     return tmp, base, path, rows
 
 
+def test_sft_stages_train_with_the_local_spec_that_applies_the_packing_mask():
+    from opencoder.core.config import deep_merge
+
+    gpu = deep_merge(load(), {"train": {"layer_spec": "transformer_engine"}})
+    assert {sft_params(gpu, stage)["train"]["layer_spec"] for stage in ("stage1", "stage2")} == {"local"}
+
+
 @pytest.mark.slow
 def test_each_stage_follows_its_own_schedule(setup):
     tmp, base, packed, rows = setup

@@ -184,6 +184,11 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
 
     shape, train = params["model"], params["train"]
     sft = "sft" in params
+    if sft and trainer_settings(train)["layer_spec"] != "local":
+        from opencoder.core.config import ConfigError
+
+        raise ConfigError(f"{stage}: layer_spec {train['layer_spec']!r}: packed conversations need the local spec, "
+                          "whose attention applies their block-diagonal mask")
     tp, pp = train["tensor_parallel"], train["pipeline_parallel"]
     init_distributed(tp, pp, params["seed"])
     world, rank = dist.get_world_size(), dist.get_rank()

@@ -49,12 +49,15 @@ _PRETRAIN_SCHEDULE = ("steps", "warmup_steps", "decay_steps", "decay_style")
 
 def sft_params(config: dict, stage: str) -> dict:
     """`{"seed", "model", "train", "sft"}` of SFT stage "stage1"/"stage2": the training recipe with the
-    stage's own batch, length and schedule over it (`sft.recipes.<model>.<stage>` over `sft.<stage>`);
-    the sources are the data rule's, not the training's."""
+    stage's own batch, length and schedule over it (`sft.recipes.<model>.<stage>` over `sft.<stage>`)
+    and the local layer spec; the sources are the data rule's, not the training's."""
     params = stage_params(config, "pretrain")
     own = {k: copy.deepcopy(v) for k, v in config["sft"][stage].items() if k != "sources"}
     own.update(copy.deepcopy(config["sft"].get("recipes", {}).get(params["model"]["name"], {}).get(stage, {})))
     train = {k: v for k, v in params["train"].items() if k not in _PRETRAIN_SCHEDULE}
+    # packed conversations need their block-diagonal attention mask, which only the local spec's SDPA
+    # core attention applies (Transformer Engine's causal attention would ignore it)
+    train["layer_spec"] = "local"
     sft = {"stage": stage}
     for key, value in own.items():
         (sft if key in ("epochs", "warmup_steps") else train)[key] = value
