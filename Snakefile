@@ -21,6 +21,8 @@ include: "rules/sample.smk"
 include: "rules/tokenizer.smk"
 include: "rules/tokens.smk"
 include: "rules/train.smk"
+include: "rules/import.smk"
+include: "rules/sft.smk"
 include: "rules/export.smk"
 include: "rules/eval.smk"
 include: "rules/card.smk"
@@ -29,13 +31,15 @@ include: "rules/report.smk"
 
 
 rule all:
-    """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report figures."""
+    """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report
+    figures, two SFT stages, the chat model (export, eval, card); with an imported base model
+    (import.source) the base is imported instead of pretrained and annealed."""
     default_target: True
     message:
         "all targets: done"
     input:
-        f"{OUT}/model",
-        rules.report_figures.input,
+        rules.eval.output.summaries if IMPORTED else [f"{OUT}/model", rules.report_figures.input],
+        f"{OUT}/model_instruct",
 
 
 onsuccess:

@@ -1,7 +1,9 @@
 # Evaluation (paper 6): greedy completions from the exported model, each judged in a bubblewrap
 # sandbox; pass@k per benchmark. Params are the eval section only: changing an eval setting reruns
 # this rule and nothing upstream. A benchmark without data (no path, no package ships it) is
-# skipped with one line; the outputs are those of the others.
+# skipped with one line; the outputs are those of the others. The chat model (`eval_instruct`) is
+# asked each problem in the instruct format (prompts.instruct_messages, its chat template) and its
+# reply's code block is judged.
 from opencoder.evaluation.benchmarks import available as eval_available
 
 EVAL_NAMES = [b["name"] for b in config["eval"]["benchmarks"] if eval_available(b) is None]
@@ -25,4 +27,27 @@ rule eval:
         f"{OUT}/logs/eval.log",
     shell:
         "{OPENCODER} eval --input {input:q} --output {params.out:q} --threads {threads}"
+        " --params {params.cfg:q} 2> {log:q}"
+
+
+rule eval_instruct:
+    """The chat model (`hf_instruct`) on the same benchmarks and settings as the base model, in the
+    instruct prompt format."""
+    input:
+        f"{OUT}/hf_instruct",
+    output:
+        summaries=expand(f"{OUT}/eval_instruct/{{name}}/summary.json", name=EVAL_NAMES),
+        results=expand(f"{OUT}/eval_instruct/{{name}}/results.jsonl", name=EVAL_NAMES),
+    message:
+        "eval instruct -> {params.out}"
+    params:
+        cfg=settings("eval"),
+        out=f"{OUT}/eval_instruct",
+    threads: res("eval")["threads"]
+    resources:
+        **res("eval"),
+    log:
+        f"{OUT}/logs/eval_instruct.log",
+    shell:
+        "{OPENCODER} eval --instruct --input {input:q} --output {params.out:q} --threads {threads}"
         " --params {params.cfg:q} 2> {log:q}"

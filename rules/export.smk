@@ -1,23 +1,50 @@
-# The annealed checkpoint as a self-contained Hugging Face LlamaForCausalLM folder (weights,
-# config, generation config, tokenizer with its chat template).
+# The base checkpoint (annealed, or imported: rules/import.smk) and the chat model (the last SFT
+# stage's checkpoint) as self-contained Hugging Face LlamaForCausalLM folders (weights, config,
+# generation config, tokenizer with its chat template).
+
+EXPORT = (
+    "{OPENCODER} export --input {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
+    " --output {output:q} --params {params.cfg:q} 2> {log:q}"
+)
 
 
 rule hf:
     input:
-        checkpoint=rules.anneal.output.checkpoint,
-        tokenizer=f"{OUT}/tokenizer/tokenizer.json",
+        checkpoint=BASE_CHECKPOINT,
+        tokenizer=BASE_TOKENIZER_INPUT,
     output:
         directory(f"{OUT}/hf_export"),
     message:
         "export -> {output}"
     params:
         cfg=settings("export"),
-        tokenizer=f"{OUT}/tokenizer",
+        tokenizer=BASE_TOKENIZER,
     threads: res("hf")["threads"]
     resources:
         **res("hf"),
     log:
         f"{OUT}/logs/hf.log",
     shell:
-        "{OPENCODER} export --input {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
-        " --output {output:q} --params {params.cfg:q} 2> {log:q}"
+        EXPORT
+
+
+rule hf_instruct:
+    """The chat model: the final SFT checkpoint with the base model's tokenizer and chat template; its
+    generation config stops at `<|im_end|>` as well as at the end of text."""
+    input:
+        checkpoint=rules.sft_stage2.output.checkpoint,
+        tokenizer=BASE_TOKENIZER_INPUT,
+    output:
+        directory(f"{OUT}/hf_instruct"),
+    message:
+        "export instruct -> {output}"
+    params:
+        cfg=settings("export"),
+        tokenizer=BASE_TOKENIZER,
+    threads: res("hf")["threads"]
+    resources:
+        **res("hf"),
+    log:
+        f"{OUT}/logs/hf_instruct.log",
+    shell:
+        EXPORT

@@ -43,7 +43,8 @@ def test_a_dry_run_prints_short_lines_and_each_job_once(tmp_path):
     printed = smoke_dry_run(tmp_path / "printed", "-p")
     commands = re.findall(r"^Shell command: .* -m opencoder", printed, re.MULTILINE)
     assert len(commands) >= total - 2  # the commands are there (`all` and `report_figures` have none)...
-    longest = max(printed.splitlines(), key=len)
+    # (Snakemake's closing summary of reasons lists rule names on one line, however many rules: not ours)
+    longest = max(printed.split("\nReasons:\n", 1)[0].splitlines(), key=len)
     assert len(longest) <= 500, longest  # ...and short: settings and shard lists travel as files
 
 
@@ -67,3 +68,16 @@ def test_summary_lists_what_exists(tmp_path):
     assert "final loss 6.0000 after 3 steps" in full
     assert "pass@1 0.125 (8 problems)" in full
     assert all(len(line) < 200 for line in full.splitlines())
+
+    # the chat model: samples per SFT stage after decontamination, its loss, its pass@1
+    shards.write_json({"in": 120, "kept": 117, "removed": 3}, tmp_path / "sft" / "stage1" / "clean.stats.json")
+    (tmp_path / "sft" / "stage1" / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "loss": 2.0 / s}) + "\n" for s in (1, 2, 4)))
+    shards.write_json({"pass@1": 0.25, "problems": 8}, tmp_path / "eval_instruct" / "humaneval" / "summary.json")
+    shards.write_json({"benchmark": "mbpp", "skipped": "mbpp: no data (give eval.benchmarks[].path)"},
+                      tmp_path / "eval_instruct" / "mbpp" / "summary.json")
+    chat = summary(tmp_path).splitlines()
+    assert any(re.search(r"sft data stage1 .* 117 samples after decontamination \(of 120; 3 removed\)", l) for l in chat)
+    assert any(re.search(r"sft stage1 .* final loss 0.5000 after 4 steps", l) for l in chat)
+    assert any(re.search(r"eval instruct humaneval .* pass@1 0.250 \(8 problems\)", l) for l in chat)
+    assert any(re.search(r"eval instruct \(skipped\) .* no data: mbpp$", l) for l in chat)

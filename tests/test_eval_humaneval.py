@@ -309,6 +309,36 @@ def test_eval_cli_writes_results_and_summary(tiny_model, tmp_path, one_thread):
     assert first == ((out / "humaneval" / "results.jsonl").read_bytes(), (out / "humaneval" / "summary.json").read_bytes())
 
 
+def test_eval_cli_instruct_asks_a_chat_model_through_its_template(tiny_model, tmp_path, one_thread):
+    """`--instruct --input MODEL`: each problem asked as EvalPlus's chat request, rendered by the model's
+    chat template with the assistant's reply left open; the completion is the reply's code (generation
+    stops at the closing fence), judged alone. A model without a chat template is one error line."""
+    import shutil
+
+    from opencoder.core import config
+    from opencoder.evaluation.prompts import prompt_hash
+    from opencoder.tokenization.tokenizer import CHAT_TEMPLATE
+
+    chat = tmp_path / "chat"
+    shutil.copytree(tiny_model, chat)
+    tokenizer_config = json.loads((chat / "tokenizer_config.json").read_text())
+    (chat / "tokenizer_config.json").write_text(json.dumps({**tokenizer_config, "chat_template": CHAT_TEMPLATE}))
+    params = config.load("config/smoke.yaml")["eval"]
+    params.update(limit=2, max_new_tokens=8, batch_size=2, device="cpu", benchmarks=[{"name": "humaneval"}])
+    out = tmp_path / "eval"
+    assert opencoder_main(["eval", "--instruct", "--input", str(chat), "--output", str(out), "--threads", "1",
+                           "--params", json.dumps(params)]) == 0
+    summary = json.loads((out / "humaneval" / "summary.json").read_text())
+    problems = benchmarks.load({"name": "humaneval"}, limit=2)
+    assert summary["prompt_format"] == "instruct" and summary["decoding"]["stop"] == ["```"]
+    assert summary["prompt_hash"] == prompt_hash([p.instruct_messages() for p in problems])
+    rows = [json.loads(line) for line in (out / "humaneval" / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in rows] == ["HumanEval/0", "HumanEval/1"] and all("```" not in r["completion"] for r in rows)
+
+    assert opencoder_main(["eval", "--instruct", "--input", str(tiny_model), "--output", str(tmp_path / "no"),
+                           "--threads", "1", "--params", json.dumps(params)]) == 1  # no chat template
+
+
 @pytest.mark.slow
 def test_eval_rule_reruns_on_eval_settings_only(tmp_path):
     """`snakemake eval` on an export: rerun when an eval setting changes, and that change touches

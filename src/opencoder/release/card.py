@@ -3,7 +3,9 @@
 The card is written from the build's own records, never by hand: architecture from the export's
 `config.json` and weights, the data funnel from `corpus/funnel.json`, the training setup and
 schedule from the resolved training parameters, tokens seen and losses from the pretrain/anneal
-`metrics.jsonl`, scores from the eval summaries, and the command that rebuilds it all.
+`metrics.jsonl`, scores from the eval summaries, and the command that rebuilds it all. With
+`--sft-dir`, the card of the instruction-tuned model: data per SFT stage (counts, decontamination,
+packing), schedule and run, and its scores next to the base model's.
 
 The Markdown helpers (`markdown_table`, `funnel_table`, `language_table`, `card_text`) are shared
 with the dataset card.
@@ -252,6 +254,90 @@ def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mappin
     return card_text(data, "\n\n".join(sections))
 
 
+def sft_section(stages: Mapping[str, Mapping]) -> str:
+    """Per SFT stage: instruction data (conversations, rejected rows, decontamination removals,
+    packing), schedule and the run, from the stage's stats files, params and metrics."""
+    rows = []
+    for stage, st in stages.items():
+        data, clean, packed, params = st["data"], st["clean"], st["packed"], st["params"]
+        train, run = params["train"], st["run"]
+        removed = ", ".join(f"{k} {n:,}" for k, n in sorted(clean["removed_by"].items())) or "none"
+        loss = f"{run['first_loss']:.3f} → {run['final_loss']:.3f}" if run.get("steps") else "-"
+        rows.append((
+            stage, f"{data['conversations']:,} ({data['rejected']:,} rows rejected)",
+            f"{clean['removed']:,} removed ({removed}); {clean['kept']:,} kept",
+            f"{packed['packed_conversations']:,} in {packed['rows']:,} × {packed['seq_length']:,} "
+            f"({100 * packed['packing_efficiency']:.1f}% filled, {packed['dropped_too_long']:,} too long)",
+            f"{params['sft']['epochs']:g} epoch(s), batch {train['global_batch']:,}, lr {train['lr']:g} "
+            f"(warmup {params['sft']['warmup_steps']}, cosine to {train['min_lr']:g})",
+            f"{run.get('steps', 0):,}", loss,
+        ))
+    return markdown_table(["stage", "conversations", "decontamination (benchmark/kind)", "packed",
+                           "schedule", "steps", "loss (first → last 10)"], rows, align="lllllrl")
+
+
+def score_comparison(base: Sequence[dict], instruct: Sequence[dict]) -> str:
+    """The chat model's scores next to the base model's, per benchmark and metric."""
+    before = {(s["benchmark"], k): s[k] for s in base for k in s if k.startswith("pass@")}
+    rows = []
+    for s in instruct:
+        name = DATASETS.get(s["benchmark"], (s["benchmark"], s["benchmark"]))[1]
+        for key in sorted(k for k in s if k.startswith("pass@")):
+            was = before.get((s["benchmark"], key))
+            rows.append((name, s["problems"], key, "-" if was is None else f"{100 * was:.1f}", f"{100 * s[key]:.1f}"))
+    return markdown_table(["benchmark", "problems", "metric", "base (%)", "instruct (%)"], rows)
+
+
+def render_instruct(export: Path, stages: Mapping[str, Mapping], base: Sequence[dict], instruct: Sequence[dict],
+                    card: Mapping, rebuild: str, base_name: str) -> str:
+    cfg = json.loads((export / "config.json").read_text())
+    params = parameter_count(export)
+    name = (card.get("model_name") or f"OpenCoder-{base_name} (Cookbook build)") + " Instruct"
+    evals, eval_results = eval_section(instruct)
+    data = ModelCardData(
+        language=["en"], license=card["license"], library_name="transformers", pipeline_tag="text-generation",
+        tags=sorted({"code", "opencoder", "llama", "chat", *card.get("tags", [])}),
+        datasets=card.get("datasets") or None, model_name=name, eval_results=eval_results or None,
+    )
+    sections = [
+        f"# {name}",
+        f"The {params / 1e6:,.1f}M-parameter base model `{base_name}` instruction-tuned in two stages "
+        f"(OpenCoder paper, section 5) by the OpenCoder Cookbook; chat format ChatML, generation ends at `<|im_end|>`.",
+        f"## Architecture\n\n{architecture_table(cfg, params)}",
+        f"## Instruction tuning\n\nEach stage's data after rejection, decontamination against the benchmarks "
+        f"(shared 10-grams or entry points) and packing, its schedule and its run:\n\n{sft_section(stages)}",
+        f"## Evaluation\n\n{score_comparison(base, instruct)}\n\n{evals}",
+        "## Use\n\n```python\n"
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        'tokenizer = AutoTokenizer.from_pretrained("<this folder or repo id>")\n'
+        'model = AutoModelForCausalLM.from_pretrained("<this folder or repo id>")\n'
+        'messages = [{"role": "user", "content": "Write a Python function that reverses a string."}]\n'
+        "ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors=\"pt\")\n"
+        "print(tokenizer.decode(model.generate(ids, max_new_tokens=256)[0][ids.shape[1]:]))\n```",
+        f"## Rebuild\n\n```bash\n{rebuild}\n```",
+    ]
+    return card_text(data, "\n\n".join(sections))
+
+
+def build_instruct(export: str | Path, out: str | Path, *, sft_dir: str | Path, sft_params: Mapping[str, Mapping],
+                   base_summaries: Sequence[str | Path], eval_summaries: Sequence[str | Path], card: Mapping,
+                   rebuild: str) -> Path:
+    """Write `out/`: the chat model's export files and its README.md (`sft_dir`: the build's `sft/`)."""
+    export = Path(export)
+    if not (export / "config.json").is_file():
+        raise InputError(f"{export}: not a Hugging Face model folder (no config.json)")
+    stages = {}
+    for stage, params in sft_params.items():
+        folder = Path(sft_dir) / stage
+        stages[stage] = {"data": read_json(folder / "data.stats.json"), "clean": read_json(folder / "clean.stats.json"),
+                         "packed": read_json(folder / "packed.stats.json"), "params": params,
+                         "run": run_summary(metrics.read(folder / "metrics.jsonl"))}
+    base_name = next(iter(sft_params.values()))["model"]["name"]
+    text = render_instruct(export, stages, [read_json(p) for p in base_summaries],
+                           [read_json(p) for p in eval_summaries], card, rebuild, base_name)
+    return write_folder(export, out, text)
+
+
 def link_or_copy(src: Path, dst: Path) -> None:
     """Hardlink (no extra disk for multi-GB weights) where the filesystem allows, else copy."""
     try:
@@ -275,6 +361,11 @@ def build(export: str | Path, out: str | Path, *, funnel: str | Path | None, pre
         export, read_json(funnel) if funnel else None, training, runs,
         [read_json(p) for p in eval_summaries], card, rebuild,
     )
+    return write_folder(export, out, text)
+
+
+def write_folder(export: Path, out: str | Path, text: str) -> Path:
+    """`out/`: the export's files (linked) and the card `text` as README.md."""
     with atomic_dir(out) as tmp:
         for f in sorted(export.iterdir()):
             # dot files are the workflow's bookkeeping (Snakemake's directory timestamp): a hard link
@@ -299,8 +390,28 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: from --config)")
     parser.add_argument("--rebuild", default="make run TARGET=model",
                         help="the command that rebuilds this model (the workflow passes it in --params as `rebuild`)")
+    parser.add_argument("--sft-dir", help="the build's sft/ folder: write the instruct model's card")
+    parser.add_argument("--sft-training", metavar="FILE|JSON",
+                        help="{stage: resolved SFT stage params} (opencoder.training.params.sft_params), a JSON "
+                             "file or JSON text (with --sft-dir; default: from --config)")
+    parser.add_argument("--base-eval", nargs="*", default=[], metavar="SUMMARY",
+                        help="the base model's eval summary.json files (with --sft-dir)")
     add_config_args(parser)
     args = parser.parse_args(argv)
+    card = dict(stage_params(args, "card"))
+    rebuild = card.pop("rebuild", args.rebuild)
+    if args.sft_dir:
+        if args.sft_training:
+            sft_training = read_params(args.sft_training)
+        else:
+            from opencoder.core.config import load
+            from opencoder.training.params import SFT_STAGES, sft_params
+
+            config = load(*args.config)
+            sft_training = {stage: sft_params(config, stage) for stage in SFT_STAGES}
+        build_instruct(args.input, args.output, sft_dir=args.sft_dir, sft_params=sft_training,
+                       base_summaries=args.base_eval, eval_summaries=args.eval, card=card, rebuild=rebuild)
+        return 0
     if args.training:
         training = read_params(args.training)
     else:
@@ -308,8 +419,6 @@ def main(argv: list[str] | None = None) -> int:
         from opencoder.training.params import stage_params as training_params
 
         training = training_params(load(*args.config), "anneal")
-    card = dict(stage_params(args, "card"))
-    rebuild = card.pop("rebuild", args.rebuild)
     build(args.input, args.output, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
           anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training, card=card, rebuild=rebuild)
     return 0

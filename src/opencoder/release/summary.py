@@ -2,8 +2,9 @@
 
 The workflow prints it when a build succeeds. It reads only the stats files the stages wrote, so it
 works on a partial build (one target) and lists just what exists: the corpus (documents, bytes),
-the tokenizer, the token datasets, the final pretrain and anneal loss, pass@k per benchmark, the
-model folder, the report figures and the publish receipt.
+the tokenizer, the token datasets, the final pretrain and anneal loss (or the imported base model),
+pass@k per benchmark, the model folder, per SFT stage the samples left after decontamination and
+the final loss, the chat model's pass@k, its folder, the report figures and the publish receipt.
 """
 
 from __future__ import annotations
@@ -26,6 +27,26 @@ def _size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _training(what: str, folder: Path) -> Iterator[tuple[str, Path, str]]:
+    log = folder / "metrics.jsonl"
+    if log.exists() and (records := metrics.read(log)):
+        yield (what, folder / "checkpoint", f"final loss {records[-1]['loss']:.4f} after {records[-1]['step']:,} steps")
+
+
+def _evals(what: str, folder: Path) -> Iterator[tuple[str, Path, str]]:
+    """pass@k per benchmark; the benchmarks skipped for want of data in one line."""
+    skipped = []
+    for summary in sorted(folder.glob("*/summary.json")):
+        scores = read_json(summary)
+        if "skipped" in scores:
+            skipped.append(summary.parent.name)
+            continue
+        passes = ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()) if k.startswith("pass@"))
+        yield (f"{what} {summary.parent.name}", summary.parent, f"{passes} ({scores.get('problems', '?')} problems)")
+    if skipped:
+        yield (f"{what} (skipped)", folder, f"no data: {', '.join(skipped)}")
+
+
 def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
     """(what, where, numbers) for every target of the build found under `root`."""
     funnel = root / "corpus" / "funnel.json"
@@ -46,17 +67,29 @@ def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
         total = sum(g["tokens"] for g in groups.values())
         yield ("tokens", tokens.parent, f"{total:,} tokens in {len(groups)} group(s)")
     for stage in ("pretrain", "anneal"):
-        log = root / stage / "metrics.jsonl"
-        if log.exists() and (records := metrics.read(log)):
-            yield (stage, root / stage / "checkpoint", f"final loss {records[-1]['loss']:.4f} after {records[-1]['step']:,} steps")
+        yield from _training(stage, root / stage)
+    imported = root / "import" / "stats.json"
+    if imported.exists():
+        extra = read_json(imported).get("extra", {})
+        yield ("import", imported.parent / "checkpoint",
+               f"{extra.get('source', '?')}: {extra.get('parameters', 0) / 1e6:,.1f}M parameters")
     if (root / "hf_export" / "config.json").exists():
         yield ("export", root / "hf_export", "Hugging Face LlamaForCausalLM")
-    for summary in sorted((root / "eval").glob("*/summary.json")):
-        scores = read_json(summary)
-        passes = ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()) if k.startswith("pass@"))
-        yield (f"eval {summary.parent.name}", summary.parent, f"{passes} ({scores.get('problems', '?')} problems)")
+    yield from _evals("eval", root / "eval")
     if (root / "model" / "README.md").exists():
         yield ("model", root / "model", "export + model card")
+    for folder in sorted((root / "sft").glob("stage*")):
+        clean = folder / "clean.stats.json"
+        if clean.exists():
+            stats = read_json(clean)
+            yield (f"sft data {folder.name}", clean.with_name("clean.jsonl"),
+                   f"{stats['kept']:,} samples after decontamination (of {stats['in']:,}; {stats['removed']:,} removed)")
+        yield from _training(f"sft {folder.name}", folder)
+    if (root / "hf_instruct" / "config.json").exists():
+        yield ("export instruct", root / "hf_instruct", "Hugging Face LlamaForCausalLM, chat")
+    yield from _evals("eval instruct", root / "eval_instruct")
+    if (root / "model_instruct" / "README.md").exists():
+        yield ("model instruct", root / "model_instruct", "export + model card")
     figures = sorted((root / "report").glob("*.png"))
     if figures:
         yield ("report", root / "report", f"{len(figures)} figure(s)")

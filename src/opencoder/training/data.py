@@ -72,5 +72,5 @@ def micro_batches(dataset, *, step: int, global_batch: int, micro_batch: int, dp
         samples = [dataset[start + i] for i in range(micro_batch)]
         yield {
             key: torch.stack([s[key] for s in samples]).to(device, non_blocking=True)
-            for key in ("tokens", "labels", "loss_mask", "position_ids")
+            for key in ("tokens", "labels", "loss_mask", "position_ids", "attention_mask") if key in samples[0]
         }

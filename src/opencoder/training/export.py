@@ -23,7 +23,8 @@ each layer parameter stacked over layers (`decoder.layers.<name>` is `[num_layer
 
 The fused QKV rows are grouped per KV head (for each group: its query heads, then its key head,
 then its value head), not stacked as [Q; K; V]; fc1 is [gate; up]. megatron's RoPE is the
-rotate-half convention HF uses, so no row permutation is needed.
+rotate-half convention HF uses, so no row permutation is needed. `opencoder import` maps the other
+way with the same tables (`megatron_tensors`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,38 @@ def split_qkv(qkv: torch.Tensor, heads: int, groups: int, head_dim: int):
     k = grouped[:, per_group].reshape(groups * head_dim, hidden)
     v = grouped[:, per_group + 1].reshape(groups * head_dim, hidden)
     return q, k, v
+
+
+def pack_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, groups: int, head_dim: int):
+    """HF (q_proj, k_proj, v_proj) → megatron's fused, per-KV-group QKV weight (inverse of `split_qkv`)."""
+    hidden = q.shape[-1]
+    per_group = heads // groups
+    grouped = torch.cat([q.view(groups, per_group, head_dim, hidden), k.view(groups, 1, head_dim, hidden),
+                         v.view(groups, 1, head_dim, hidden)], dim=1)
+    return grouped.reshape((heads + 2 * groups) * head_dim, hidden)
+
+
+def megatron_tensors(weights: dict[str, torch.Tensor], shape: dict, vocab_size: int) -> dict[str, torch.Tensor]:
+    """megatron's global checkpoint tensors from HF Llama weights (inverse of `llama_state_dict`);
+    the embedding (and output layer) rows beyond the HF vocabulary are zeros."""
+    out = {}
+    for hf, mc in GLOBAL_KEYS.items():
+        if hf == "lm_head.weight" and shape["tied_embeddings"]:
+            continue
+        tensor = weights[hf]
+        if hf != "model.norm.weight" and tensor.shape[0] < vocab_size:
+            tensor = torch.cat([tensor, tensor.new_zeros(vocab_size - tensor.shape[0], tensor.shape[1])])
+        out[mc] = tensor
+    layers = [f"model.layers.{i}." for i in range(shape["num_layers"])]
+    attention = (shape["num_attention_heads"], shape["num_query_groups"], shape["head_dim"])
+    out[LAYER_KEYS["qkv"]] = torch.stack([
+        pack_qkv(*(weights[p + f"self_attn.{n}_proj.weight"] for n in "qkv"), *attention) for p in layers])
+    out[LAYER_KEYS["fc1"]] = torch.stack([
+        torch.cat([weights[p + "mlp.gate_proj.weight"], weights[p + "mlp.up_proj.weight"]]) for p in layers])
+    for hf in ("input_layernorm.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+               "mlp.down_proj.weight"):
+        out[LAYER_KEYS[hf]] = torch.stack([weights[p + hf] for p in layers])
+    return out
 
 
 def llama_state_dict(tensors: dict[str, torch.Tensor], shape: dict, dtype: torch.dtype) -> dict[str, torch.Tensor]:

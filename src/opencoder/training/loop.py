@@ -136,7 +136,8 @@ def sync_params(trainer: Trainer) -> None:
 
 def _forward_step(data_iterator, model):
     batch = next(data_iterator)
-    per_token = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"])
+    # attention_mask: SFT's packed rows (block-diagonal); None: causal over the whole sequence
+    per_token = model(batch["tokens"], batch["position_ids"], batch.get("attention_mask"), labels=batch["labels"])
 
     def loss_func(output):
         mask = batch["loss_mask"].float()
@@ -168,10 +169,12 @@ def train_step(trainer: Trainer, batches, num_microbatches: int, train: dict) ->
 
 def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, work: str | Path,
         metrics_out: str | Path, init_from: str | Path | None = None) -> None:
-    """Train `stage` ("pretrain"/"anneal") to the final checkpoint `out`, resuming from `work`.
+    """Train `stage` ("pretrain"/"anneal"/"sft_stage1"/"sft_stage2") to the final checkpoint `out`,
+    resuming from `work`.
 
     Annealing starts from the model and optimizer state of `init_from` (the pretrain checkpoint)
-    with its own data and schedule.
+    with its own data and schedule; an SFT stage from the weights of `init_from` with a fresh
+    optimizer, its packed conversations (`blend_path`: packed.npz) and its own schedule.
     """
     from megatron.core import parallel_state
     from tqdm import tqdm
@@ -180,7 +183,12 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
     from opencoder.training.data import build_dataset, fingerprint, micro_batches, read_blend
 
     shape, train = params["model"], params["train"]
-    steps = params["anneal"]["steps"] if stage == "anneal" else train["steps"]
+    sft = "sft" in params
+    if sft and trainer_settings(train)["layer_spec"] != "local":
+        from opencoder.core.config import ConfigError
+
+        raise ConfigError(f"{stage}: layer_spec {train['layer_spec']!r}: packed conversations need the local spec, "
+                          "whose attention applies their block-diagonal mask")
     tp, pp = train["tensor_parallel"], train["pipeline_parallel"]
     init_distributed(tp, pp, params["seed"])
     world, rank = dist.get_world_size(), dist.get_rank()
@@ -191,27 +199,39 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
     num_microbatches = train["global_batch"] // (train["micro_batch"] * dp_size)
     reporter = rank == world - 1  # on the last pipeline stage, where the loss is known
 
-    blend = read_blend(blend_path)
     work = Path(work)
+    if sft:
+        from opencoder.training.sft.stage import open_packed
+
+        dataset, data_id, steps = open_packed(blend_path, params)
+        vocab_size, eod_id = dataset.vocab_size, dataset.eod_id
+    else:
+        blend = read_blend(blend_path)
+        data_id, vocab_size, eod_id = fingerprint(blend), blend.vocab_size, blend.eod_id
+        steps = params["anneal"]["steps"] if stage == "anneal" else train["steps"]
     if rank == 0:
         source = {"init_from": [str(init_from), checkpoint.identity(init_from)]} if init_from else {}
-        checkpoint.prepare_work(work, {"stage": stage, "params": params, "data": fingerprint(blend), **source})
+        checkpoint.prepare_work(work, {"stage": stage, "params": params, "data": data_id, **source})
     dist.barrier()
-    dataset = build_dataset(blend, seq_length=train["seq_length"], num_samples=steps * train["global_batch"],
-                            seed=params["seed"], cache_dir=work / "data_cache")
+    if not sft:
+        dataset = build_dataset(blend, seq_length=train["seq_length"], num_samples=steps * train["global_batch"],
+                                seed=params["seed"], cache_dir=work / "data_cache")
 
-    trainer = build_trainer(shape, train, blend.vocab_size)
-    scheduler = stage_scheduler(trainer.optimizer, stage, params)
+    trainer = build_trainer(shape, train, vocab_size)
+    scheduler = stage_scheduler(trainer.optimizer, stage, params, steps)
     start = 0
     resume = checkpoint.latest(work)
     if resume is not None:
         start = checkpoint.load(resume, trainer.model.module, trainer.optimizer, scheduler)
+    elif init_from is not None and sft:  # the weights only: SFT starts a fresh optimizer (paper 5.3)
+        checkpoint.load(init_from, trainer.model.module)
+        trainer.optimizer.reload_model_params()  # the fp32 main copy of bf16 weights
     elif init_from is not None:
         checkpoint.load(init_from, trainer.model.module, trainer.optimizer)
     own_lr_bounds(scheduler)
     scheduler.step(0)  # the lr of step `start` (an optimizer loaded from pretraining carries its lr)
-    info = {"model": shape, "vocab_size": trainer.vocab_size, "tokenizer_vocab_size": blend.vocab_size,
-            "eod_id": blend.eod_id, "stage": stage, "tensor_parallel": tp, "pipeline_parallel": pp}
+    info = {"model": shape, "vocab_size": trainer.vocab_size, "tokenizer_vocab_size": vocab_size,
+            "eod_id": eod_id, "stage": stage, "tensor_parallel": tp, "pipeline_parallel": pp}
 
     n_matmul = matmul_params(shape, trainer.vocab_size)
     tokens_per_step = train["global_batch"] * train["seq_length"]

@@ -83,8 +83,9 @@ def _sdpa_attention_class():
     from megatron.core.transformer.dot_product_attention import DotProductAttention
 
     class SDPACoreAttention(DotProductAttention):
-        """Causal core attention through `F.scaled_dot_product_attention`; the mask argument is
-        ignored (plain causal pretraining, documents are not masked from each other)."""
+        """Core attention through `F.scaled_dot_product_attention`: causal when no mask is given
+        (pretraining: documents are not masked from each other); otherwise the given mask
+        ([b, 1, s, s], True = masked; SFT's block-diagonal causal mask of packed conversations)."""
 
         def forward(self, query, key, value, attention_mask, attn_mask_type=None,
                     attention_bias=None, packed_seq_params=None):
@@ -92,8 +93,9 @@ def _sdpa_attention_class():
                 raise NotImplementedError("SDPA core attention: packed sequences and attention bias")
             groups = self.num_query_groups_per_partition
             q, k, v = (t.permute(1, 2, 0, 3) for t in (query, key, value))  # [b, heads, s, d]
+            keep = None if attention_mask is None else ~attention_mask
             out = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, scale=self.softmax_scale,
+                q, k, v, attn_mask=keep, is_causal=keep is None, scale=self.softmax_scale,
                 enable_gqa=groups != self.num_attention_heads_per_partition,
             )
             seq, batch = query.shape[0], query.shape[1]

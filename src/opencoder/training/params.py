@@ -19,8 +19,16 @@ def _with_recipe(section: dict, model_name: str) -> dict:
     return merged
 
 
+SFT_STAGES = ("stage1", "stage2")
+# every stage `opencoder train --stage` runs
+TRAIN_STAGES = ("pretrain", "anneal", *(f"sft_{s}" for s in SFT_STAGES))
+
+
 def stage_params(config: dict, stage: str) -> dict:
-    """`{"seed", "model", "train"[, "anneal"]}` for stage "pretrain" or "anneal"."""
+    """`{"seed", "model", "train"[, "anneal"]}` for stage "pretrain" or "anneal"; an SFT stage
+    ("sft_stage1", "sft_stage2"): `sft_params`."""
+    if stage.startswith("sft_"):
+        return sft_params(config, stage.removeprefix("sft_"))
     name = config["model"]["name"]
     shapes = config["model"]["shapes"]
     if name not in shapes:
@@ -32,4 +40,26 @@ def stage_params(config: dict, stage: str) -> dict:
     }
     if stage == "anneal":
         params["anneal"] = _with_recipe(config["anneal"], name)
+    return params
+
+
+# pretraining's schedule keys, which an SFT stage replaces with its own (cosine over its epochs)
+_PRETRAIN_SCHEDULE = ("steps", "warmup_steps", "decay_steps", "decay_style")
+
+
+def sft_params(config: dict, stage: str) -> dict:
+    """`{"seed", "model", "train", "sft"}` of SFT stage "stage1"/"stage2": the training recipe with the
+    stage's own batch, length and schedule over it (`sft.recipes.<model>.<stage>` over `sft.<stage>`)
+    and the local layer spec; the sources are the data rule's, not the training's."""
+    params = stage_params(config, "pretrain")
+    own = {k: copy.deepcopy(v) for k, v in config["sft"][stage].items() if k != "sources"}
+    own.update(copy.deepcopy(config["sft"].get("recipes", {}).get(params["model"]["name"], {}).get(stage, {})))
+    train = {k: v for k, v in params["train"].items() if k not in _PRETRAIN_SCHEDULE}
+    # packed conversations need their block-diagonal attention mask, which only the local spec's SDPA
+    # core attention applies (Transformer Engine's causal attention would ignore it)
+    train["layer_spec"] = "local"
+    sft = {"stage": stage}
+    for key, value in own.items():
+        (sft if key in ("epochs", "warmup_steps") else train)[key] = value
+    params.update(train=train, sft=sft)
     return params

@@ -4,7 +4,8 @@ Pretraining warms up linearly to the peak and holds it (the paper decays only wh
 `decay_steps` > 0 would decay at the end of pretraining too). Annealing starts at the peak and
 decays to `min_lr` over all its steps; megatron's "exponential" WSD decay is
 lr = min + (peak − min)·(2·0.5^t − 1), t going 0 → 1, which ends exactly at `min_lr`.
-Steps count optimizer steps. The scheduler's first step runs at `init_lr` (0), as in Megatron-LM.
+An SFT stage warms up linearly and decays by cosine over its own steps
+(paper 5.3). Steps count optimizer steps. The scheduler's first step runs at `init_lr` (0), as in Megatron-LM.
 """
 
 from __future__ import annotations
@@ -48,9 +49,34 @@ def own_lr_bounds(scheduler) -> None:
         group["max_lr"], group["min_lr"] = scheduler.max_lr, scheduler.min_lr
 
 
-def stage_scheduler(optimizer, stage: str, params: dict):
-    """The scheduler of `stage` ("pretrain" or "anneal") from the train rule's params."""
+def cosine_scheduler(optimizer, *, peak_lr: float, min_lr: float, steps: int, warmup_steps: int,
+                     weight_decay: float):
+    """Linear warmup to the peak, then cosine decay to `min_lr` at `steps` (an SFT stage)."""
+    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+
+    if not 0 <= warmup_steps < steps:
+        raise ValueError(f"schedule: need 0 <= warmup_steps ({warmup_steps}) < steps ({steps})")
+    return OptimizerParamScheduler(
+        optimizer, init_lr=0.0 if warmup_steps else peak_lr, max_lr=peak_lr, min_lr=min_lr,
+        lr_warmup_steps=warmup_steps, lr_decay_steps=steps, lr_decay_style="cosine",
+        start_wd=weight_decay, end_wd=weight_decay, wd_incr_steps=steps, wd_incr_style="constant",
+    )
+
+
+def sft_warmup(warmup_steps: int, steps: int) -> int:
+    """The stage's warmup, at most a tenth of its steps: the step count follows from the data, and a
+    small instruction set must still decay (the run logs when the cap applies)."""
+    return min(warmup_steps, steps // 10)
+
+
+def stage_scheduler(optimizer, stage: str, params: dict, steps: int | None = None):
+    """The scheduler of `stage` ("pretrain", "anneal", or an SFT stage over `steps`) from the rule's params."""
     train = params["train"]
+    if "sft" in params:
+        return cosine_scheduler(
+            optimizer, peak_lr=train["lr"], min_lr=train["min_lr"], steps=steps,
+            warmup_steps=sft_warmup(params["sft"]["warmup_steps"], steps), weight_decay=train["weight_decay"],
+        )
     if stage == "pretrain":
         return wsd_scheduler(
             optimizer, peak_lr=train["lr"], min_lr=train["min_lr"], steps=train["steps"],
