@@ -15,6 +15,8 @@ from opencoder.data.dedup import exact as exact_dedup
 
 from opencoder.data import ingest, preprocess
 
+NOTEBOOKS = config.load()["ingest"]["notebooks"]
+
 GOOD = {
     "good/a.py": "def a():\n    return 'ä'\n",
     "good/b.c": "int b(void) { return 2; }\n",
@@ -40,7 +42,7 @@ def corpus(tmp_path) -> dict:
     good_parquet = (stack / "0.parquet").read_bytes()
     (stack / "1.parquet").write_bytes(good_parquet[: len(good_parquet) // 2])  # truncated: corrupt
     return {
-        "shard_bytes": 10**6,
+        "notebooks": NOTEBOOKS, "shard_bytes": 10**6,
         "sources": [
             {"name": "tree", "type": "directory", "path": str(tree)},
             {"name": "stack", "type": "dataset", "path": str(stack)},
@@ -116,7 +118,7 @@ def test_bad_dataset_rows_are_named_and_the_rest_kept(tmp_path, caplog):
         {"content": None, "path": "none.py"},
         {"content": 42, "path": "number.py"},
     ]) + "\n")
-    params = {"shard_bytes": 10**6, "sources": [{"name": "rows", "type": "dataset", "path": str(rows)}]}
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{"name": "rows", "type": "dataset", "path": str(rows)}]}
     stats = ingest.ingest(params, tmp_path / "out")
     messages = "\n".join(r.getMessage() for r in caplog.records)
     assert "rows.jsonl: ok.py: commit time 'yesterday' is not an ISO date" in messages

@@ -20,6 +20,9 @@ Ingest decodes: a file with a NUL byte in its first 8 KiB is `binary`, one that 
 is `not_utf8`, one that cannot be read is `unreadable`. These never reach a shard; they are counted
 in `stats.json` (`dropped`) and listed by source and path in `rejected.parquet`, and each is logged.
 Language and doc_type are filled from the linguist table for the stats; preprocess applies them.
+
+Jupyter notebooks (`.ipynb`) are converted into one structured document each (`opencoder.data.notebooks`,
+settings `notebooks`); one that cannot be read is rejected as `broken_notebook`, with the reason.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.documents import SCHEMA, document_id
 from opencoder.core.languages import classify
 from opencoder.core.stats import stage_stats
+from opencoder.data import notebooks
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +369,11 @@ def ingest(params: dict, out: Path) -> dict:
                     text, reason, detail = None, "unreadable", raw.error
                 else:
                     text, reason, detail = decode(raw.data)
+                if text is not None and language == notebooks.LANGUAGE:
+                    try:
+                        text, _ = notebooks.convert(text, raw.path, params["notebooks"]["max_output_chars"])
+                    except notebooks.NotebookError as exc:
+                        text, reason, detail = None, "broken_notebook", str(exc)
                 if text is None:
                     size = len(raw.data) if isinstance(raw.data, bytes) else len((raw.data or "").encode())
                     log.warning("%s: %s: dropped (%s: %s)", source, raw.path, reason, detail)

@@ -5,7 +5,7 @@ always re-derived here so that shards from anywhere get the paper's mapping. Dro
 
 * `empty`     — no content, or only whitespace (logged with the file's path)
 * `too_large` — over `max_file_bytes` (the paper's 8 MB; logged with the file's path)
-* `excluded`  — a type the paper hard-excludes (CSV, SVG, raw notebooks, pickles, keys, …)
+* `excluded`  — a type the paper hard-excludes (CSV, SVG, pickles, keys, …)
 * `unknown`   — a name or extension the table does not know
 * `doc_type`  — a doc_type not in `keep_doc_types`
 
