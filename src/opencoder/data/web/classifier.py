@@ -1,0 +1,93 @@
+"""The code-related-text classifier (paper 2): fastText over text segmented by the project's BPE tokenizer.
+
+The paper segments text with a BPE tokenizer before fastText, which bounds the vocabulary and copes with
+languages written without spaces; here the segmenter is the project's own byte-level BPE (`tokenizer.json`),
+so its tokens (`Ġdef`, `Ċ`) never hold whitespace and one document is one fastText line. Every fastText
+setting comes from config (`classifier`: dim, word_ngrams, epoch, min_count, lr, bucket, threshold); the
+paper reports none of them, the defaults are DeepSeekMath's. Training uses one thread and a fixed seed so
+the same seeds give the same model.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+POSITIVE, NEGATIVE = "__label__code", "__label__other"
+MAX_CHARS = 100_000  # a page's first characters are enough to tell its kind; bounds segmenting time
+
+
+class Segmenter:
+    """Text → space-separated BPE tokens, with the tokenizer of a `tokenizer.json` file or HF folder."""
+
+    def __init__(self, path: str | Path):
+        from tokenizers import Tokenizer
+
+        path = Path(path)
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json" if path.is_dir() else path))
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        encoded = self.tokenizer.encode_batch([t[:MAX_CHARS] for t in texts], add_special_tokens=False)
+        return [" ".join(e.tokens) for e in encoded]
+
+
+@dataclass
+class Classifier:
+    """A trained fastText model and its segmenter; `score` gives P(code-related) per text."""
+    model: object
+    segment: Segmenter
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        labels, probs = self.model.predict(self.segment(texts), k=2)
+        return np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)]).clip(0.0, 1.0)
+
+    def save(self, path: str | Path) -> None:
+        self.model.save_model(str(path))
+
+
+def _fasttext():
+    import fasttext
+
+    fasttext.FastText.eprint = lambda *a, **k: None  # its load-time warning goes to stderr on every load
+    return fasttext
+
+
+def train(positives: Sequence[str], negatives: Sequence[str], segment: Segmenter, settings: dict, seed: int) -> Classifier:
+    """A classifier trained on labelled texts (one thread, seeded: the same inputs give the same model)."""
+    if not positives or not negatives:
+        raise ValueError(f"classifier: needs positives and negatives, got {len(positives)} and {len(negatives)}")
+    lines = [f"{POSITIVE} {t}" for t in segment(positives)] + [f"{NEGATIVE} {t}" for t in segment(negatives)]
+    order = np.random.default_rng(seed).permutation(len(lines))
+    with tempfile.TemporaryDirectory(prefix="opencoder-fasttext-") as tmp:
+        data = os.path.join(tmp, "train.txt")
+        with open(data, "w", encoding="utf-8") as fh:
+            fh.writelines(lines[i] + "\n" for i in order)
+        model = _fasttext().train_supervised(
+            input=data, dim=settings["dim"], wordNgrams=settings["word_ngrams"], epoch=settings["epoch"],
+            minCount=settings["min_count"], lr=settings["lr"], bucket=settings["bucket"],
+            thread=1, seed=seed, verbose=0,
+        )
+    return Classifier(model, segment)
+
+
+def load(model_path: str | Path, segment: Segmenter) -> Classifier:
+    return Classifier(_fasttext().load_model(str(model_path)), segment)
+
+
+def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
+    """Precision and recall of `score >= threshold` against boolean `labels` (None where undefined)."""
+    predicted = scores >= threshold
+    true_pos = int((predicted & labels).sum())
+    return {
+        "threshold": threshold, "examples": int(labels.size), "positives": int(labels.sum()),
+        "precision": true_pos / int(predicted.sum()) if predicted.any() else None,
+        "recall": true_pos / int(labels.sum()) if labels.any() else None,
+        "accuracy": float((predicted == labels).mean()) if labels.size else None,
+    }
