@@ -10,6 +10,10 @@ Sources (config `ingest.sources`, each with a unique `name`):
   time are recorded on every document.
 * `dataset` — parquet / JSONL(.gz) files laid out like The Stack v2 (`content`, `path`, `repo_name`,
   `star_events_count`, `committer_date`; rename with `columns`).
+* `web` — web pages (paper 2): parquet / JSONL(.gz) shards with `url` and `text` (FineWeb, the released
+  `fineweb-code-corpus`; rename with `columns`), `.warc` / `.warc.gz` files, and `.html` / `.htm`
+  files whose URL is `url_prefix` + their path under `path`; HTML text is extracted
+  (`opencoder.data.web.pages`). A page's `path` is its URL; `url` and `domain` are filled.
 
 `include` / `exclude` globs (`*` within a path component, `**` across them) select paths as recorded.
 Files are read in (source name, path) order and packed into shards of about `shard_bytes`, so the
@@ -48,10 +52,11 @@ from tqdm import tqdm
 
 from opencoder.core import shards
 from opencoder.core.config import ConfigError, add_config_args, stage_params
-from opencoder.core.documents import SCHEMA, document_id
-from opencoder.core.languages import classify
+from opencoder.core.documents import SCHEMA, document_id, domain_of
+from opencoder.core.languages import classify_document
 from opencoder.core.stats import stage_stats
 from opencoder.data import notebooks
+from opencoder.data.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,8 @@ class Raw:
     stars: int | None = None
     commit_time: datetime | None = None
     error: str | None = None  # set when the file could not be read at all
+    reason: str = "unreadable"  # the drop reason that goes with `error`
+    url: str | None = None  # web pages
 
 
 # ------------------------------------------------------------------ globs ---
@@ -310,7 +317,52 @@ def _timestamp(value, where: str) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-SOURCES = {"python_env": _python_env, "directory": _directory, "git": _git_source, "dataset": _dataset}
+def _web(spec: dict) -> Iterator[Raw]:
+    """Pages of text shards, WARC files and HTML files under `path`, in file order."""
+    root = _existing(spec)
+    columns = {"url": "url", "text": "text", **spec.get("columns", {})}
+    include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
+    rels = [""] if root.is_file() else sorted(r for r in _walk(root, "", include) if selected(r, include, exclude))
+    for rel in rels:
+        file = root / rel if rel else root
+        name = file.name.lower()
+        if name.endswith((".parquet", ".jsonl", ".jsonl.gz")):
+            yield from _web_rows(file, columns)
+        elif name.endswith((".warc", ".warc.gz")):
+            yield from (_page_raw(page) for page in pages.warc_pages(file))
+        elif name.endswith((".html", ".htm")):
+            base, rel_path = (root, rel) if rel else (root.parent, file.name)
+            yield from map(_page_raw, pages.html_files(base, spec.get("url_prefix"), [rel_path]))
+
+
+def _page_raw(page: pages.Page) -> Raw:
+    return Raw(path=page.url or page.where, data=page.text, url=page.url, error=page.detail,
+               reason=page.reason or "unreadable")
+
+
+def _web_rows(file: Path, columns: dict) -> Iterator[Raw]:
+    try:
+        names, rows = _read_rows(file)
+        missing = [columns[k] for k in ("url", "text") if columns[k] not in names]
+        if missing:
+            raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
+    except Exception as exc:  # a damaged file must not take the good files down with it
+        detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
+        yield Raw(path=str(file), data=None, error=f"unreadable web shard: {detail}")
+        return
+    for number, row in enumerate(rows):
+        url, text, where = row.get(columns["url"]), row.get(columns["text"]), f"{file}#row{number}"
+        if not isinstance(url, str) or not url.strip():
+            yield Raw(path=where, data=None, reason="no_url", error=f"{where}: page without a URL")
+        elif not isinstance(text, str):
+            yield Raw(path=url, data=None, url=url, error=f"{where}: text is {type(text).__name__}, not a string")
+        elif not text.strip():
+            yield Raw(path=url, data=None, url=url, reason="empty_page", error=f"{where}: empty page")
+        else:
+            yield Raw(path=url, data=text, url=url)
+
+
+SOURCES = {"python_env": _python_env, "directory": _directory, "git": _git_source, "dataset": _dataset, "web": _web}
 
 
 # ----------------------------------------------------------------- decode ---
@@ -364,9 +416,9 @@ def ingest(params: dict, out: Path) -> dict:
         for spec in sorted(params["sources"], key=lambda s: s["name"]):
             source = spec["name"]
             for raw in tqdm(SOURCES[spec["type"]](spec), desc=f"ingest {source}", unit=" files", mininterval=5):
-                language, doc_type = classify(raw.path)
+                language, doc_type = classify_document(raw.path, raw.url)
                 if raw.error:
-                    text, reason, detail = None, "unreadable", raw.error
+                    text, reason, detail = None, raw.reason, raw.error
                 else:
                     text, reason, detail = decode(raw.data)
                 if text is not None and language == notebooks.LANGUAGE:
@@ -385,6 +437,7 @@ def ingest(params: dict, out: Path) -> dict:
                     "id": document_id(source, raw.repo, raw.path), "text": text, "path": raw.path,
                     "language": language, "doc_type": doc_type, "repo": raw.repo,
                     "stars": raw.stars, "commit_time": raw.commit_time, "source": source, "bytes": size,
+                    "url": raw.url, "domain": domain_of(raw.url),
                 })
                 kept.append((language, size))
         writer.flush()

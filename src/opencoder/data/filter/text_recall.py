@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from opencoder.core.config import ConfigError
+from opencoder.core.languages import WEB_PAGE
 from opencoder.data.filter import signals
 from opencoder.data.web import classifier
 
@@ -40,7 +41,7 @@ class TextRecall:
     def judge(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         """(dropped, code_score) per document: only text files not recalled by name or classifier are dropped;
         the score is null for other documents or without a model."""
-        is_text = (frame["doc_type"] == "text").fill_null(False)
+        is_text = ((frame["doc_type"] == "text") & (frame["language"] != WEB_PAGE[0])).fill_null(False)  # files, not pages
         if not self.enabled:
             return pl.Series(self.RULE, [False] * frame.height), pl.Series("code_score", [None] * frame.height, pl.Float64)
         by_name = frame.select(signals.cate_code_related_file_name())[:, 0].fill_null(False)
