@@ -1,0 +1,46 @@
+# Code-related web recall (paper 2): rounds over the web pages of the corpus (documents with a url),
+# each a fastText classifier on the round's seeds, every page scored, domains marked, URL-pattern pages
+# added to the next round's seeds. Round k's params hold `web.rounds[:k]` only, so a change to one
+# round's settings reruns that round and the later ones.
+import json
+import os
+
+WEB_ROUNDS = list(range(1, len(config["web"]["rounds"]) + 1))
+
+
+def web_round_params(k):
+    section = {**config["web"], "rounds": config["web"]["rounds"][:k]}
+    return json.dumps(section, sort_keys=True, separators=(",", ":"))
+
+
+rule web_round:
+    input:
+        corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
+        tokenizer=rules.tokenizer.output.json,
+        seeds=lambda w: [] if int(w.k) == 1 else f"{OUT}/web/round{int(w.k) - 1}/seeds.parquet",
+    output:
+        scores=f"{OUT}/web/round{{k}}/scores.parquet",
+        domains=f"{OUT}/web/round{{k}}/domains.parquet",
+        seeds=f"{OUT}/web/round{{k}}/seeds.parquet",
+        recalled=f"{OUT}/web/round{{k}}/recalled.parquet",
+        model=f"{OUT}/web/round{{k}}/model.bin",
+        stats=f"{OUT}/web/round{{k}}/stats.json",
+    wildcard_constraints:
+        k=r"[1-9][0-9]*",
+    params:
+        cfg=lambda w: web_round_params(int(w.k)),
+        seeds=lambda w, input: f"--seeds {input.seeds}" if input.seeds else "",
+        dir=lambda w, output: os.path.dirname(output.stats),
+    threads: res("web_round")["threads"]
+    resources:
+        **res("web_round"),
+    log:
+        f"{OUT}/logs/web_round/{{k}}.log",
+    shell:
+        "{OPENCODER} web-recall --input {input.corpus:q} --tokenizer {input.tokenizer:q} --round {wildcards.k}"
+        " {params.seeds} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
+
+
+rule web_recall:
+    input:
+        expand(f"{OUT}/web/round{{k}}/stats.json", k=WEB_ROUNDS),
