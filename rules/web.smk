@@ -1,4 +1,5 @@
-# Code-related web recall (paper 2): rounds over the web pages of the corpus (documents with a url),
+# Code-related web recall (paper 2): rounds over the filtered web pages (documents with a url; the
+# sample stage keeps them out of the corpus with weight 0, they enter the mixture from here),
 # each a fastText classifier on the round's seeds, every page scored, domains marked, URL-pattern pages
 # added to the next round's seeds. Round k's params hold `web.rounds[:k]` only, so a change to one
 # round's settings reruns that round and the later ones.
@@ -6,6 +7,8 @@ import json
 import os
 
 WEB_ROUNDS = list(range(1, len(config["web"]["rounds"]) + 1))
+WEB_BUILD = any(source["type"] == "web" for source in config["ingest"]["sources"])  # a build with web pages
+WEB_RECALLED = f"{OUT}/web/round{WEB_ROUNDS[-1]}/recalled.parquet"  # the pages of the pretraining mixture
 
 
 def web_round_params(k):
@@ -15,7 +18,7 @@ def web_round_params(k):
 
 rule web_round:
     input:
-        corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
+        pages=per_shard(f"{OUT}/filter/{{shard}}.parquet"),
         tokenizer=rules.tokenizer.output.json,
         seeds=lambda w: [] if int(w.k) == 1 else f"{OUT}/web/round{int(w.k) - 1}/seeds.parquet",
     output:
@@ -37,7 +40,7 @@ rule web_round:
     log:
         f"{OUT}/logs/web_round/{{k}}.log",
     shell:
-        "{OPENCODER} web-recall --input {input.corpus:q} --tokenizer {input.tokenizer:q} --round {wildcards.k}"
+        "{OPENCODER} web-recall --input {input.pages:q} --tokenizer {input.tokenizer:q} --round {wildcards.k}"
         " {params.seeds} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
 
 

@@ -1,5 +1,6 @@
-"""Web recall rounds inside the Snakemake workflow: pages through ingest, dedup and filter into the
-corpus, three real rounds, and a change to round 2's threshold reruns rounds 2 and 3 only."""
+"""Web recall rounds inside the Snakemake workflow: pages through ingest, dedup and filter, three real
+rounds, the last round's pages as the `web` token group, and a change to round 2's threshold reruns
+rounds 2 and 3 only."""
 
 from __future__ import annotations
 
@@ -31,14 +32,19 @@ def test_rounds_run_and_a_round_threshold_change_reruns_that_round_and_later_onl
     (tmp_path / "pages.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
     config = {"out_dir": str(out), "tokenizer": {"vocab_size": 1000, "sample_bytes": 1000000},
-              "ingest": {"shard_bytes": 200000, "sources": [{"name": "web", "type": "web", "path": str(tmp_path / "pages.jsonl")}]},
+              "ingest": {"shard_bytes": 200000, "sources": [  # code for the tokenizer's corpus, and the pages
+                  {"name": "python-env", "type": "python_env", "include": ["stdlib/json/**"], "exclude": ["**/__pycache__/**"]},
+                  {"name": "web", "type": "web", "path": str(tmp_path / "pages.jsonl")}]},
               "web": {"seeds": {"positive_urls": ["docs.python.org/3.11/tutorial/%"]}}}
-    snakemake(tmp_path, config, "web_recall")
+    snakemake(tmp_path, config, "web_recall", "tokens")
     reports = [json.loads((out / "web" / f"round{k}" / "stats.json").read_text())["extra"] for k in (1, 2, 3)]
     first = reports[0]
     assert first["pages_scored"] > 150 and first["pages_recalled"] > 0
     assert "docs.python.org" in first["marked_domains"]
     assert reports[1]["seeds"]["positives"] == first["seeds"]["positives"] + first["pages_added_by_url_patterns"]
+    blend = json.loads((out / "tokens" / "blend.json").read_text())
+    assert blend["groups"]["web"]["documents"] == reports[2]["pages_recalled"] > 0  # the last round's pages, only them
+    assert [w for w, name in blend["blend"] if name == "web"] == [0.074]
 
     config["web"]["rounds"] = [{}, {"threshold": 0.6}, {}]
     plan = snakemake(tmp_path, config, "web_recall", "-n")

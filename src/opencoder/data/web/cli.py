@@ -1,6 +1,6 @@
-"""`opencoder web-recall`: one round of code-related web recall (paper 2) over corpus shards.
+"""`opencoder web-recall`: one round of code-related web recall (paper 2) over document shards.
 
-    opencoder web-recall --input corpus/*.parquet --tokenizer tokenizer/ --round 2 \\
+    opencoder web-recall --input filter/*.parquet --tokenizer tokenizer/ --round 2 \\
         --seeds web/round1/seeds.parquet --output web/round2/
 
 Web pages are the documents with a `url`. Round k's settings are the `web` section with the classifier
