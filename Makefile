@@ -8,6 +8,7 @@ SYSTAMP := $(VENV)/.system
 CORES   ?= all
 CONFIG  ?=
 TARGET  ?= all
+SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: run test setup system clean
@@ -33,8 +34,10 @@ $(SYSTAMP): $(STAMP)
 	fi
 	touch $@
 
+# --configfile takes several values, so it goes last: a target after it would be read as a config file.
+# SNAKEMAKE_ARGS passes more options (e.g. SNAKEMAKE_ARGS=-n for a dry run).
 run: setup
-	$(VENV)/bin/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG)) $(TARGET)
+	$(VENV)/bin/snakemake $(TARGET) --cores $(CORES) $(SNAKEMAKE_ARGS) $(if $(CONFIG),--configfile $(CONFIG))
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,11 +1,15 @@
 # OpenCoder Cookbook workflow: raw code -> corpus -> tokenizer -> tokens -> model -> scores -> cards.
 # Rules only declare inputs, outputs, params and resources; all logic is in src/opencoder.
-from snakemake.utils import min_version, validate
+import subprocess
+
+from snakemake.utils import min_version
+
+from opencoder.core.config import DEFAULT_CONFIG, validate
 
 min_version("9.0")
 
 configfile: "config/config.yaml"
-validate(config, "config/schema/config.schema.yaml")
+validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
 
 include: "rules/common.smk"
 include: "rules/ingest.smk"
@@ -28,6 +32,13 @@ include: "rules/report.smk"
 rule all:
     """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report figures."""
     default_target: True
+    message:
+        "all targets: done"
     input:
         f"{OUT}/model",
         rules.report_figures.input,
+
+
+onsuccess:
+    # what the build made, where, and its headline numbers (read from the stats files it wrote)
+    subprocess.run([PY, "-m", "opencoder", "summary", "--input", OUT], check=False)

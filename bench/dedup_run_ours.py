@@ -61,15 +61,15 @@ def main() -> None:
         sig, out = args.work / "signatures", args.work
         names = [Path(s).stem for s in shards]
         t = time.perf_counter()
-        pool.map(step, [["signatures", "--in", s, "--keys", f"{sig}/{n}.keys.parquet", "--docs", f"{sig}/{n}.docs.parquet",
+        pool.map(step, [["signatures", "--input", s, "--keys", f"{sig}/{n}.keys.parquet", "--docs", f"{sig}/{n}.docs.parquet",
                          "--params", args.params] for s, n in zip(shards, names)])
         times["signatures"] = time.perf_counter() - (t0 := t)
         from opencoder.data.dedup.fuzzy.params import FuzzyParams
 
         parts = len(FuzzyParams.from_config(cfg).band_ranges())
         t = time.perf_counter()
-        pool.map(step, [["buckets", "--part", str(i), "--out", f"{out}/buckets/{i:03d}.parquet", "--params", args.params,
-                         *[f"{sig}/{n}.keys.parquet" for n in names]] for i in range(parts)])
+        pool.map(step, [["buckets", "--part", str(i), "--output", f"{out}/buckets/{i:03d}.parquet", "--params", args.params,
+                         "--input", *[f"{sig}/{n}.keys.parquet" for n in names]] for i in range(parts)])
         times["buckets"] = time.perf_counter() - t
         t = time.perf_counter()
         pool.map(step, [["clusters", "--edges", *[f"{out}/buckets/{i:03d}.parquet" for i in range(parts)],
@@ -77,7 +77,7 @@ def main() -> None:
                          "--removed", f"{out}/removed.parquet", "--summary", f"{out}/clusters.json", "--params", args.params]])
         times["clusters"] = time.perf_counter() - t
         t = time.perf_counter()
-        pool.map(step, [["remove", "--in", s, "--clusters", f"{out}/clusters.parquet", "--out", f"{out}/kept/{n}.parquet",
+        pool.map(step, [["remove", "--input", s, "--clusters", f"{out}/clusters.parquet", "--output", f"{out}/kept/{n}.parquet",
                          "--params", args.params] for s, n in zip(shards, names)])
         times["remove"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0

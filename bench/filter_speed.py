@@ -35,7 +35,8 @@ import regex
 from opencoder.core.config import load
 from opencoder.data.filter import parsing, signals as S
 from opencoder.data.filter.engine import SIGNAL_ERROR, Engine, chunks
-from opencoder.data.filter.rules import draw, group_of
+from opencoder.core.draw import uniform
+from opencoder.data.filter.rules import group_of
 from opencoder.data.filter.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
 
 # ------------------------------------------------------------------- per-document units ---
@@ -309,7 +310,7 @@ def per_document_decisions(docs: pl.DataFrame, engine: Engine) -> pl.DataFrame:
         for rule_id, rule in sorted(engine.groups[group].items()):
             if rule.enabled and rule.holds(signal(rule_id, d)):
                 fired.append(rule_id)
-                if rule.prob >= 1 or draw(engine.seed, rule_id, row["id"]) < rule.prob:
+                if rule.prob >= 1 or uniform(engine.seed, [row["id"]], rule_id)[0] < rule.prob:
                     dropped.append(rule_id)
         out.append({"id": row["id"], "group": group, "fired": fired, "dropped_by": dropped})
     return pl.DataFrame(out, schema={"id": pl.String, "group": pl.String, "fired": pl.List(pl.String),

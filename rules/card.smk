@@ -1,9 +1,6 @@
 # The model folder to publish: the export's files plus a README model card built from the build's
 # own records (architecture, corpus funnel, training setup and logs, eval scores, rebuild command).
-import json
 import os
-
-from opencoder.training.params import stage_params as training_params
 
 
 def rebuild_command():
@@ -22,16 +19,17 @@ rule model:
         evals=rules.eval.output.summaries,
     output:
         directory(f"{OUT}/model"),
+    message:
+        "model card -> {output}"
     params:
-        cfg=params_json("card"),
-        training=json.dumps(training_params(config, "anneal"), sort_keys=True, separators=(",", ":")),
-        rebuild=rebuild_command(),
+        cfg=settings_param("card", {**config["card"], "rebuild": rebuild_command()}),
+        training=training_settings("anneal"),
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
         f"{OUT}/logs/model.log",
     shell:
-        "{OPENCODER} card --export {input.export:q} --out {output:q} --funnel {input.funnel:q}"
+        "{OPENCODER} card --input {input.export:q} --output {output:q} --funnel {input.funnel:q}"
         " --pretrain-metrics {input.pretrain:q} --anneal-metrics {input.anneal:q} --eval {input.evals:q}"
-        " --training {params.training:q} --rebuild {params.rebuild:q} --params {params.cfg:q} 2> {log:q}"
+        " --training {params.training:q} --params {params.cfg:q} 2> {log:q}"

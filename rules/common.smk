@@ -1,6 +1,10 @@
 # Shared names for all rule files: where outputs go, how a rule calls the library, its resources.
-import json
 import sys
+
+from opencoder.core.args import argument_file
+from opencoder.core.config import settings_file
+from opencoder.core.resources import rule_resources
+from opencoder.training.params import stage_params as training_params
 
 OUT = config["out_dir"]
 PY = sys.executable  # the interpreter running Snakemake: the project's virtual environment
@@ -13,30 +17,39 @@ wildcard_constraints:
     shard=r"[0-9]{5}",
 
 
-def params_json(*keys):
-    """A config section as compact JSON for `--params`; a change to it reruns the rule (params trigger)."""
+def settings_param(name, value):
+    """Params function: `value` as `{OUT}/settings/<name>.<digest>.json` for `--params FILE`. The path
+    changes exactly when the settings do, so Snakemake's params trigger reruns the rule on a change,
+    while the command line stays one short line. Written when a job is planned; a dry run writes nothing."""
+    return lambda wildcards: str(settings_file(f"{OUT}/settings", name, value, write=not workflow.dryrun))
+
+
+def settings(*keys):
+    """The config section at `keys` (none: the whole config) as a settings file (see settings_param)."""
     node = config
     for key in keys:
         node = node[key]
-    return json.dumps(node, sort_keys=True, separators=(",", ":"))
+    return settings_param(".".join(keys) or "config", node)
+
+
+def listed(key=None, each=str):
+    """Params function: the rule's input list `key` (none: all its input), each item mapped by `each`,
+    as `@{OUT}/args/<key>.<digest>.args` (one argument a line, expanded by `opencoder`), so a
+    command stays one short line at any number of shards."""
+    def param(wildcards, input):
+        items = [each(item) for item in (getattr(input, key) if key else input)]
+        return "@" + str(argument_file(f"{OUT}/args", key or "input", items, write=not workflow.dryrun))
+    return param
+
+
+def training_settings(stage):
+    """A training stage's params (the model shape and its recipe: opencoder.training.params) as a settings file."""
+    return settings_param(f"{stage}.training", training_params(config, stage))
 
 
 def res(rule_name):
-    """Resources of a rule: resources.default, overridden by resources.rules[rule_name], completed
-    with the SLURM request from resources.cluster (keys the plugin reads; local runs ignore them)."""
-    merged = dict(config["resources"]["default"])
-    merged.update(config["resources"]["rules"].get(rule_name, {}))
-    cluster = config["resources"]["cluster"]
-    if merged["gpus"] == "node":
-        merged["gpus"] = cluster["gpus_per_node"]
-    if merged["gpus"]:  # per node, so it also holds for multi-node jobs (sbatch --gpus is per job)
-        merged["gres"] = ":".join(["gpu", *filter(None, [cluster["gpu_model"]]), str(merged["gpus"])])
-    if merged["nodes"] > 1:  # the rule's own srun starts one launcher per node (opencoder.training.launch)
-        merged.update(mpi="srun", tasks=merged["nodes"], tasks_per_gpu=0)
-    for key, name in (("partition", "slurm_partition"), ("account", "slurm_account"), ("extra", "slurm_extra")):
-        if cluster[key]:
-            merged[name] = cluster[key]
-    return merged
+    """Resources of a rule (opencoder.core.resources: default, the rule's overrides, the SLURM request)."""
+    return rule_resources(config["resources"], rule_name)
 
 
 def shards():

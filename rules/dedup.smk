@@ -6,15 +6,17 @@ rule exact_hashes:
         f"{OUT}/preprocess/{{shard}}.parquet",
     output:
         f"{OUT}/exact/hashes/{{shard}}.parquet",
+    message:
+        "exact dedup: hashes of {wildcards.shard} -> {output}"
     params:
-        cfg=params_json("dedup", "exact"),
+        cfg=settings("dedup", "exact"),
     threads: res("exact_hashes")["threads"]
     resources:
         **res("exact_hashes"),
     log:
         f"{OUT}/logs/exact_hashes/{{shard}}.log",
     shell:
-        "{OPENCODER} exact-dedup hashes --in {input:q} --out {output:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} exact-dedup hashes --input {input:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule exact_dedup_plan:
@@ -23,13 +25,17 @@ rule exact_dedup_plan:
     output:
         removed=f"{OUT}/exact/removed.parquet",
         summary=f"{OUT}/exact/removed.summary.json",
+    params:
+        hashes=listed(),
+    message:
+        "exact dedup: duplicates over all shards -> {output.removed}"
     threads: res("exact_dedup_plan")["threads"]
     resources:
         **res("exact_dedup_plan"),
     log:
         f"{OUT}/logs/exact_dedup_plan.log",
     shell:
-        "{OPENCODER} exact-dedup plan {input:q} --out {output.removed:q} 2> {log:q}"
+        "{OPENCODER} exact-dedup plan --input {params.hashes:q} --output {output.removed:q} 2> {log:q}"
 
 
 rule exact_dedup:
@@ -39,13 +45,15 @@ rule exact_dedup:
     output:
         shard=f"{OUT}/exact/{{shard}}.parquet",
         stats=f"{OUT}/exact/{{shard}}.stats.json",
+    message:
+        "exact dedup {wildcards.shard} -> {output.shard}"
     threads: res("exact_dedup")["threads"]
     resources:
         **res("exact_dedup"),
     log:
         f"{OUT}/logs/exact_dedup/{{shard}}.log",
     shell:
-        "{OPENCODER} exact-dedup apply --in {input.shard:q} --removed {input.removed:q} --out {output.shard:q} 2> {log:q}"
+        "{OPENCODER} exact-dedup apply --input {input.shard:q} --removed {input.removed:q} --output {output.shard:q} 2> {log:q}"
 
 
 # Fuzzy dedup (paper 1.4): signatures per shard -> LSH per band range -> clusters once -> removal per shard.
@@ -60,15 +68,17 @@ rule fuzzy_signatures:
     output:
         band_keys=f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet",
         docs=f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet",
+    message:
+        "fuzzy dedup: signatures of {wildcards.shard} -> {output.band_keys}"
     params:
-        cfg=params_json("dedup", "fuzzy"),
+        cfg=settings("dedup", "fuzzy"),
     threads: res("fuzzy_signatures")["threads"]
     resources:
         **res("fuzzy_signatures"),
     log:
         f"{OUT}/logs/fuzzy_signatures/{{shard}}.log",
     shell:
-        "{OPENCODER} fuzzy-dedup signatures --in {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
+        "{OPENCODER} fuzzy-dedup signatures --input {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
         " --threads {threads} --params {params.cfg:q} 2> {log:q}"
 
 
@@ -79,15 +89,18 @@ rule fuzzy_buckets:
         f"{OUT}/fuzzy/buckets/{{part}}.parquet",
     wildcard_constraints:
         part=r"[0-9]{3}",
+    message:
+        "fuzzy dedup: LSH band range {wildcards.part} -> {output}"
     params:
-        cfg=params_json("dedup", "fuzzy"),
+        cfg=settings("dedup", "fuzzy"),
+        band_keys=listed(),
     threads: res("fuzzy_buckets")["threads"]
     resources:
         **res("fuzzy_buckets"),
     log:
         f"{OUT}/logs/fuzzy_buckets/{{part}}.log",
     shell:
-        "{OPENCODER} fuzzy-dedup buckets --part {wildcards.part} --out {output:q} --params {params.cfg:q} {input:q} 2> {log:q}"
+        "{OPENCODER} fuzzy-dedup buckets --part {wildcards.part} --input {params.band_keys:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule fuzzy_clusters:
@@ -99,15 +112,20 @@ rule fuzzy_clusters:
         clusters=f"{OUT}/fuzzy/clusters.parquet",
         removed=f"{OUT}/fuzzy/removed.parquet",
         summary=f"{OUT}/fuzzy/clusters.json",
+    message:
+        "fuzzy dedup: clusters -> {output.removed}"
     params:
-        cfg=params_json("dedup", "fuzzy"),
+        cfg=settings("dedup", "fuzzy"),
+        edges=listed("edges"),
+        docs=listed("docs"),
+        documents=listed("documents"),
     threads: res("fuzzy_clusters")["threads"]
     resources:
         **res("fuzzy_clusters"),
     log:
         f"{OUT}/logs/fuzzy_clusters.log",
     shell:
-        "{OPENCODER} fuzzy-dedup clusters --edges {input.edges:q} --docs {input.docs:q} --documents {input.documents:q}"
+        "{OPENCODER} fuzzy-dedup clusters --edges {params.edges:q} --docs {params.docs:q} --documents {params.documents:q}"
         " --clusters {output.clusters:q} --removed {output.removed:q} --summary {output.summary:q}"
         " --params {params.cfg:q} 2> {log:q}"
 
@@ -119,13 +137,15 @@ rule fuzzy_dedup:
     output:
         shard=f"{OUT}/fuzzy/{{shard}}.parquet",
         stats=f"{OUT}/fuzzy/{{shard}}.stats.json",
+    message:
+        "fuzzy dedup {wildcards.shard} -> {output.shard}"
     params:
-        cfg=params_json("dedup", "fuzzy"),
+        cfg=settings("dedup", "fuzzy"),
     threads: res("fuzzy_dedup")["threads"]
     resources:
         **res("fuzzy_dedup"),
     log:
         f"{OUT}/logs/fuzzy_dedup/{{shard}}.log",
     shell:
-        "{OPENCODER} fuzzy-dedup remove --in {input.shard:q} --clusters {input.clusters:q} --out {output.shard:q}"
+        "{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
         " --params {params.cfg:q} 2> {log:q}"

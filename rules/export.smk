@@ -8,8 +8,10 @@ rule hf:
         tokenizer=f"{OUT}/tokenizer/tokenizer.json",
     output:
         directory(f"{OUT}/hf_export"),
+    message:
+        "export -> {output}"
     params:
-        cfg=params_json("export"),
+        cfg=settings("export"),
         tokenizer=f"{OUT}/tokenizer",
     threads: res("hf")["threads"]
     resources:
@@ -17,5 +19,5 @@ rule hf:
     log:
         f"{OUT}/logs/hf.log",
     shell:
-        "{OPENCODER} export --checkpoint {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
-        " --out {output:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} export --input {input.checkpoint:q} --tokenizer {params.tokenizer:q}"
+        " --output {output:q} --params {params.cfg:q} 2> {log:q}"

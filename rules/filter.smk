@@ -10,8 +10,10 @@ rule filter:
         decisions=f"{OUT}/filter/{{shard}}.decisions.parquet",
         stats=f"{OUT}/filter/{{shard}}.stats.json",
         samples=f"{OUT}/filter/samples/{{shard}}.parquet",
+    message:
+        "filter {wildcards.shard} -> {output.docs}"
     params:
-        cfg=params_json("filter"),
+        cfg=settings("filter"),
     threads: res("filter")["threads"]
     resources:
         **res("filter"),

@@ -5,12 +5,14 @@
 checkpoint ingest:
     output:
         directory(f"{OUT}/ingest"),
+    message:
+        "ingest -> {output}"
     params:
-        cfg=params_json("ingest"),
+        cfg=settings("ingest"),
     threads: res("ingest")["threads"]
     resources:
         **res("ingest"),
     log:
         f"{OUT}/logs/ingest.log",
     shell:
-        "{OPENCODER} ingest --out {output:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} ingest --output {output:q} --params {params.cfg:q} 2> {log:q}"

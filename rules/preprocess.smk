@@ -7,12 +7,15 @@ rule preprocess:
     output:
         shard=f"{OUT}/preprocess/{{shard}}.parquet",
         stats=f"{OUT}/preprocess/{{shard}}.stats.json",
+        dropped=f"{OUT}/preprocess/{{shard}}.dropped.parquet",
+    message:
+        "preprocess {wildcards.shard} -> {output.shard}"
     params:
-        cfg=params_json("preprocess"),
+        cfg=settings("preprocess"),
     threads: res("preprocess")["threads"]
     resources:
         **res("preprocess"),
     log:
         f"{OUT}/logs/preprocess/{{shard}}.log",
     shell:
-        "{OPENCODER} preprocess --in {input:q} --out {output.shard:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} preprocess --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}"

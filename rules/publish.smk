@@ -15,14 +15,17 @@ rule publish:
         funnel=f"{OUT}/corpus/funnel.json",
     output:
         f"{OUT}/publish/receipt.json",
+    message:
+        "publish -> {output}"
     params:
-        cfg=params_json("publish"),
-        build=json.dumps(config, sort_keys=True, separators=(",", ":")),
+        cfg=settings("publish"),
+        build=settings(),
+        corpus=listed("corpus"),
     threads: res("publish")["threads"]
     resources:
         **res("publish"),
     log:
         f"{OUT}/logs/publish.log",
     shell:
-        "{OPENCODER} publish --model {input.model:q} --corpus {input.corpus:q} --funnel {input.funnel:q}"
-        " --build-config {params.build:q} --receipt {output:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} publish --model {input.model:q} --corpus {params.corpus:q} --funnel {input.funnel:q}"
+        " --build-config {params.build:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"

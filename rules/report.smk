@@ -25,17 +25,22 @@ for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
             _inputs,
         output:
             report(f"{OUT}/report/{_name}.png", caption=f"../report/{_name}.rst", category=_category),
+        message:
+            "report figure -> {output}"
         params:
             figure=_figure,
+            inputs=listed(),
         threads: res("report")["threads"]
         resources:
             **res("report"),
         log:
             f"{OUT}/logs/report/{_name}.log",
         shell:
-            "{OPENCODER} report {params.figure} --input {input:q} --output {output:q} 2> {log:q}"
+            "{OPENCODER} report {params.figure} --input {params.inputs:q} --output {output:q} 2> {log:q}"
 
 
 rule report_figures:
+    message:
+        "report figures: done"
     input:
         expand(f"{OUT}/report/{{name}}.png", name=REPORT_FIGURES),

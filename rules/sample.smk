@@ -7,15 +7,18 @@ rule sample_plan:
         per_shard(f"{OUT}/filter/{{shard}}.stats.json"),
     output:
         f"{OUT}/sample/plan.json",
+    message:
+        "sample: keep fractions per language -> {output}"
     params:
-        cfg=params_json("sample"),
+        cfg=settings("sample"),
+        stats=listed(),
     threads: res("sample_plan")["threads"]
     resources:
         **res("sample_plan"),
     log:
         f"{OUT}/logs/sample_plan.log",
     shell:
-        "{OPENCODER} sample plan --stats {input:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} sample plan --stats {params.stats:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule sample:
@@ -25,6 +28,8 @@ rule sample:
     output:
         corpus=f"{OUT}/corpus/{{shard}}.parquet",
         stats=f"{OUT}/corpus/{{shard}}.stats.json",
+    message:
+        "sample {wildcards.shard} -> {output.corpus}"
     threads: res("sample")["threads"]
     resources:
         **res("sample"),
@@ -35,11 +40,20 @@ rule sample:
         " --output {output.corpus:q} --stats {output.stats:q} 2> {log:q}"
 
 
+# The funnel reads every data stage's stats (opencoder.data.funnel.STAGES): all are its inputs.
 rule corpus:
     input:
-        per_shard(f"{OUT}/corpus/{{shard}}.stats.json"),
+        ingest=rules.ingest.output[0],
+        preprocess=per_shard(f"{OUT}/preprocess/{{shard}}.stats.json"),
+        exact=per_shard(f"{OUT}/exact/{{shard}}.stats.json"),
+        fuzzy=per_shard(f"{OUT}/fuzzy/{{shard}}.stats.json"),
+        transform=per_shard(f"{OUT}/transform/{{shard}}.stats.json"),
+        filter=per_shard(f"{OUT}/filter/{{shard}}.stats.json"),
+        corpus=per_shard(f"{OUT}/corpus/{{shard}}.stats.json"),
     output:
         f"{OUT}/corpus/funnel.json",
+    message:
+        "corpus funnel -> {output}"
     params:
         root=OUT,
     threads: res("corpus")["threads"]
@@ -48,4 +62,4 @@ rule corpus:
     log:
         f"{OUT}/logs/corpus.log",
     shell:
-        "{OPENCODER} funnel --root {params.root:q} --output {output:q} 2> {log:q}"
+        "{OPENCODER} funnel --input {params.root:q} --output {output:q} 2> {log:q}"

@@ -10,8 +10,11 @@ rule tokenizer:
         json=f"{OUT}/tokenizer/tokenizer.json",
         config=f"{OUT}/tokenizer/tokenizer_config.json",
         stats=f"{OUT}/tokenizer/stats.json",
+    message:
+        "tokenizer -> {output.json}"
     params:
-        cfg=params_json("tokenizer"),
+        cfg=settings("tokenizer"),
+        corpus=listed("corpus"),
         dir=lambda wildcards, output: os.path.dirname(output.json),
     threads: res("tokenizer")["threads"]
     resources:
@@ -19,5 +22,5 @@ rule tokenizer:
     log:
         f"{OUT}/logs/tokenizer.log",
     shell:
-        "{OPENCODER} tokenizer --input {input.corpus:q} --output-dir {params.dir:q}"
+        "{OPENCODER} tokenizer --input {params.corpus:q} --output {params.dir:q}"
         " --stats {output.stats:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"

@@ -13,8 +13,10 @@ rule tokens_shard:
         data=expand(f"{OUT}/tokens/shards/{{{{shard}}}}/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
         stats=f"{OUT}/tokens/shards/{{shard}}/stats.json",
         blend=f"{OUT}/tokens/shards/{{shard}}/blend.json",
+    message:
+        "tokens {wildcards.shard} -> {output.stats}"
     params:
-        cfg=params_json("tokens"),
+        cfg=settings("tokens"),
         tokenizer=lambda wildcards, input: os.path.dirname(input.tokenizer),
         dir=lambda wildcards, output: os.path.dirname(output.stats),
     threads: res("tokens_shard")["threads"]
@@ -24,7 +26,7 @@ rule tokens_shard:
         f"{OUT}/logs/tokens_shard/{{shard}}.log",
     shell:
         "{OPENCODER} tokens encode --input {input.corpus:q} --tokenizer {params.tokenizer:q}"
-        " --output-dir {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
+        " --output {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
 
 
 # the final web-recall round's pages (rules/web.smk), encoded like one more shard, when the build has web pages
@@ -36,8 +38,10 @@ rule tokens_web:
         data=expand(f"{OUT}/tokens/shards/web/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
         stats=f"{OUT}/tokens/shards/web/stats.json",
         blend=f"{OUT}/tokens/shards/web/blend.json",
+    message:
+        "tokens web -> {output.stats}"
     params:
-        cfg=params_json("tokens"),
+        cfg=settings("tokens"),
         tokenizer=lambda wildcards, input: os.path.dirname(input.tokenizer),
         dir=lambda wildcards, output: os.path.dirname(output.stats),
     threads: res("tokens_shard")["threads"]
@@ -47,7 +51,7 @@ rule tokens_web:
         f"{OUT}/logs/tokens_shard/web.log",
     shell:
         "{OPENCODER} tokens encode --input {input.pages:q} --tokenizer {params.tokenizer:q}"
-        " --output-dir {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
+        " --output {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
 
 
 def token_folders(wildcards):
@@ -63,10 +67,12 @@ rule tokens:
         data=expand(f"{OUT}/tokens/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
         blend=f"{OUT}/tokens/blend.json",
         stats=f"{OUT}/tokens/stats.json",
+    message:
+        "tokens: one dataset per group -> {output.blend}"
     params:
-        cfg=params_json("tokens"),
+        cfg=settings("tokens"),
         tokenizer=lambda wildcards, input: os.path.dirname(input.tokenizer),
-        shards=lambda wildcards, input: [os.path.dirname(p) for p in input.shards],
+        shards=listed("shards", os.path.dirname),
         dir=lambda wildcards, output: os.path.dirname(output.blend),
     threads: res("tokens")["threads"]
     resources:
@@ -75,4 +81,4 @@ rule tokens:
         f"{OUT}/logs/tokens.log",
     shell:
         "{OPENCODER} tokens merge --input {params.shards:q} --tokenizer {params.tokenizer:q}"
-        " --output-dir {params.dir:q} --params {params.cfg:q} 2> {log:q}"
+        " --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"

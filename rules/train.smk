@@ -2,23 +2,16 @@
 # model shape and its training recipe (opencoder.training.params): a change to them retrains, a
 # change to any other section (evaluation, cards) does not. Intermediate checkpoints go to
 # <stage>/work, which is not an output, so a killed job resumes from its last one on rebuild.
-import json
-
-from opencoder.training.params import stage_params as training_params
-
-
-def training_json(stage):
-    return json.dumps(training_params(config, stage), sort_keys=True, separators=(",", ":"))
-
-
 rule pretrain:
     input:
         blend=f"{OUT}/tokens/blend.json",
     output:
         checkpoint=directory(f"{OUT}/pretrain/checkpoint"),
         metrics=f"{OUT}/pretrain/metrics.jsonl",
+    message:
+        "pretrain -> {output.checkpoint}"
     params:
-        cfg=training_json("pretrain"),
+        cfg=training_settings("pretrain"),
         work=f"{OUT}/pretrain/work",
     threads: res("pretrain")["threads"]
     resources:
@@ -27,8 +20,8 @@ rule pretrain:
         f"{OUT}/logs/pretrain.log",
     shell:
         "OMP_NUM_THREADS={threads} {LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}"
-        " --cpus-per-task {threads} -- train --stage pretrain --blend {input.blend:q}"
-        " --out {output.checkpoint:q} --work {params.work:q} --metrics {output.metrics:q}"
+        " --cpus-per-task {threads} -- train --stage pretrain --input {input.blend:q}"
+        " --output {output.checkpoint:q} --work {params.work:q} --metrics {output.metrics:q}"
         " --params {params.cfg:q} 2> {log:q}"
 
 
@@ -41,8 +34,11 @@ rule anneal_data:
         data=multiext(f"{OUT}/anneal_data/algorithmic", ".bin", ".idx"),
         blend=f"{OUT}/anneal_data/blend.json",
         stats=f"{OUT}/anneal_data/stats.json",
+    message:
+        "anneal data: the algorithmic corpus -> {output.blend}"
     params:
-        cfg=params_json("anneal", "data"),
+        cfg=settings("anneal", "data"),
+        corpus=listed("corpus"),
         tokenizer=f"{OUT}/tokenizer",
         dir=f"{OUT}/anneal_data",
     threads: res("anneal_data")["threads"]
@@ -51,8 +47,8 @@ rule anneal_data:
     log:
         f"{OUT}/logs/anneal_data.log",
     shell:
-        "{OPENCODER} anneal-data --corpus {input.corpus:q} --tokenizer {params.tokenizer:q}"
-        " --blend {input.blend:q} --output-dir {params.dir:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} anneal-data --input {params.corpus:q} --tokenizer {params.tokenizer:q}"
+        " --blend {input.blend:q} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule anneal:
@@ -62,8 +58,10 @@ rule anneal:
     output:
         checkpoint=directory(f"{OUT}/anneal/checkpoint"),
         metrics=f"{OUT}/anneal/metrics.jsonl",
+    message:
+        "anneal -> {output.checkpoint}"
     params:
-        cfg=training_json("anneal"),
+        cfg=training_settings("anneal"),
         work=f"{OUT}/anneal/work",
     threads: res("anneal")["threads"]
     resources:
@@ -72,6 +70,6 @@ rule anneal:
         f"{OUT}/logs/anneal.log",
     shell:
         "OMP_NUM_THREADS={threads} {LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}"
-        " --cpus-per-task {threads} -- train --stage anneal --blend {input.blend:q}"
-        " --init-from {input.pretrained:q} --out {output.checkpoint:q} --work {params.work:q}"
+        " --cpus-per-task {threads} -- train --stage anneal --input {input.blend:q}"
+        " --init-from {input.pretrained:q} --output {output.checkpoint:q} --work {params.work:q}"
         " --metrics {output.metrics:q} --params {params.cfg:q} 2> {log:q}"

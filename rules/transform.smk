@@ -7,12 +7,14 @@ rule transform:
     output:
         shard=f"{OUT}/transform/{{shard}}.parquet",
         stats=f"{OUT}/transform/{{shard}}.stats.json",
+    message:
+        "transform {wildcards.shard} -> {output.shard}"
     params:
-        cfg=params_json("transform"),
+        cfg=settings("transform"),
     threads: res("transform")["threads"]
     resources:
         **res("transform"),
     log:
         f"{OUT}/logs/transform/{{shard}}.log",
     shell:
-        "{OPENCODER} transform --in {input:q} --out {output.shard:q} --params {params.cfg:q} 2> {log:q}"
+        "{OPENCODER} transform --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}"

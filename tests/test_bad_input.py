@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from opencoder.cli import main as opencoder
 from opencoder.core import config, shards
 
 from opencoder.data.dedup import exact as exact_dedup
@@ -64,7 +65,7 @@ def test_bad_files_are_named_counted_and_good_documents_all_arrive(tmp_path, cor
 
     caplog.clear()
     pre_params = {"max_file_bytes": 1000, "keep_doc_types": ["code", "data", "text"]}
-    kept, pre_stats = preprocess.preprocess(shards.read_documents(tmp_path / "ingest" / "00000.parquet"), pre_params)
+    kept, pre_stats, _ = preprocess.preprocess(shards.read_documents(tmp_path / "ingest" / "00000.parquet"), pre_params)
     messages = "\n".join(r.getMessage() for r in caplog.records)
     assert "bad/huge.py (source tree): dropped: too_large (2400 bytes)" in messages
     assert "bad/empty.py (source tree): dropped: empty (0 bytes)" in messages
@@ -82,7 +83,7 @@ def test_a_corrupt_shard_fails_its_own_job_only_naming_it(tmp_path, documents, c
     bad.write_bytes(good.read_bytes()[:100])
     params = json.dumps({"max_file_bytes": 8_000_000, "keep_doc_types": ["code"]})
 
-    assert preprocess.main(["--in", str(bad), "--out", str(tmp_path / "pre" / "00001.parquet"), "--params", params]) == 1
+    assert opencoder(["preprocess", "--input", str(bad), "--output", str(tmp_path / "pre" / "00001.parquet"), "--params", params]) == 1
     err = capsys.readouterr().err
     assert f"{bad}: not a readable parquet shard" in err
     assert not (tmp_path / "pre" / "00001.parquet").exists()  # no half-written output
@@ -92,7 +93,7 @@ def test_a_corrupt_shard_fails_its_own_job_only_naming_it(tmp_path, documents, c
 
     hashes = tmp_path / "hashes.parquet"
     hashes.write_bytes(b"not parquet at all")
-    assert exact_dedup.main(["plan", str(hashes), "--out", str(tmp_path / "removed.parquet")]) == 1
+    assert opencoder(["exact-dedup", "plan", "--input", str(hashes), "--output", str(tmp_path / "removed.parquet")]) == 1
     assert f"{hashes}: not a readable parquet shard" in capsys.readouterr().err
 
 
@@ -105,8 +106,8 @@ def test_a_config_value_of_the_wrong_type_names_the_file_and_key(tmp_path, capsy
     assert str(bad) in message and "max_file_bytes" in message and "'8MB' is not of type 'integer'" in message
 
     # the stage refuses before reading anything
-    assert preprocess.main(["--in", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o.parquet"),
-                            "--config", str(bad)]) == 1
+    assert opencoder(["preprocess", "--input", str(tmp_path / "none.parquet"), "--output", str(tmp_path / "o.parquet"),
+                      "--config", str(bad)]) == 1
     assert "'8MB' is not of type 'integer'" in capsys.readouterr().err
 
 
@@ -127,3 +128,42 @@ def test_bad_dataset_rows_are_named_and_the_rest_kept(tmp_path, caplog):
     docs = shards.read_documents(tmp_path / "out" / "00000.parquet")
     assert docs.select("path", "text").rows() == [("ok.py", "ok = 1\n")] and docs["commit_time"][0] is None
     assert stats["dropped"]["unreadable"]["documents"] == 2
+
+
+def test_a_malformed_jsonl_line_is_named_by_file_and_line_and_the_other_rows_kept(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    data = tmp_path / "stack"
+    data.mkdir()
+    lines = [json.dumps({"content": f"x = {i}\n", "path": f"f{i}.py"}) for i in range(5)]
+    lines[2] = '{"content": "y = 1\\n", "path": "broken.py",'  # cut off: its own line 1, the file's line 3
+    lines.insert(4, "[1, 2]")  # valid JSON, but not a row
+    (data / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    params = {"shard_bytes": 10**6, "sources": [{"name": "stack", "type": "dataset", "path": str(data)}]}
+    stats = ingest.ingest(params, tmp_path / "out")
+    docs = shards.read_documents(tmp_path / "out" / "00000.parquet")
+    assert docs["path"].to_list() == ["f0.py", "f1.py", "f3.py", "f4.py"]
+    rejected = shards.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected.select("path", "reason").rows() == [
+        (f"{data / 'rows.jsonl'}:3", "malformed_row"), (f"{data / 'rows.jsonl'}:5", "malformed_row")]
+    assert rejected["detail"][0].startswith(f"{data / 'rows.jsonl'}: line 3: not a JSON object")
+    assert "not an object" in rejected["detail"][1]
+    assert stats["dropped"]["malformed_row"]["documents"] == 2
+    assert "rows.jsonl: line 3: not a JSON object" in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_a_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path):
+    import gzip
+
+    data = tmp_path / "stack"
+    data.mkdir()
+    body = "".join(json.dumps({"content": "z = 0\n" * 50 + f"# {i}\n", "path": f"g{i}.py"}) + "\n" for i in range(400))
+    whole = gzip.compress(body.encode())
+    (data / "rows.jsonl.gz").write_bytes(whole[: len(whole) * 3 // 4])
+    params = {"shard_bytes": 10**6, "sources": [{"name": "stack", "type": "dataset", "path": str(data)}]}
+    stats = ingest.ingest(params, tmp_path / "out")
+    kept = shards.read_documents(tmp_path / "out" / "00000.parquet").height
+    assert 0 < kept < 400
+    rejected = shards.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected["path"].to_list() == [f"{data / 'rows.jsonl.gz'}:{kept + 1}"]
+    assert f"unreadable from line {kept + 1}" in rejected["detail"][0]
+    assert stats["dropped"]["malformed_row"]["documents"] == 1

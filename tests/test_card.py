@@ -10,6 +10,7 @@ import pytest
 from opencoder.release import card as cards
 
 from opencoder.core import config, shards
+from opencoder.core.errors import InputError
 
 from opencoder.data import funnel
 from opencoder.core.stats import stage_stats
@@ -101,10 +102,18 @@ def test_card_is_deterministic(build):
 
 
 def test_missing_export_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(InputError, match="no config.json"):
         cards.build(tmp_path, tmp_path / "out", funnel=None, pretrain_metrics=None, anneal_metrics=None,
                     eval_summaries=[], training={}, card={}, rebuild="")
 
 
 def test_markdown_table_aligns_numbers_right():
     assert cards.markdown_table(["a", "n"], [["x", 1]]) == "| a | n |\n| --- | ---: |\n| x | 1 |"
+
+
+def test_card_names_the_checkout_commit():
+    import subprocess
+
+    head = subprocess.run(["git", "-C", str(config.CONFIG_DIR.parent), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert cards.recipe_revision() == f"commit `{head}`"

@@ -68,17 +68,33 @@ def test_config_default_and_smoke_validate():
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("preprocess: {max_file_bytes: lots}\n", "'lots' is not of type 'integer'"),
-        ("preprocess: {max_file_byte: 10}\n", "Additional properties are not allowed"),
-        ("no_such_section: 1\n", "Additional properties are not allowed"),
+        ("preprocess: {max_file_bytes: lots}\n", "preprocess.max_file_bytes: 'lots' is not of type 'integer'"),
+        ("preprocess: {max_file_byte: 10}\n", "preprocess.max_file_byte: unknown key (did you mean 'max_file_bytes'?)"),
+        ("no_such_section: 1\n", "no_such_section: unknown key"),
+        ("ingest: {sources: [{name: a, type: directory, pathh: x}]}\n", "ingest.sources.0.pathh: unknown key"),
     ],
 )
-def test_invalid_config_is_a_clear_error(tmp_path, override, message):
+def test_invalid_config_is_one_line_naming_file_and_key(tmp_path, override, message):
     path = tmp_path / "bad.yaml"
     path.write_text(override)
     with pytest.raises(config.ConfigError) as err:
         config.load(path)
-    assert "bad.yaml" in str(err.value) and message in str(err.value)
+    assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
+    assert len(str(err.value)) < 200  # the message, the key, its file: not the merged config
+
+
+def test_workflow_validates_with_the_same_function(tmp_path):
+    """The Snakefile's check is `config.validate`: a misspelled key is the same one line, no config dump."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("preprocess: {max_file_byte: 10}\n")
+    repo = config.CONFIG_DIR.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-s", str(repo / "Snakefile"), "-d", str(repo), "-c1",
+         "--configfile", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"{path}: preprocess.max_file_byte: unknown key (did you mean 'max_file_bytes'?)" in output
+    assert "keep_doc_types" not in output and len(output.splitlines()) < 20
 
 
 def test_cli_lists_stages_and_rejects_unknown():
@@ -86,3 +102,32 @@ def test_cli_lists_stages_and_rejects_unknown():
     assert ok.returncode == 0 and "filter" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "opencoder", "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown stage 'frobnicate'" in bad.stderr
+
+
+RESOURCES = {
+    "default": {"threads": 1, "mem_mb": 2000, "runtime": 60, "gpus": 0, "nodes": 1},
+    "rules": {"pretrain": {"gpus": "node", "runtime": 4320}, "eval": {"threads": 4}, "wide": {"gpus": 2, "nodes": 3}},
+    "cluster": {"partition": None, "account": None, "gpus_per_node": 8, "gpu_model": None, "extra": ""},
+}
+
+
+def test_rule_resources_default_overrides_and_gpus():
+    from opencoder.core.resources import rule_resources
+
+    assert rule_resources(RESOURCES, "ingest") == RESOURCES["default"]
+    assert rule_resources(RESOURCES, "eval") == {**RESOURCES["default"], "threads": 4}
+    pretrain = rule_resources(RESOURCES, "pretrain")
+    assert (pretrain["gpus"], pretrain["gres"], pretrain["runtime"]) == (8, "gpu:8", 4320)
+    assert "mpi" not in pretrain and not any(k.startswith("slurm_") for k in pretrain)
+    assert RESOURCES["rules"]["pretrain"]["gpus"] == "node"  # the config is not changed in place
+
+
+def test_rule_resources_slurm_request():
+    from opencoder.core.resources import rule_resources
+
+    cluster = {"partition": "gpu", "account": "lab", "gpus_per_node": 4, "gpu_model": "a100", "extra": "--exclusive"}
+    wide = rule_resources({**RESOURCES, "cluster": cluster}, "wide")
+    assert wide["gres"] == "gpu:a100:2"  # per node
+    assert (wide["mpi"], wide["tasks"], wide["tasks_per_gpu"]) == ("srun", 3, 0)  # one launcher per node
+    assert (wide["slurm_partition"], wide["slurm_account"], wide["slurm_extra"]) == ("gpu", "lab", "--exclusive")
+    assert "gres" not in rule_resources({**RESOURCES, "cluster": cluster}, "ingest")

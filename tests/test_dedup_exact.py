@@ -61,11 +61,11 @@ def run_steps(shard_files: list[Path], out: Path) -> None:
     """The three CLI steps, as the workflow runs them."""
     hash_files = [out / "hashes" / f.name for f in shard_files]
     for src, dst in zip(shard_files, hash_files):
-        assert exact_dedup.main(["hashes", "--in", str(src), "--out", str(dst), "--params", '{"hash":"sha256"}']) == 0
-    assert exact_dedup.main(["plan", *map(str, hash_files), "--out", str(out / "removed.parquet")]) == 0
+        assert exact_dedup.main(["hashes", "--input", str(src), "--output", str(dst), "--params", '{"hash":"sha256"}']) == 0
+    assert exact_dedup.main(["plan", "--input", *map(str, hash_files), "--output", str(out / "removed.parquet")]) == 0
     for src in shard_files:
-        assert exact_dedup.main(["apply", "--in", str(src), "--removed", str(out / "removed.parquet"),
-                                 "--out", str(out / src.name)]) == 0
+        assert exact_dedup.main(["apply", "--input", str(src), "--removed", str(out / "removed.parquet"),
+                                 "--output", str(out / src.name)]) == 0
 
 
 def test_known_answer_across_shards_with_the_keep_rule(tmp_path, shard_files):

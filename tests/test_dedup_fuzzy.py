@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from dedup_corpus import as_code, edit, when, words
+from opencoder.cli import main as opencoder
 from opencoder.core import shards
 from opencoder.core.config import load, section
 from opencoder.data.dedup.fuzzy import cli
@@ -25,20 +26,21 @@ def run_workflow(tmp_path, shard_frames, **overrides):
     names = [f"{i:05d}" for i in range(len(shard_frames))]
     for name, frame in zip(names, shard_frames):
         shards.write_parquet(frame, exact / f"{name}.parquet")
-        assert cli.main(["signatures", "--in", str(exact / f"{name}.parquet"), "--keys", str(out / f"signatures/{name}.keys.parquet"),
+        assert cli.main(["signatures", "--input", str(exact / f"{name}.parquet"), "--keys", str(out / f"signatures/{name}.keys.parquet"),
                          "--docs", str(out / f"signatures/{name}.docs.parquet"), "--params", cfg]) == 0
     keys = [str(out / f"signatures/{n}.keys.parquet") for n in names]
     parts = FuzzyParams.from_config(json.loads(cfg)).band_ranges()
     for part in range(len(parts)):
-        assert cli.main(["buckets", "--part", str(part), "--out", str(out / f"buckets/{part:03d}.parquet"), "--params", cfg, *keys]) == 0
+        assert cli.main(["buckets", "--part", str(part), "--output", str(out / f"buckets/{part:03d}.parquet"), "--params", cfg,
+                         "--input", *keys]) == 0
     assert cli.main(["clusters", "--edges", *[str(out / f"buckets/{p:03d}.parquet") for p in range(len(parts))],
                      "--docs", *[str(out / f"signatures/{n}.docs.parquet") for n in names],
                      "--documents", *[str(exact / f"{n}.parquet") for n in names],
                      "--clusters", str(out / "clusters.parquet"), "--removed", str(out / "removed.parquet"),
                      "--summary", str(out / "clusters.json"), "--params", cfg]) == 0
     for name in names:
-        assert cli.main(["remove", "--in", str(exact / f"{name}.parquet"), "--clusters", str(out / "clusters.parquet"),
-                         "--out", str(out / f"{name}.parquet"), "--params", cfg]) == 0
+        assert cli.main(["remove", "--input", str(exact / f"{name}.parquet"), "--clusters", str(out / "clusters.parquet"),
+                         "--output", str(out / f"{name}.parquet"), "--params", cfg]) == 0
     return out
 
 
@@ -161,7 +163,7 @@ def test_no_duplicates_nothing_removed(tmp_path, documents):
 def test_damaged_shard_is_named(tmp_path, capsys):
     bad = tmp_path / "00000.parquet"
     bad.write_bytes(b"not parquet")
-    rc = cli.main(["signatures", "--in", str(bad), "--keys", str(tmp_path / "k.parquet"), "--docs", str(tmp_path / "d.parquet"),
+    rc = opencoder(["fuzzy-dedup", "signatures", "--input", str(bad), "--keys", str(tmp_path / "k.parquet"), "--docs", str(tmp_path / "d.parquet"),
                    "--params", json.dumps(DEFAULTS)])
     assert rc == 1 and str(bad) in capsys.readouterr().err
     assert not (tmp_path / "k.parquet").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sysconfig
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import pytest
 from filter_docs import C, CLEAN, ENGLISH, PYTHON, documents, engine
 from opencoder.cli import main
 from opencoder.data.filter.engine import DECISIONS
-from opencoder.core.shards import ShardError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,15 +86,15 @@ def test_rebuild_gives_identical_files(tmp_path):
         assert first[name].read_bytes() == second[name].read_bytes(), name
 
 
-def test_bad_input_names_the_file(tmp_path):
+def test_bad_input_names_the_file(tmp_path, capsys):
     missing = tmp_path / "no_text.parquet"
     pl.DataFrame({"id": ["a"], "path": ["a.py"]}).write_parquet(missing)
-    with pytest.raises(ValueError, match=r"no_text\.parquet.*'text'"):
-        main(["filter", f"--input={missing}", f"--output={tmp_path / 'out.parquet'}"])
+    assert main(["filter", f"--input={missing}", f"--output={tmp_path / 'out.parquet'}"]) == 1
+    assert re.search(r"^opencoder filter: .*no_text\.parquet.*'text'", capsys.readouterr().err, re.M)
     damaged = tmp_path / "damaged.parquet"
     damaged.write_bytes(b"PAR1 not really parquet")
-    with pytest.raises(ShardError, match="damaged.parquet"):
-        main(["filter", f"--input={damaged}", f"--output={tmp_path / 'out.parquet'}"])
+    assert main(["filter", f"--input={damaged}", f"--output={tmp_path / 'out.parquet'}"]) == 1
+    assert re.search(r"^opencoder filter: .*damaged\.parquet", capsys.readouterr().err, re.M)
     assert not (tmp_path / "out.parquet").exists()
 
 

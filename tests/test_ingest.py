@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from opencoder.cli import main as opencoder
 from opencoder.data import ingest
 
 from opencoder.core import shards
@@ -181,5 +183,32 @@ def test_cli_runs_standalone_with_params_json(tmp_path):
 def test_duplicate_source_names_are_a_config_error(tmp_path, capsys):
     src = {"name": "p", "type": "directory", "path": str(tmp_path)}
     params = {"notebooks": NOTEBOOKS, "shard_bytes": 1000, "sources": [src, src]}
-    assert ingest.main(["--out", str(tmp_path / "out"), "--params", json.dumps(params)]) == 1
+    assert opencoder(["ingest", "--output", str(tmp_path / "out"), "--params", json.dumps(params)]) == 1
     assert "source names must be unique" in capsys.readouterr().err
+
+
+def test_symlinks_are_not_followed_and_each_is_named(tmp_path):
+    root = write_tree(tmp_path / "src", {"a.py": "a = 1\n", "pkg/b.py": "b = 2\n"})
+    (root / "link.py").symlink_to(root / "a.py")
+    (root / "pkg_link").symlink_to(root / "pkg", target_is_directory=True)
+    (root / "skipped.txt").symlink_to(root / "a.py")  # outside the include globs: not named
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{"name": "src", "type": "directory", "path": str(root),
+                                                 "include": ["**/*.py", "pkg_link/**"]}]}
+    stats = ingest.ingest(params, tmp_path / "out")
+    assert read_all(tmp_path / "out")["path"].to_list() == ["a.py", "pkg/b.py"]
+    rejected = shards.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected.select("path", "reason").rows() == [("link.py", "symlink"), ("pkg_link/", "symlink")]
+    assert stats["dropped"]["symlink"]["documents"] == 2
+
+
+def test_a_source_without_files_next_to_others_is_a_warning(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    root = write_tree(tmp_path / "src", {"a.py": "a = 1\n"})
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [
+        {"name": "good", "type": "directory", "path": str(root)},
+        {"name": "typo", "type": "directory", "path": str(root), "include": ["**/*.pyy"]},
+    ]}
+    stats = ingest.ingest(params, tmp_path / "out")
+    assert stats["extra"]["empty_sources"] == ["typo"]
+    assert stats["extra"]["files_per_source"] == {"good": 1, "typo": 0}
+    assert "ingest source 'typo': no files" in "\n".join(r.getMessage() for r in caplog.records)

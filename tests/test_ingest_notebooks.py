@@ -84,7 +84,7 @@ def test_ingest_converts_good_rejects_broken_and_filter_judges_as_notebook(tmp_p
     assert rejected["detail"].startswith("nb/broken.ipynb: notebook is not JSON")
     assert stats["dropped"]["broken_notebook"]["documents"] == 1
 
-    kept, _ = preprocess.preprocess(docs, CONFIG["preprocess"])
+    kept, _, _ = preprocess.preprocess(docs, CONFIG["preprocess"])
     assert "nb/analysis.ipynb" in kept["path"].to_list()
     assert classify("nb/analysis.ipynb") == ("jupyter-notebook", "code")
     assert group_of(CONFIG["filter"]["assign"], "jupyter-notebook", "code", None) == "notebook"

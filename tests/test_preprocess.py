@@ -62,7 +62,7 @@ def test_drops_by_reason_and_counts_them(documents):
         {"path": "notes.md", "text": "# hi\n"},
         {"path": "c.json", "text": "{}"},
     ])
-    kept, stats = preprocess.preprocess(docs, {"max_file_bytes": 100, "keep_doc_types": ["code", "data"]})
+    kept, stats, dropped = preprocess.preprocess(docs, {"max_file_bytes": 100, "keep_doc_types": ["code", "data"]})
     assert kept["path"].to_list() == ["a.py", "c.json"]
     assert kept.select("language", "doc_type").rows() == [("python", "code"), ("json", "data")]
     assert {reason: d["documents"] for reason, d in stats["dropped"].items()} == {
@@ -70,11 +70,16 @@ def test_drops_by_reason_and_counts_them(documents):
     assert stats["dropped"]["too_large"]["bytes"] == 101
     assert stats["in"]["documents"] == 8 and stats["out"]["documents"] == 2
     assert stats["languages"]["c"] == {"in_documents": 1, "in_bytes": 101, "out_documents": 0, "out_bytes": 0}
+    # each dropped file named with its reason
+    assert dropped.columns == preprocess.DROPPED_COLUMNS
+    assert dropped.select("path", "reason").rows() == [
+        ("empty.py", "empty"), ("blank.py", "empty"), ("big.c", "too_large"), ("t.csv", "excluded"),
+        ("img.xyz", "unknown"), ("notes.md", "doc_type")]
 
 
 def test_size_cap_is_the_papers_8_mb(documents):
     at_cap = documents([{"path": "a.py", "text": "x" * 8_000_000}, {"path": "b.py", "text": "x" * 8_000_001}])
-    kept, _ = preprocess.preprocess(at_cap, PARAMS)
+    kept, _, _ = preprocess.preprocess(at_cap, PARAMS)
     assert kept["path"].to_list() == ["a.py"]
 
 
@@ -87,6 +92,23 @@ def test_cli_writes_shard_and_stats_beside_it(tmp_path, documents):
     assert shards.read_documents(out)["path"].to_list() == ["a.py"]
     stats = json.loads((tmp_path / "pre" / "00000.stats.json").read_text())
     assert stats["dropped"]["excluded"]["documents"] == 1
+    dropped = shards.read_parquet(tmp_path / "pre" / "00000.dropped.parquet")
+    assert dropped.select("path", "reason", "source").rows() == [("b.csv", "excluded", "test")]
+
+
+def test_a_leading_byte_order_mark_is_stripped_and_counted(documents):
+    from opencoder.data.filter.parsing import python_facts
+
+    good = "def f(x):\n    return x + 1\n"
+    docs = documents([{"path": "bom.py", "text": "\ufeff" + good}, {"path": "plain.py", "text": good},
+                      {"path": "inner.py", "text": "s = '\ufeff'\n"}, {"path": "only.py", "text": "\ufeff"}])
+    kept, stats, dropped = preprocess.preprocess(docs, PARAMS)
+    assert kept.select("path", "text", "bytes").rows() == [
+        ("bom.py", good, len(good)), ("plain.py", good, len(good)), ("inner.py", "s = '\ufeff'\n", 10)]
+    assert stats["extra"]["bom_stripped"] == 2
+    assert stats["in"]["bytes"] == sum(len(t.encode()) for t in docs["text"])  # what came in, BOMs included
+    assert dropped.select("path", "reason").rows() == [("only.py", "empty")]
+    assert python_facts(kept["text"][0], 0)["py_parses"]  # the filter's Python rules can parse it now
 
 
 def test_table_generation_resolves_shared_extensions_and_types():

@@ -22,7 +22,7 @@ from opencoder.data import funnel
 from opencoder.release.publish import config_hash
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub_server import HubServer  # noqa: E402
+from hub_server import HubServer, git_blob_id  # noqa: E402
 
 TOKEN = "hf_test_SECRET_9f3c2a71d0"
 MODEL_REPO, DATASET_REPO = "tester/tiny-coder", "tester/tiny-corpus"
@@ -183,6 +183,58 @@ print(json.dumps({{"same_logits": bool(torch.equal(remote, local)), "files_ids":
     texts += [(tmp_path / f"r{i}.json").read_text() for i in (1, 2, 3)]
     assert all(TOKEN not in t for t in texts)
     assert all(TOKEN.encode() not in data for repo in hub.repos.values() for data in repo.files.values())
+
+
+UPLOAD = """
+import json, sys
+from pathlib import Path
+from opencoder.release.publish import RepoUpload, upload
+files = {"data/train.jsonl": Path(sys.argv[1]), "data/00000.parquet": Path(sys.argv[2]), "notes.md": b"# notes\\n"}
+print(json.dumps(upload([RepoUpload("tester/lfs", "dataset", files)], endpoint=sys.argv[3], private=False)))
+"""
+
+
+def test_republish_compares_lfs_files_by_their_sha256(build, hub, tmp_path):
+    """LFS files (a parquet shard by the Hub's patterns, a JSONL file by its size over 10 MiB) are listed
+    with the blob id of their pointer: unchanged, they are recognised by sha256 and not sent again."""
+    from huggingface_hub import HfApi
+
+    big = tmp_path / "train.jsonl"
+    big.write_bytes(b"".join(b'{"i": %d}\n' % i for i in range(1_000_000)))
+    shard = build / "corpus" / "00000.parquet"
+    env = _env(hub, tmp_path)
+
+    def publish_files() -> dict:
+        proc = subprocess.run([sys.executable, "-c", UPLOAD, str(big), str(shard), hub.endpoint], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (repo,) = json.loads(proc.stdout.strip().splitlines()[-1])["repos"]
+        return repo
+
+    def lfs_puts() -> int:
+        return sum(method == "PUT" for method, _ in hub.requests)
+
+    first = publish_files()
+    assert sorted(first["uploaded"]) == ["data/00000.parquet", "data/train.jsonl", "notes.md"]
+    assert lfs_puts() == 2  # the two LFS files went through the LFS batch API, notes.md inline
+    tree = {e.path: e for e in HfApi(endpoint=hub.endpoint).list_repo_tree("tester/lfs", repo_type="dataset",
+                                                                          recursive=True) if hasattr(e, "blob_id")}
+    for path, local in (("data/train.jsonl", big), ("data/00000.parquet", shard)):
+        data = local.read_bytes()
+        assert tree[path].lfs is not None and tree[path].lfs.sha256 == hashlib.sha256(data).hexdigest()
+        assert tree[path].blob_id != git_blob_id(data)  # the pointer's blob id, as on the Hub
+    assert tree["notes.md"].lfs is None and tree["notes.md"].blob_id == git_blob_id(b"# notes\n")
+
+    commits = len(hub.repo("datasets", "tester/lfs").commits)
+    again = publish_files()
+    assert again["uploaded"] == [] and again["commit"] is None and len(again["unchanged"]) == 3
+    assert len(hub.repo("datasets", "tester/lfs").commits) == commits and lfs_puts() == 2
+
+    with big.open("ab") as fh:
+        fh.write(b'{"i": -1}\n')
+    third = publish_files()
+    assert third["uploaded"] == ["data/train.jsonl"] and lfs_puts() == 3
+    assert hub.repo("datasets", "tester/lfs").files["data/train.jsonl"] == big.read_bytes()
 
 
 def test_missing_token_is_a_clear_error_and_changes_nothing(build, hub, tmp_path):

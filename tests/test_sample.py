@@ -10,7 +10,7 @@ import pytest
 
 from opencoder.data import sample
 
-from opencoder.core import shards, stats
+from opencoder.core import draw, shards, stats
 
 
 def corpus(documents, n: int = 3000) -> pl.DataFrame:
@@ -97,7 +97,7 @@ def test_damaged_shard_is_named(tmp_path):
 
 def test_draws_for_different_purposes_are_independent():
     ids = [f"doc-{i}" for i in range(20000)]
-    a, b = sample.uniform(1, ids, "sample"), sample.uniform(1, ids, "tokenizer")
+    a, b = draw.uniform(1, ids, "sample"), draw.uniform(1, ids, "tokenizer")
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.03
     assert 0.49 < a.mean() < 0.51 and a.min() >= 0 and a.max() < 1
-    assert np.array_equal(a, sample.uniform(1, ids, "sample"))
+    assert np.array_equal(a, draw.uniform(1, ids, "sample"))

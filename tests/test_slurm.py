@@ -48,15 +48,23 @@ def test_training_rule_takes_its_request_from_the_cluster_config(tmp_path):
           rules: {pretrain: {nodes: 2, threads: 2}}
           cluster: {partition: gpu, account: proj, gpus_per_node: 8, gpu_model: h100, extra: "--exclusive"}
         """))
-    proc = run_snakemake(["pretrain", "-n", "--configfile", str(REPO / "config" / "smoke.yaml"), str(cfg),
+    # the workflow itself, plus one line that prints the request its pretrain rule gets (the console
+    # shows a job's message, not its resources)
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""\
+        import json
+
+        include: "{REPO / 'Snakefile'}"
+        print("REQUEST", json.dumps(res("pretrain"), sort_keys=True))
+        """))
+    proc = run_snakemake(["pretrain", "-n", "-p", "--snakefile", str(tmp_path / "Snakefile"), "--directory", str(REPO),
+                          "--configfile", str(REPO / "config" / "smoke.yaml"), str(cfg),
                           "--config", f"out_dir={tmp_path / 'out'}"], cwd=REPO, timeout=120)
-    job = proc.stdout.split("rule pretrain:")[1].split("Shell command:")
-    resources = dict(kv.split("=", 1) for kv in job[0].split("resources:")[1].strip().split(", "))
+    resources = json.loads(proc.stdout.split("REQUEST ", 1)[1].splitlines()[0])
     assert {k: resources[k] for k in ("gpus", "gres", "nodes", "mpi", "tasks", "slurm_partition", "slurm_account",
                                       "slurm_extra")} == {
-        "gpus": "8", "gres": "gpu:h100:8", "nodes": "2", "mpi": "srun", "tasks": "2", "slurm_partition": "gpu",
+        "gpus": 8, "gres": "gpu:h100:8", "nodes": 2, "mpi": "srun", "tasks": 2, "slurm_partition": "gpu",
         "slurm_account": "proj", "slurm_extra": "--exclusive"}
-    assert "-m opencoder.training.launch --nodes 2 --gpus-per-node 8 --cpus-per-task 2 -- train" in job[1]
+    assert "-m opencoder.training.launch --nodes 2 --gpus-per-node 8 --cpus-per-task 2 -- train" in proc.stdout
 
 
 def test_launcher_plans_one_process_per_gpu_on_every_node():

@@ -16,7 +16,7 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
 def params(**over) -> dict:
-    base = config.load(config.REPO / "config" / "smoke.yaml")["tokenizer"]
+    base = config.load(config.CONFIG_DIR / "smoke.yaml")["tokenizer"]
     return {**base, "vocab_size": 600, "sample_bytes": 10**9, **over}
 
 

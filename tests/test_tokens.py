@@ -55,7 +55,7 @@ def read_documents(prefix: Path) -> list[np.ndarray]:
 
 
 def test_encode_documents_appends_eod_and_round_trips(tmp_path, corpus):
-    backend, ids = tokens.load_backend(corpus["tokenizer"])
+    backend, ids = tokenizer.load_backend(corpus["tokenizer"])
     texts = ["def f():\n    return 1\n", "x = '<|endoftext|>'\n", ""]
     counts = tokens.encode_documents(texts, corpus["tokenizer"], tmp_path / "ds")
     docs = read_documents(tmp_path / "ds")

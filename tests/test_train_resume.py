@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from opencoder.core.config import load
+from opencoder.tokenization.tokens import write_blend as write_blend_json
 from opencoder.training import metrics
 from opencoder.training.params import stage_params
 
@@ -35,9 +36,8 @@ def write_blend(folder: Path, vocab: int = VOCAB) -> Path:
             doc = np.append((start + np.arange(n) % 37) % (vocab - 1) + 1, 0).astype(np.uint16)
             builder.add_document(doc, [len(doc)])
         builder.finalize(str(folder / f"{name}.idx"))
-    blend = {"blend": [[0.7, "code"], [0.3, "text"]], "vocab_size": vocab, "eod_id": 0, "pad_id": 1,
-             "tokenizer": "tokenizer", "groups": {"code": {}, "text": {}}}
-    (folder / "blend.json").write_text(json.dumps(blend))
+    write_blend_json(folder, [(0.7, "code"), (0.3, "text")], {"code": {}, "text": {}},
+                     {"vocab_size": vocab, "eod_id": 0, "pad_id": 1}, folder / "tokenizer")
     return folder / "blend.json"
 
 

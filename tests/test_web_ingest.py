@@ -104,7 +104,7 @@ def test_preprocess_keeps_web_pages_as_text_and_old_shards_read_with_null_url(tm
     web = tmp_path / "web.jsonl"
     web.write_text('{"url": "https://x.dev/post.html", "text": "A post about generics in Go."}\n')
     docs, _ = run(tmp_path, {"path": str(web)})
-    kept, _ = preprocess.preprocess(docs, CONFIG["preprocess"])
+    kept, _, _ = preprocess.preprocess(docs, CONFIG["preprocess"])
     assert kept.select("language", "doc_type", "domain").row(0) == ("web", "text", "x.dev")  # not html code
 
     old = docs.drop("url", "domain")  # a shard written before the web columns existed

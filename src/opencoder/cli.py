@@ -1,7 +1,9 @@
 """`opencoder <stage> ...`: every stage of the workflow, runnable alone on a user's files.
 
 The workflow's rules call exactly these commands, so a stage run by hand and a stage run by
-Snakemake execute the same code. Each stage module exposes `main(argv)`.
+Snakemake execute the same code. Each stage module exposes `main(argv)`. This is the one place that
+turns a project error (`OpencoderError`: a bad config, a damaged or missing input) into one line,
+`opencoder <stage>: <message>`, and exit status 1; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+
+from opencoder.core.args import expand_argument_files
+from opencoder.core.errors import OpencoderError
 
 # stage name → module exposing `main(argv: list[str]) -> int | None`
 STAGES = {
@@ -27,11 +32,13 @@ STAGES = {
     "tokens": "opencoder.tokenization.tokens",
     "anneal-data": "opencoder.training.anneal_data",
     "train": "opencoder.training.cli",
+    "train-memory": "opencoder.training.memory",
     "export": "opencoder.training.export",
     "eval": "opencoder.evaluation.cli",
     "card": "opencoder.release.card",
     "publish": "opencoder.release.publish",
     "report": "opencoder.release.report",
+    "summary": "opencoder.release.summary",
 }
 
 
@@ -46,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     module = importlib.import_module(STAGES[argv[0]])
-    return int(module.main(argv[1:]) or 0)
+    try:
+        return int(module.main(expand_argument_files(argv[1:])) or 0)
+    except OpencoderError as exc:
+        print(f"opencoder {argv[0]}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,22 +3,28 @@
 `config/config.yaml` is the embedded default; further files (e.g. `config/smoke.yaml`) are merged
 over it key by key, as `snakemake --configfile` does. Validation runs before any work starts, so a
 wrong type or an unknown key is reported with its place in the config and nothing is built.
+
+The files are found through the package: `src/opencoder/config` is a link to the checkout's
+`config/` (the one copy users edit and Snakemake reads), and a built wheel carries them as package
+data, so an installed `opencoder <stage>` has its defaults and schemas outside any checkout.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
 
 from opencoder.core.errors import OpencoderError
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO / "config" / "config.yaml"
-SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
+CONFIG_DIR = (Path(__file__).parents[1] / "config").resolve()
+DEFAULT_CONFIG = CONFIG_DIR / "config.yaml"
+SCHEMA = CONFIG_DIR / "schema" / "config.schema.yaml"
 
 
 class ConfigError(OpencoderError, ValueError):
@@ -35,16 +41,54 @@ def deep_merge(base: Mapping, over: Mapping) -> dict:
     return out
 
 
-def validate(config: dict, where: str = "config") -> dict:
-    """Validate against the schema (the same call Snakemake's `validate` makes); return config."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate as snakemake_validate
+@functools.cache
+def _validator():
+    """A JSON-schema validator of config.schema.yaml, its `$ref`s resolved against its folder."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
 
-    try:
-        snakemake_validate(config, str(SCHEMA))
-    except WorkflowError as exc:
-        raise ConfigError(f"{where}: invalid config: {exc}") from None
-    return config
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    def retrieve(uri: str) -> Resource:
+        return Resource.from_contents(yaml.safe_load(Path(url2pathname(urlparse(uri).path)).read_text()))
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    schema["$id"] = SCHEMA.resolve().as_uri()
+    return Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
+
+
+def _has(data, keys: Sequence) -> bool:
+    for key in keys:
+        if isinstance(data, Mapping) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return False
+    return True
+
+
+def validate(config: dict, files: Sequence[str | Path] = (), where: str = "config") -> dict:
+    """Check `config` against the schema (the workflow's and the CLI's one check); return it.
+
+    An error is one line: the file that set the offending key (the last of `files` holding it, else
+    `where`), the key, and what is wrong with it; never the config itself.
+    """
+    error = next(iter(sorted(_validator().iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))), None)
+    if error is None:
+        return config
+    keys = list(error.absolute_path)
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        keys.append(unknown[0])
+        close = difflib.get_close_matches(str(unknown[0]), list(error.schema.get("properties", {})), n=1)
+        message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    elif len(message) > 200:  # messages of composite checks repeat the whole value
+        message = f"fails the schema's {error.validator!r} check"
+    source = next((str(f) for f in reversed(files) if _has(yaml.safe_load(Path(f).read_text()), keys)), where)
+    raise ConfigError(f"{source}: {'.'.join(map(str, keys)) or '(top level)'}: {message}")
 
 
 def load(*paths: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict:
@@ -61,7 +105,7 @@ def load(*paths: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: a config file must be a mapping, got {type(data).__name__}")
         config = deep_merge(config, data)
-    return validate(config, where=" + ".join(str(p) for p in files))
+    return validate(config, files, where=" + ".join(str(p) for p in files))
 
 
 def section(config: Mapping, dotted: str):
@@ -79,16 +123,35 @@ def add_config_args(parser) -> None:
         help="config file(s) merged over config/config.yaml (repeatable)",
     )
     parser.add_argument(
-        "--params", metavar="JSON",
-        help="this stage's config section as JSON (what the workflow passes); overrides --config",
+        "--params", metavar="FILE|JSON",
+        help="this stage's config section: a JSON file (what the workflow passes) or JSON text; overrides --config",
     )
 
 
-def stage_params(args, dotted: str) -> dict:
-    """The stage's parameters: `--params` JSON if given, else its section of the merged config."""
-    if args.params:
+def read_params(value: str):
+    """`--params`: JSON text (starting with `{` or `[`) or the path of a JSON file holding it."""
+    where = "--params"
+    if not value.lstrip().startswith(("{", "[")):
+        where = value
         try:
-            return json.loads(args.params)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--params: not valid JSON ({exc})") from None
+            value = Path(value).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read the settings file ({exc.strerror})") from None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: not valid JSON ({exc})") from None
+
+
+def stage_params(args, dotted: str) -> dict:
+    """The stage's parameters: `--params` if given, else its section of the merged config."""
+    if args.params:
+        return read_params(args.params)
     return section(load(*args.config), dotted)
+
+
+def settings_file(directory: str | Path, name: str, value, write: bool = True) -> Path:
+    """`value` as the JSON file `<directory>/<name>.<digest>.json` for `--params` (see args.digest_file)."""
+    from opencoder.core.args import digest_file
+
+    return digest_file(directory, name, ".json", json.dumps(value, indent=2, sort_keys=True) + "\n", write)

@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class OpencoderError(Exception):
     """A problem in the user's input or setup, stated in one line that names where it is."""
+
+
+class InputError(OpencoderError, ValueError):
+    """An input file or folder a stage cannot use (missing, empty, wrong columns, made for another run)."""

@@ -24,6 +24,11 @@ def stats_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".parquet") + ".stats.json")
 
 
+def dropped_path(out: Path) -> Path:
+    """`…/00000.parquet` → `…/00000.dropped.parquet`: a stage's dropped documents, each with its reason."""
+    return out.with_name(out.name.removesuffix(".parquet") + ".dropped.parquet")
+
+
 def _by_language(df: pl.DataFrame, prefix: str) -> dict[str, dict[str, int]]:
     if df.height == 0:
         return {}

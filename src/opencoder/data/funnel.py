@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.stats import merge
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,11 @@ def _pct(part: int, whole: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder funnel", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", required=True, help="the build's out_dir")
-    parser.add_argument("--output", required=True, help="funnel JSON to write")
+    add_io(parser, "input", "--root", help="the build's out_dir")
+    add_io(parser, "output", help="funnel JSON to write")
     parser.add_argument(
         "--stage", action="append", metavar="NAME=DIR",
-        help="a stage and its folder under --root, in order (repeatable; default: the recipe's stages)",
+        help="a stage and its folder under --input, in order (repeatable; default: the recipe's stages)",
     )
     args = parser.parse_args(argv)
     stages = STAGES
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         bad = [s for s, pair in zip(args.stage, stages) if len(pair) != 2 or not all(pair)]
         if bad:
             parser.error(f"--stage wants NAME=DIR, got {bad}")
-    funnel = gather(args.root, stages)
+    funnel = gather(args.input, stages)
     shards.write_json(funnel, args.output)
     log.info("corpus funnel:\n%s", table(funnel))
     for problem in funnel["checks"]:

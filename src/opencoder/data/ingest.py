@@ -13,7 +13,10 @@ Sources (config `ingest.sources`, each with a unique `name`):
 * `web` — web pages (paper 2): parquet / JSONL(.gz) shards with `url` and `text` (FineWeb, the released
   `fineweb-code-corpus`; rename with `columns`), `.warc` / `.warc.gz` files, and `.html` / `.htm`
   files whose URL is `url_prefix` + their path under `path`; HTML text is extracted
-  (`opencoder.data.web.pages`). A page's `path` is its URL; `url` and `domain` are filled.
+  (`opencoder.data.web.pages`). A page's `path` is its URL; `url` and `domain` are filled. A page
+  without a URL is `no_url`, one without text `empty_page`, HTML not decodable in its charset
+  `not_utf8`, a WARC record that cannot be parsed `corrupt_warc_record` (path `<file>@<offset>`;
+  reading resumes at the next record).
 
 `include` / `exclude` globs (`*` within a path component, `**` across them) select paths as recorded.
 Files are read in (source name, path) order and packed into shards of about `shard_bytes`, so the
@@ -21,8 +24,11 @@ same inputs always give the same shards. Dataset rows keep their order (files so
 large dataset is never loaded whole.
 
 Ingest decodes: a file with a NUL byte in its first 8 KiB is `binary`, one that is not valid UTF-8
-is `not_utf8`, one that cannot be read is `unreadable`. These never reach a shard; they are counted
-in `stats.json` (`dropped`) and listed by source and path in `rejected.parquet`, and each is logged.
+is `not_utf8`, one that cannot be read is `unreadable`, a symbolic link is `symlink` (never
+followed), a dataset line that is not a JSON object is `malformed_row` (path `<file>:<line>`; the
+file's other rows are kept). These never reach a shard; they are counted in `stats.json`
+(`dropped`) and listed by source and path in `rejected.parquet`, and each is logged. A source that
+yields no file at all is logged as a warning and listed in the stats (`extra.empty_sources`).
 Language and doc_type are filled from the linguist table for the stats; preprocess applies them.
 
 Jupyter notebooks (`.ipynb`) are converted into one structured document each (`opencoder.data.notebooks`,
@@ -38,10 +44,9 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -51,7 +56,9 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.core.documents import SCHEMA, document_id, domain_of
 from opencoder.core.languages import classify_document
 from opencoder.core.stats import stage_stats
@@ -78,8 +85,15 @@ class Raw:
     stars: int | None = None
     commit_time: datetime | None = None
     error: str | None = None  # set when the file could not be read at all
-    reason: str = "unreadable"  # the drop reason that goes with `error`
+    reason: str = "unreadable"  # the drop reason when `error` is set
     url: str | None = None  # web pages
+
+
+@dataclass
+class BadRow:
+    """A dataset row that cannot be read: `where` is `<file>:<line>`, `problem` says why."""
+    where: str
+    problem: str
 
 
 # ------------------------------------------------------------------ globs ---
@@ -123,9 +137,10 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[:cut]
 
 
-def _walk(root: Path, prefix: str = "", include: list[str] = ("**/*",)) -> Iterator[str]:
+def _walk(root: Path, prefix: str = "", include: list[str] = ("**/*",), links: list[str] | None = None) -> Iterator[str]:
     """Relative `/` paths of regular files under root; symlinks are skipped (no loops, no double
-    counts); directories that no include pattern can reach are not entered."""
+    counts) and, given `links`, their relative paths appended to it (a directory's with a trailing
+    `/`); directories that no include pattern can reach are not entered."""
     literals = [_literal_prefix(p) for p in include]
 
     def reachable(rel_dir: str) -> bool:
@@ -135,11 +150,15 @@ def _walk(root: Path, prefix: str = "", include: list[str] = ("**/*",)) -> Itera
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
         rel = "" if rel == "." else rel + "/"
-        dirnames[:] = sorted(d for d in dirnames
-                             if not os.path.islink(os.path.join(dirpath, d)) and reachable(rel + d))
+        linked = sorted(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))
+        if links is not None:
+            links += [rel + d + "/" for d in linked if reachable(rel + d)]
+        dirnames[:] = sorted(d for d in dirnames if d not in linked and reachable(rel + d))
         for name in filenames:
             if not os.path.islink(os.path.join(dirpath, name)):
                 yield rel + name
+            elif links is not None:
+                links.append(rel + name)
 
 
 def _read_file(full: Path) -> tuple[bytes | None, str | None]:
@@ -150,15 +169,24 @@ def _read_file(full: Path) -> tuple[bytes | None, str | None]:
 
 
 def _files(roots: list[tuple[str, Path]], spec: dict, repo_of) -> Iterator[Raw]:
-    """Files under (prefix, root) pairs, selected by the globs, in path order."""
+    """Files under (prefix, root) pairs, selected by the globs, in path order; symlinks the globs
+    select come as `symlink` rejects (ingest does not follow them)."""
     include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
     found = []
     for prefix, root in roots:
-        for rel in _walk(root, prefix, include):
+        links: list[str] = []
+        for rel in _walk(root, prefix, include, links):
             path = prefix + rel
             if selected(path, include, exclude):
                 found.append((path, root / rel))
-    for path, full in sorted(found):
+        for rel in links:
+            path = prefix + rel
+            if selected(path, include, exclude) or (path.endswith("/") and selected(path, ["**"], exclude)):
+                found.append((path, None))
+    for path, full in sorted(found, key=lambda item: item[0]):
+        if full is None:
+            yield Raw(path=path, data=None, repo=repo_of(path), reason="symlink", error="a symbolic link; not followed")
+            continue
         data, error = _read_file(full)
         yield Raw(path=path, data=data, repo=repo_of(path), error=error)
 
@@ -198,7 +226,7 @@ def _git(args: list[str], cwd: Path | None = None, **kw) -> subprocess.Completed
         return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, **kw)
     except subprocess.CalledProcessError as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        raise RuntimeError(f"git {' '.join(args)}: {stderr.strip()}") from None
+        raise InputError(f"git {' '.join(args)}: {stderr.strip()}") from None
 
 
 def _repo_name(location: str) -> str:
@@ -261,22 +289,29 @@ def _dataset(spec: dict) -> Iterator[Raw]:
     root = _existing(spec)
     columns = {**STACK_V2_COLUMNS, **spec.get("columns", {})}
     include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
+    links: list[str] = []
     if root.is_file():
         files = [root]
     else:
-        files = sorted(root / rel for rel in _walk(root)
+        files = sorted(root / rel for rel in _walk(root, links=links)
                        if rel.endswith((".parquet", ".jsonl", ".jsonl.gz")))
+    for rel in links:
+        yield Raw(path=str(root / rel), data=None, reason="symlink", error="a symbolic link; not followed")
     for file in files:
         try:
             names, rows = _read_rows(file)
             missing = [columns[k] for k in ("content", "path") if columns[k] not in names]
-            if missing:
+            only_bad = isinstance(rows, list) and rows and all(isinstance(r, BadRow) for r in rows)
+            if missing and not only_bad:  # a file of bad lines only: each is named below
                 raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
         except Exception as exc:  # a damaged file must not take the good files down with it
             detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
             yield Raw(path=str(file), data=None, error=f"unreadable dataset file: {detail}")
             continue
         for number, row in enumerate(rows):
+            if isinstance(row, BadRow):
+                yield Raw(path=row.where, data=None, reason="malformed_row", error=row.problem)
+                continue
             path, content = row.get(columns["path"]), row.get(columns["content"])
             if not isinstance(path, str):
                 path = f"{file}#row{number}"
@@ -293,15 +328,38 @@ def _dataset(spec: dict) -> Iterator[Raw]:
             )
 
 
-def _read_rows(file: Path) -> tuple[set[str], Iterator[dict]]:
-    """Column names and rows of a parquet or JSONL(.gz) file, values as stored (no type coercion)."""
+def _read_rows(file: Path) -> tuple[set[str], Iterable]:
+    """Column names and rows of a parquet or JSONL(.gz) file, values as stored (no type coercion).
+
+    A JSONL line that is not a JSON object becomes a `BadRow` naming the file and its line; the
+    other lines are kept, and so are the lines before a damaged gzip stream.
+    """
     if file.name.endswith(".parquet"):
         frame = shards.read_parquet(file)
         return set(frame.columns), frame.iter_rows(named=True)
     opener = gzip.open if file.name.endswith(".gz") else open
-    with opener(file, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    return {key for row in rows for key in row}, iter(rows)
+    names: set[str] = set()
+    rows: list = []
+    number = 0
+    with opener(file, "rb") as fh:
+        try:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise ValueError(f"a JSON {type(row).__name__}, not an object")
+                except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                    why = f"{exc.msg}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    rows.append(BadRow(f"{file}:{number}", f"{file}: line {number}: not a JSON object ({why})"))
+                    continue
+                names.update(row)
+                rows.append(row)
+        except (OSError, EOFError) as exc:  # a damaged or truncated gzip stream
+            rows.append(BadRow(f"{file}:{number + 1}", f"{file}: unreadable from line {number + 1} "
+                                                        f"({type(exc).__name__}: {exc})"))
+    return names, rows
 
 
 def _timestamp(value, where: str) -> datetime | None:
@@ -322,7 +380,11 @@ def _web(spec: dict) -> Iterator[Raw]:
     root = _existing(spec)
     columns = {"url": "url", "text": "text", **spec.get("columns", {})}
     include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
-    rels = [""] if root.is_file() else sorted(r for r in _walk(root, "", include) if selected(r, include, exclude))
+    links: list[str] = []
+    rels = [""] if root.is_file() else sorted(r for r in _walk(root, "", include, links) if selected(r, include, exclude))
+    for rel in links:
+        if selected(rel, include, exclude) or (rel.endswith("/") and selected(rel, ["**"], exclude)):
+            yield Raw(path=str(root / rel), data=None, reason="symlink", error="a symbolic link; not followed")
     for rel in rels:
         file = root / rel if rel else root
         name = file.name.lower()
@@ -344,13 +406,17 @@ def _web_rows(file: Path, columns: dict) -> Iterator[Raw]:
     try:
         names, rows = _read_rows(file)
         missing = [columns[k] for k in ("url", "text") if columns[k] not in names]
-        if missing:
+        only_bad = isinstance(rows, list) and rows and all(isinstance(r, BadRow) for r in rows)
+        if missing and not only_bad:  # a file of bad lines only: each is named below
             raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
     except Exception as exc:  # a damaged file must not take the good files down with it
         detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
         yield Raw(path=str(file), data=None, error=f"unreadable web shard: {detail}")
         return
     for number, row in enumerate(rows):
+        if isinstance(row, BadRow):
+            yield Raw(path=row.where, data=None, reason="malformed_row", error=row.problem)
+            continue
         url, text, where = row.get(columns["url"]), row.get(columns["text"]), f"{file}#row{number}"
         if not isinstance(url, str) or not url.strip():
             yield Raw(path=where, data=None, reason="no_url", error=f"{where}: page without a URL")
@@ -411,12 +477,14 @@ def ingest(params: dict, out: Path) -> dict:
         raise ConfigError(f"ingest.sources: source names must be unique, got {names}")
     kept: list[tuple[str, int]] = []  # (language, bytes) of every document written
     rejected: list[dict] = []
+    found = dict.fromkeys(names, 0)  # files (kept or rejected) per source
     with shards.atomic_dir(out) as tmp:
         writer = ShardWriter(tmp, params["shard_bytes"])
         for spec in sorted(params["sources"], key=lambda s: s["name"]):
             source = spec["name"]
             for raw in tqdm(SOURCES[spec["type"]](spec), desc=f"ingest {source}", unit=" files", mininterval=5):
                 language, doc_type = classify_document(raw.path, raw.url)
+                found[source] += 1
                 if raw.error:
                     text, reason, detail = None, raw.reason, raw.error
                 else:
@@ -442,13 +510,16 @@ def ingest(params: dict, out: Path) -> dict:
                 kept.append((language, size))
         writer.flush()
         if writer.count == 0:
-            raise RuntimeError(f"ingest: no documents found in sources {names}; check paths and include globs")
+            raise InputError(f"ingest: no documents found in sources {names}; check paths and include globs")
+        empty_sources = sorted(name for name, n in found.items() if n == 0)
+        for name in empty_sources:
+            log.warning("ingest source %r: no files (check its path and include/exclude globs)", name)
         after = pl.DataFrame(kept, schema={"language": pl.String(), "bytes": pl.Int64()}, orient="row")
         dropped = pl.DataFrame(rejected, schema=REJECTED_SCHEMA)
         stats = stage_stats(
             "ingest", pl.concat([after, dropped.select("language", "bytes")]), after,
             {reason: dropped.filter(pl.col("reason") == reason) for reason in sorted(set(dropped["reason"]))},
-            extra={"shards": writer.count},
+            extra={"shards": writer.count, "files_per_source": found, "empty_sources": empty_sources},
         )
         shards.write_parquet(dropped.drop("language"), tmp / "rejected.parquet")
         shards.write_json(stats, tmp / "stats.json")
@@ -458,12 +529,8 @@ def ingest(params: dict, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder ingest", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, type=Path, help="output directory (replaced)")
+    add_io(parser, "output", "--out", type=Path, help="output directory (replaced)")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    try:
-        ingest(stage_params(args, "ingest"), args.out)
-    except (ConfigError, RuntimeError, shards.ShardError) as exc:
-        print(f"opencoder ingest: {exc}", file=sys.stderr)
-        return 1
+    ingest(stage_params(args, "ingest"), args.output)
     return 0

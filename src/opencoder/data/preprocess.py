@@ -10,6 +10,11 @@ is language `web`, doc_type `text`. Drop reasons, in order:
 * `unknown`   — a name or extension the table does not know
 * `doc_type`  — a doc_type not in `keep_doc_types`
 
+Each dropped document is listed with its reason in `<shard>.dropped.parquet` beside the shard
+(`DROPPED_COLUMNS`) and counted in the stats. A leading UTF-8 byte-order mark is stripped from the
+text first (counted as `extra.bom_stripped`): Python's `ast.parse` refuses it, so the filter's
+Python rules would drop an otherwise good file.
+
 Binary and non-UTF-8 files never get this far: ingest counts and lists them (`ingest/stats.json`,
 `ingest/rejected.parquet`), since a shard's text column holds UTF-8 only.
 """
@@ -26,6 +31,10 @@ from opencoder.core.stats import stage_stats
 
 log = logging.getLogger(__name__)
 
+BOM = "\ufeff"
+# `preprocess/<shard>.dropped.parquet`: every dropped document, named with its reason
+DROPPED_COLUMNS = ["id", "source", "repo", "path", "language", "doc_type", "reason", "bytes"]
+
 
 def reasons(params: dict) -> pl.Expr:
     """The drop reason of each document (null: keep), first matching reason wins."""
@@ -39,8 +48,13 @@ def reasons(params: dict) -> pl.Expr:
     )
 
 
-def preprocess(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict]:
-    """(kept documents, stats) of one shard."""
+def preprocess(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict, pl.DataFrame]:
+    """(kept documents, stats, dropped documents named with their reason) of one shard."""
+    before = docs
+    bom = docs["text"].str.starts_with(BOM)
+    if bom.any():  # a leading byte-order mark is no part of the text (`ast.parse` refuses it)
+        docs = docs.with_columns(text=pl.col("text").str.strip_prefix(BOM)).with_columns(
+            bytes=pl.when(bom).then(pl.col("text").str.len_bytes().cast(pl.Int64)).otherwise(pl.col("bytes")))
     table = [classify_document(path, url) for path, url in zip(docs["path"], docs["url"])]
     docs = docs.with_columns(
         language=pl.Series([lang for lang, _ in table], dtype=pl.String()),
@@ -50,9 +64,12 @@ def preprocess(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict]:
     for row in marked.filter(pl.col("_reason").is_in(["empty", "too_large"])).iter_rows(named=True):
         log.warning("%s (source %s): dropped: %s (%d bytes)", row["path"], row["source"], row["_reason"], row["bytes"])
     kept = marked.filter(pl.col("_reason").is_null()).drop("_reason")
-    dropped = {reason: part.drop("_reason") for (reason,), part in
-               marked.filter(pl.col("_reason").is_not_null()).partition_by("_reason", as_dict=True).items()}
-    return kept, stage_stats("preprocess", docs, kept, dropped)
+    gone = marked.filter(pl.col("_reason").is_not_null())
+    dropped = {reason: part.drop("_reason") for (reason,), part in gone.partition_by("_reason", as_dict=True).items()}
+    table = gone.select(*DROPPED_COLUMNS[:-2], reason="_reason", bytes="bytes")
+    stats = stage_stats("preprocess", before.with_columns(language=docs["language"]), kept, dropped,
+                        extra={"bom_stripped": int(bom.sum())})
+    return kept, stats, table
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,29 +18,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import xxhash
 
 from opencoder.core import shards
 from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.draw import uniform
 from opencoder.core.stats import merge, stage_stats
 
 log = logging.getLogger(__name__)
-
-
-def uniform(seed: int, ids: Iterable[str], purpose: str) -> np.ndarray:
-    """One draw in [0, 1) per document id, a pure function of (seed, purpose, id).
-
-    `purpose` separates the streams of different choices made with the same seed: otherwise a later
-    choice among the survivors of an earlier one (the tokenizer's sample of the sampled corpus)
-    would see draws already skewed by it.
-    """
-    salt = f"{purpose}\0".encode()
-    return np.fromiter((xxhash.xxh64_intdigest(salt + i.encode(), seed) for i in ids), dtype=np.uint64) / np.float64(2**64)
 
 
 def keep_fractions(language_bytes: Mapping[str, int], weights: Mapping[str, float], byte_caps: Mapping[str, int]) -> dict[str, float]:

@@ -14,19 +14,16 @@ Stats `extra`: documents changed, copyright blocks removed, PII replaced per kin
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections import Counter
 
 import polars as pl
 from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
-from pygments.token import Comment
-from pygments.util import ClassNotFound
 from tqdm import tqdm
 
 from opencoder.core import stage_cli as shard_stage
+from opencoder.data.lexing import is_comment, lexer_for
 from opencoder.data.pii import Masker
 from opencoder.core.stats import stage_stats
 
@@ -36,36 +33,13 @@ NOTICE = re.compile(r"\bcopyright\b|©|all rights reserved", re.I)
 FUNCTIONAL_COMMENT = re.compile(r"^#!|coding[:=]|-\*-.*-\*-|\bvim?:", re.I)
 
 
-@functools.cache
-def _lexer_for_language(language: str) -> Lexer | None:
-    try:
-        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        return None
-
-
-def lexer_for(language: str, path: str) -> Lexer | None:
-    """The Pygments lexer of a document: by language name, else by file name; None if neither."""
-    lexer = _lexer_for_language(language)
-    if lexer is None:
-        try:
-            lexer = get_lexer_for_filename(path.rsplit("/", 1)[-1], stripnl=False, ensurenl=False)
-        except ClassNotFound:
-            return None
-    return lexer
-
-
-def _is_comment(ttype) -> bool:
-    return ttype in Comment and ttype not in Comment.Preproc and ttype not in Comment.PreprocFile
-
-
 def _leading_comment_blocks(head: str, lexer: Lexer) -> tuple[list[list[tuple[int, int]]], int | None]:
     """Blocks of comment spans before the first code token, and where that token starts (None if
     `head` holds no code at all)."""
     blocks: list[list[tuple[int, int]]] = [[]]
     pos, gap_newlines = 0, 0
     for ttype, value in lexer.get_tokens(head):
-        if _is_comment(ttype):
+        if is_comment(ttype):  # docstrings are code here: notices inside one are left alone
             if gap_newlines >= 2 and blocks[-1]:
                 blocks.append([])
             blocks[-1].append((pos, pos + len(value)))

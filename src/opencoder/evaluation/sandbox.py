@@ -14,14 +14,19 @@ Each program runs in a fresh sandbox:
   (counted per sandbox, because the sandbox has its own user namespace), file size, open files;
 - a host-side wall-clock timeout that kills the whole sandbox (its pid namespace).
 
-A program passes only if it exits with 0 *and* prints a per-run random sentinel placed after the
-tests, so a completion that calls `sys.exit(0)` before the checks run does not count as passing.
+Inside, a trusted judge (`harness/judge.py`) runs the tests and the completion runs in a child
+process of its own (`harness/candidate.py`); the tests call the completion's functions across the
+process boundary and get plain data back, so a completion cannot fool them (objects that lie about
+equality, exiting early, patched builtins, a printed success line): a program passes only on the
+judge's verdict, read from a descriptor the completion cannot reach and prefixed by a per-run
+random nonce. Every run gets a status, whatever the completion does.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import json
 import re
 import secrets
 import shutil
@@ -43,8 +48,10 @@ from opencoder.core.errors import OpencoderError
 log = logging.getLogger(__name__)
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
-PROGRAM = "/sandbox/program.py"
+HARNESS = Path(__file__).with_name("harness")
+JUDGE, CANDIDATE = "/sandbox/judge.py", "/sandbox/candidate.py"
 OUTPUT_TAIL_BYTES = 8192
+JUDGE_GRACE_S = 5.0  # a batch's sandbox lives this much longer than the sum of its jobs' limits
 # exit status of a program stopped by SIGXCPU at the RLIMIT_CPU soft limit, as bwrap reports it
 # (128 + signal); the hard limit, a second later, SIGKILLs a program that ignores SIGXCPU
 CPU_LIMIT_EXIT = 128 + signal.SIGXCPU
@@ -74,8 +81,23 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Program:
+    """One judged run: `context` (the prompt) + `completion` run in the candidate's process; `support`
+    (trusted code the tests use, e.g. the prompt's helper functions) then `tests` run in the judge,
+    where each of `entry_points` calls into the candidate."""
+
+    completion: str
+    tests: str
+    entry_points: tuple[str, ...] = ()
+    context: str = ""
+    support: str = ""
+    timeout_s: float | None = None  # this run's wall-clock limit (None: the sandbox's)
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What happened to one program: `status` is "passed", "timed out" or "failed: <reason>"."""
+    """What happened to one program: `status` is "passed", "timed out", "failed: <reason>" or
+    "not evaluated: <reason>" (the tests needed something the judge cannot pass across)."""
 
     status: str
     returncode: int | None
@@ -97,25 +119,36 @@ def _world_executable(path: Path) -> bool:
     return bool(mode & stat.S_IXOTH and mode & stat.S_IROTH)
 
 
-def _exception_name(output: str) -> str | None:
-    """The exception a Python traceback ended with (`AssertionError`, `MemoryError`, ...)."""
-    for line in reversed(output.splitlines()):
-        m = re.match(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b", line)
-        if m:
-            return m.group(1).rsplit(".", 1)[-1]
-    return None
+def describe_exit(returncode: int) -> str:
+    """'exit status N' or 'killed by SIGNAME' for any status, signal number or not (bwrap reports a
+    signal as 128 + its number; a program may also exit with any status up to 255 itself)."""
+    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if number:
+        try:
+            return f"killed by {signal.Signals(number).name}"
+        except ValueError:
+            pass
+    return f"exit status {returncode}"
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name)  # close-on-exec: only the run it is passed to gets it
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 class Sandbox:
-    """A reusable sandbox configuration; `check(program)` runs one program, `check_many` several.
+    """A reusable sandbox configuration; `judge(program)` runs one program, `judge_many` several.
 
     `python` is the interpreter inside the sandbox (stdlib only is needed). By default the running
     interpreter is used when the sandbox user can execute it, otherwise the system `python3`.
     Construction runs a probe program, so a machine that cannot sandbox fails here, clearly.
     """
 
-    def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534):
+    def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534, batch: int = 8):
         self.limits = limits
+        self.batch = batch
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
             raise SandboxError(f"`bwrap` not found on PATH: {INSTALL_HINT}")
@@ -125,6 +158,7 @@ class Sandbox:
         self.drop_to = uid if os.geteuid() == 0 else None
         if self.drop_to is not None and shutil.which("setpriv") is None:
             raise SandboxError("running as root needs `setpriv` (util-linux) to drop to an unprivileged uid")
+        self.scripts = {JUDGE: (HARNESS / "judge.py").read_bytes(), CANDIDATE: (HARNESS / "candidate.py").read_bytes()}
         self.python = self._pick_python(python)
         log.info("sandbox: %s, python %s, uid %s, %s", self.bwrap, self.python,
                  self.drop_to if self.drop_to is not None else os.geteuid(), limits)
@@ -143,13 +177,15 @@ class Sandbox:
             if self.drop_to is not None and not _world_executable(path):
                 tried.append(f"{cand}: not executable by uid {self.drop_to}")
                 continue
-            probe = self._run("import sys; print(sys.version_info[0])", str(path.resolve()))
-            if probe.returncode == 0 and probe.output.strip() == "3":
-                return str(path.resolve())
-            tried.append(f"{cand}: probe failed (exit {probe.returncode}): {probe.output.strip()[-500:]}")
+            resolved = str(path.resolve())
+            returncode, _, output, _ = self._run(resolved, ["-c", "import sys; print(sys.version.split()[0])"])
+            if returncode == 0 and output.strip().startswith("3."):
+                self.python_version = output.strip()
+                return resolved
+            tried.append(f"{cand}: probe failed ({describe_exit(returncode)}): {output.strip()[-500:]}")
         raise SandboxError("no Python 3 interpreter runs in the sandbox; tried " + "; ".join(tried))
 
-    def _command(self, python: str, program_fd: int) -> list[str]:
+    def _command(self, python: str, files: Mapping[str, int], args: Sequence[str], timeout_s: float) -> list[str]:
         lim = self.limits
         cmd: list[str] = []
         if self.drop_to is not None:
@@ -164,69 +200,156 @@ class Sandbox:
             elif p.exists():
                 cmd += ["--ro-bind", d, d]
         fsize = lim.file_size_mb * 2**20
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(fsize), "--tmpfs", "/tmp"]
+        for path, fd in files.items():
+            cmd += ["--ro-bind-data", str(fd), path]
         cmd += [
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(fsize), "--tmpfs", "/tmp",
-            "--ro-bind-data", str(program_fd), PROGRAM,
             "--chdir", "/tmp", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
             "--setenv", "PYTHONHASHSEED", "0", "--setenv", "LANG", "C.UTF-8",
             "--",
             self.prlimit,
-            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(lim.timeout_s) + 1}:{int(lim.timeout_s) + 2}", f"--nproc={lim.nproc}",
+            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(timeout_s) + 1}:{int(timeout_s) + 2}", f"--nproc={lim.nproc}",
             f"--fsize={fsize}", f"--nofile={lim.nofile}", "--core=0",
-            "--", python, "-I", "-B", PROGRAM,
+            "--", python, "-I", "-S", "-B", *args,
         ]
         return cmd
 
-    def _run(self, program: str, python: str) -> Outcome:
+    def _run(self, python: str, args: Sequence[str], files: Mapping[str, bytes] = {},
+             fds: Sequence[int] = (), timeout_s: float | None = None,
+             tail: int | None = OUTPUT_TAIL_BYTES) -> tuple[int, bool, str, float]:
+        """Run `python args` in a fresh sandbox with `files` (path -> content, read-only) and the host
+        descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds)."""
+        timeout_s = timeout_s or self.limits.timeout_s
         start = time.monotonic()
+        opened = [_memfd(Path(path).name, data) for path, data in files.items()]
         with tempfile.TemporaryFile() as out:
-            fd = os.memfd_create("program")  # bwrap copies it into the sandbox: nothing written on the host
             try:
-                with open(fd, "wb", closefd=False) as f:
-                    f.write(program.encode())
-                os.lseek(fd, 0, os.SEEK_SET)
                 # stdout and stderr go to a regular file, so RLIMIT_FSIZE bounds them too
+                cmd = self._command(python, dict(zip(files, opened)), args, timeout_s)
                 proc = subprocess.Popen(
-                    self._command(python, fd), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                    pass_fds=(fd,), start_new_session=True,
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                    pass_fds=(*opened, *fds),
                 )
             finally:
-                os.close(fd)
+                for fd in opened:
+                    os.close(fd)
             timed_out = False
             try:
-                proc.wait(timeout=self.limits.timeout_s)
+                proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)  # the sandbox's pid 1 dies, and with it every process inside
                 proc.wait()
             size = out.seek(0, os.SEEK_END)
-            out.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            out.seek(max(0, size - tail) if tail else 0)
             output = out.read().decode("utf-8", "replace")
-        seconds = time.monotonic() - start
-        return Outcome(status="timed out" if timed_out else "", returncode=proc.returncode, seconds=seconds, output=output)
+        return proc.returncode, timed_out, output, time.monotonic() - start
 
-    def check(self, program: str) -> Outcome:
-        """Run `program`; it passes if it exits with 0 after reaching its last line."""
-        sentinel = f"sandbox-ok-{secrets.token_hex(16)}"
-        run = self._run(f"{program}\n\nprint({sentinel!r}, flush=True)\n", self.python)
-        if run.status == "timed out":
-            status = "timed out"
-        elif run.returncode == 0 and sentinel in run.output.splitlines():
-            status = "passed"
-        elif run.returncode == 0:
-            status = "failed: exited before the end of the tests"
-        elif run.returncode == CPU_LIMIT_EXIT:
-            status = "timed out"
-        elif run.returncode > 128:
-            status = f"failed: killed by {signal.Signals(run.returncode - 128).name}"
-        else:
-            status = f"failed: {_exception_name(run.output) or f'exit status {run.returncode}'}"
-        output = run.output.replace(sentinel, "<sentinel>")
-        return Outcome(status=status, returncode=run.returncode, seconds=run.seconds, output=output)
+    def versions(self) -> dict[str, str]:
+        """What runs the programs: bubblewrap's and the sandbox interpreter's versions."""
+        bwrap = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True).stdout.strip()
+        return {"bwrap": bwrap, "python": self.python_version, "python_path": self.python}
 
-    def check_many(self, programs: Sequence[str], threads: int = 1, desc: str = "sandbox") -> list[Outcome]:
-        """`check` each program, `threads` at a time; results in input order."""
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            return list(tqdm(pool.map(self.check, programs), total=len(programs), desc=desc, unit="program"))
+    def judge(self, program: Program) -> Outcome:
+        """Run `program`'s tests against its completion; passed only on the judge's own verdict."""
+        return self.judge_many([program], threads=1, batch=1, progress=False)[0]
+
+    def _judge_batch(self, programs: Sequence[Program]) -> list[Outcome | None]:
+        """One sandbox judging `programs` in turn; None for a program that got no verdict (the judge was
+        killed, or the batch ran past its time): `judge_many` runs those again, alone."""
+        nonce = secrets.token_hex(16)
+        limits = [p.timeout_s or self.limits.timeout_s for p in programs]
+        jobs = [{"context": p.context, "completion": p.completion, "support": p.support, "tests": p.tests,
+                 "entry_points": list(p.entry_points), "timeout_s": t} for p, t in zip(programs, limits)]
+        job_fd = _memfd("job", json.dumps({"nonce": nonce, "jobs": jobs}).encode())
+        verdict_r, verdict_w = os.pipe()
+        try:
+            # the judge enforces each job's limit; the sandbox's, a little later, catches a stuck judge
+            returncode, timed_out, output, seconds = self._run(
+                self.python, [JUDGE, str(job_fd), str(verdict_w), CANDIDATE], self.scripts, (job_fd, verdict_w),
+                sum(limits) + JUDGE_GRACE_S, tail=None,
+            )
+        finally:
+            os.close(job_fd)
+            os.close(verdict_w)
+        with open(verdict_r, "rb") as f:
+            os.set_blocking(verdict_r, False)
+            try:
+                verdicts = (f.read(2**20) or b"").decode("utf-8", "replace")
+            except BlockingIOError:
+                verdicts = ""
+        found = _verdicts(verdicts, nonce, len(programs))
+        parts = re.split(rf"^{nonce} job (\d+)$\n?", output, flags=re.M)  # markers only the judge can write
+        outputs = {int(n): text[-OUTPUT_TAIL_BYTES:] for n, text in zip(parts[1::2], parts[2::2])}
+        output = output.replace(nonce, "<nonce>")
+        outcomes: list[Outcome | None] = []
+        for number in range(len(programs)):
+            if number in found:
+                status, took = found[number]
+                outcomes.append(Outcome(status, returncode, took, outputs.get(number, "")))
+            elif len(programs) == 1:  # alone and still no verdict: the run's own end is its status
+                status = "timed out" if timed_out else _harness_failure(returncode)
+                outcomes.append(Outcome(status, returncode, seconds, output[-OUTPUT_TAIL_BYTES:]))
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    def judge_many(self, programs: Sequence[Program], threads: int = 1, desc: str = "sandbox",
+                   batch: int | None = None, progress: bool = True) -> list[Outcome]:
+        """`judge` each program, `threads` sandboxes at a time, `batch` programs per sandbox (default:
+        the sandbox's `batch`); results in input order. A program whose batch gave it no verdict is
+        judged again alone."""
+        size = max(1, batch or self.batch)
+        chunks = [list(range(i, min(i + size, len(programs)))) for i in range(0, len(programs), size)]
+        outcomes: list[Outcome | None] = [None] * len(programs)
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, \
+                tqdm(total=len(programs), desc=desc, unit="program", disable=not progress) as bar:
+            for chunk, got in zip(chunks, pool.map(lambda c: self._judge_batch([programs[i] for i in c]), chunks)):
+                for i, outcome in zip(chunk, got):
+                    outcomes[i] = outcome
+                bar.update(len(chunk))
+            again = [i for i, o in enumerate(outcomes) if o is None]
+            for i, (outcome,) in zip(again, pool.map(lambda i: self._judge_batch([programs[i]]), again)):
+                outcomes[i] = outcome
+        return outcomes  # type: ignore[return-value]
+
+
+def _verdicts(text: str, nonce: str, count: int) -> dict[int, tuple[str, float]]:
+    """{job number: (status, seconds)} from the judge's verdict lines; lines without the nonce, or
+    malformed, count for nothing."""
+    found: dict[int, tuple[str, float]] = {}
+    for line in text.splitlines():
+        head, _, rest = line.partition(" ")
+        number, _, body = rest.partition(" ")
+        if head != nonce or not number.isdigit() or not int(number) < count:
+            continue
+        status = _verdict_status(body)
+        try:
+            took = float(json.loads(body).get("seconds", 0.0))
+        except (ValueError, AttributeError, TypeError):
+            continue
+        if status is not None:
+            found.setdefault(int(number), (status, took))
+    return found
+
+
+def _verdict_status(body: str) -> str | None:
+    """The status of one verdict's JSON body, or None if it is not a verdict."""
+    try:
+        found = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    status = found.get("status") if isinstance(found, dict) else None
+    if status in ("passed", "timed out"):
+        return status
+    if status in ("failed", "not evaluated") and isinstance(found.get("reason"), str):
+        return f"{status}: {found['reason']}"
+    return None
+
+
+def _harness_failure(returncode: int) -> str:
+    """Status of a run whose judge gave no verdict (killed by the completion, or by a limit)."""
+    if returncode == CPU_LIMIT_EXIT:
+        return "timed out"
+    return f"failed: no verdict (judge {describe_exit(returncode)})"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from opencoder.evaluation.benchmarks import Problem
+from opencoder.evaluation.benchmarks import BenchmarkError, Problem
 from opencoder.evaluation.passk import pass_at_k
 from opencoder.evaluation.sandbox import Sandbox
 
@@ -17,15 +18,23 @@ def score(
     ks: Iterable[int] = (1,),
     threads: int = 1,
     name: str = "benchmark",
+    timeouts: Mapping[str, float] | None = None,
+    instruct: bool = False,
+    with_seconds: bool = False,
 ) -> tuple[list[dict], dict]:
     """Run every completion of every problem; return (results in problem order, summary).
 
-    A result row: task_id, sample (index), completion, passed, result (the sandbox's status).
+    A result row: task_id, sample (index), completion, passed, result (the sandbox's status), and
+    the run's seconds if `with_seconds` (left out by default: results are deterministic).
+    `timeouts` (task id -> seconds) replaces the sandbox's limit per problem.
     """
     jobs = [(p, i, c) for p in problems for i, c in enumerate(completions[p.task_id])]
-    outcomes = sandbox.check_many([p.program(c) for p, _, c in jobs], threads=threads, desc=name)
+    programs = [dataclasses.replace(p.program(c, instruct), timeout_s=(timeouts or {}).get(p.task_id))
+                for p, _, c in jobs]
+    outcomes = sandbox.judge_many(programs, threads=threads, desc=name)
     results = [
-        {"task_id": p.task_id, "sample": i, "completion": c, "passed": o.passed, "result": o.status}
+        {"task_id": p.task_id, "sample": i, "completion": c, "passed": o.passed, "result": o.status,
+         **({"seconds": round(o.seconds, 3)} if with_seconds else {})}
         for (p, i, c), o in zip(jobs, outcomes)
     ]
     passed: dict[str, list[bool]] = {p.task_id: [] for p in problems}
@@ -40,3 +49,28 @@ def score(
         **pass_at_k(passed, ks),
     }
     return results, summary
+
+
+def canonical(problems: Sequence[Problem], sandbox: Sandbox, threads: int = 1,
+              name: str = "benchmark") -> tuple[list[dict], dict]:
+    """Score the benchmark's own reference solutions: the ground truth of the machine's sandbox."""
+    results, summary = score(problems, {p.task_id: [p.reference] for p in problems}, sandbox,
+                             threads=threads, name=f"{name} (references)", with_seconds=True)
+    summary["pass_rate"] = summary["passed"] / max(1, summary["samples"])
+    return results, summary
+
+
+def gate(name: str, reference: dict, min_rate: float) -> None:
+    """Refuse to score a model on a benchmark whose references do not pass at `min_rate` here:
+    failures would then be the machine's or the data's, not the model's."""
+    if reference["pass_rate"] < min_rate:
+        raise BenchmarkError(
+            f"{name}: only {reference['passed']}/{reference['samples']} reference solutions pass in this "
+            f"sandbox (rate {reference['pass_rate']:.3f} < eval.gate.min_pass_rate {min_rate}); see "
+            f"canonical.jsonl; not scoring a model on it")
+
+
+def calibrated_timeouts(reference_results: Sequence[dict], multiple: float, floor_s: float) -> dict[str, float]:
+    """Per-problem limits: `multiple` x the reference's measured time on this machine, at least
+    `floor_s`, so a loaded or slow machine does not turn passes into failures."""
+    return {r["task_id"]: max(floor_s, multiple * r["seconds"]) for r in reference_results}

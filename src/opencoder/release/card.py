@@ -17,14 +17,16 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from opencoder.core.config import REPO, ConfigError, add_config_args, stage_params
-from opencoder.core.shards import ShardError, atomic_dir, read_json
+from opencoder.core.args import add_io
+from opencoder.core.config import CONFIG_DIR, add_config_args, read_params, stage_params
+from opencoder.core.errors import InputError
+from opencoder.core.shards import atomic_dir, read_json
 from opencoder.training import metrics
 
 log = logging.getLogger(__name__)
@@ -190,12 +192,25 @@ def eval_section(summaries: Sequence[dict]) -> tuple[str, list[EvalResult]]:
     ), results
 
 
-def _recipe_commit() -> str | None:
+def recipe_revision() -> str:
+    """Which recipe made the card: the checkout's git commit, or the installed package's version.
+
+    Git is asked only inside a checkout (the folder holding `config/` also holds the Snakefile), so an
+    installed package never reports the commit of some unrelated repository it happens to sit in.
+    """
+    root = CONFIG_DIR.parent
+    if (root / "Snakefile").is_file():
+        try:
+            out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                 timeout=10)
+            if out.returncode == 0:
+                return f"commit `{out.stdout.strip()}`"
+        except (OSError, subprocess.TimeoutExpired):
+            pass
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+        return f"version {metadata.version('opencoder-cookbook')}"
+    except metadata.PackageNotFoundError:
+        return "an unrecorded revision"
 
 
 def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mapping[str, dict],
@@ -210,7 +225,6 @@ def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mappin
         model_name=name, eval_results=eval_results or None,
     )
     tokens = sum(r["tokens"] for r in runs.values())
-    commit = _recipe_commit()
     if funnel:
         data_section = (f"The corpus funnel, stage by stage:\n\n{funnel_table(funnel)}\n\n"
                         f"Final corpus by language:\n\n{language_table(funnel)}")
@@ -231,7 +245,7 @@ def render(export: Path, funnel: Mapping | None, training: Mapping, runs: Mappin
         'model = AutoModelForCausalLM.from_pretrained("<this folder or repo id>")\n'
         'inputs = tokenizer("def fibonacci(n):", return_tensors="pt")\n'
         "print(tokenizer.decode(model.generate(**inputs, max_new_tokens=64)[0]))\n```",
-        f"## Rebuild\n\nFrom a checkout of the OpenCoder Cookbook{f' at commit `{commit}`' if commit else ''}:"
+        f"## Rebuild\n\nFrom a checkout of the OpenCoder Cookbook at {recipe_revision()}:"
         f"\n\n```bash\n{rebuild}\n```\n\nThe same config and inputs give the same corpus, tokenizer, "
         "checkpoints and scores.",
     ]
@@ -252,7 +266,7 @@ def build(export: str | Path, out: str | Path, *, funnel: str | Path | None, pre
     """Write `out/`: the export's files and README.md."""
     export = Path(export)
     if not (export / "config.json").is_file():
-        raise FileNotFoundError(f"{export}: not a Hugging Face model folder (no config.json)")
+        raise InputError(f"{export}: not a Hugging Face model folder (no config.json)")
     runs = {}
     for stage, path in (("pretraining", pretrain_metrics), ("annealing", anneal_metrics)):
         if path:
@@ -274,29 +288,28 @@ def build(export: str | Path, out: str | Path, *, funnel: str | Path | None, pre
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder card", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--export", required=True, help="the exported Hugging Face model folder")
-    parser.add_argument("--out", required=True, help="model folder to write (export files + README.md)")
+    add_io(parser, "input", "--export", help="the exported Hugging Face model folder")
+    add_io(parser, "output", "--out", help="model folder to write (export files + README.md)")
     parser.add_argument("--funnel", help="corpus/funnel.json")
     parser.add_argument("--pretrain-metrics", help="pretrain/metrics.jsonl")
     parser.add_argument("--anneal-metrics", help="anneal/metrics.jsonl")
     parser.add_argument("--eval", nargs="*", default=[], metavar="SUMMARY", help="eval summary.json files")
-    parser.add_argument("--training", metavar="JSON",
-                        help="resolved training parameters {seed, model, train, anneal} (default: from --config)")
-    parser.add_argument("--rebuild", default="make run TARGET=model", help="the command that rebuilds this model")
+    parser.add_argument("--training", metavar="FILE|JSON",
+                        help="resolved training parameters {seed, model, train, anneal}, a JSON file or JSON text "
+                             "(default: from --config)")
+    parser.add_argument("--rebuild", default="make run TARGET=model",
+                        help="the command that rebuilds this model (the workflow passes it in --params as `rebuild`)")
     add_config_args(parser)
     args = parser.parse_args(argv)
     if args.training:
-        training = json.loads(args.training)
+        training = read_params(args.training)
     else:
         from opencoder.core.config import load
         from opencoder.training.params import stage_params as training_params
 
         training = training_params(load(*args.config), "anneal")
-    try:
-        build(args.export, args.out, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
-              anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training,
-              card=stage_params(args, "card"), rebuild=args.rebuild)
-    except (FileNotFoundError, ShardError, ConfigError) as exc:
-        print(f"opencoder card: {exc}", file=sys.stderr)
-        return 1
+    card = dict(stage_params(args, "card"))
+    rebuild = card.pop("rebuild", args.rebuild)
+    build(args.input, args.output, funnel=args.funnel, pretrain_metrics=args.pretrain_metrics,
+          anneal_metrics=args.anneal_metrics, eval_summaries=args.eval, training=training, card=card, rebuild=rebuild)
     return 0

@@ -1,7 +1,7 @@
 """Publish the build to the Hugging Face Hub: the model folder and the corpus, each with its card.
 
     opencoder publish --model results/default/model --corpus results/default/corpus/*.parquet \\
-        --funnel results/default/corpus/funnel.json --build-config '<config JSON>' --receipt receipt.json
+        --funnel results/default/corpus/funnel.json --build-config my-config.json --output receipt.json
 
 Two repositories, named in config `publish`:
 
@@ -13,8 +13,10 @@ Two repositories, named in config `publish`:
   and the hash of the build config.
 
 Dry run is the default (`publish.enabled: false`): it prints every file and the repo it would go
-to, and needs neither a token nor the network. Publishing compares each file's git blob id with the
-one the Hub lists and commits only what differs, so republishing an unchanged build uploads nothing.
+to, and needs neither a token nor the network. Publishing compares each file with the Hub's listing
+and commits only what differs, so republishing an unchanged build uploads nothing: a file the Hub
+stores with LFS/Xet (parquet shards, safetensors, anything over 10 MiB) is listed with the blob id of
+its pointer and the sha256 of its content, so it is compared by sha256; other files by git blob id.
 The token comes from HF_TOKEN or the user's `hf auth login`; it is handed to `huggingface_hub`
 only and never printed, logged or written. Cards are composed in memory: the local artifacts are
 never modified.
@@ -26,12 +28,13 @@ import argparse
 import hashlib
 import json
 import logging
-import sys
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 from opencoder.core import shards
-from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, read_params, stage_params
 from opencoder.core.errors import OpencoderError
 
 log = logging.getLogger(__name__)
@@ -51,9 +54,24 @@ class RepoUpload:
     files: dict[str, Path | bytes]  # path in repo -> local file, or generated content (cards)
 
 
-def git_blob_id(data: bytes) -> str:
-    """The id the Hub lists for a file stored in git (sha1 of the git blob)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def content_ids(source: Path | bytes) -> dict:
+    """Size, git blob id (sha1 of the git blob) and sha256 of a file, read in chunks, or of generated content."""
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    blob, sha256 = hashlib.sha1(b"blob %d\0" % size), hashlib.sha256()
+    with (BytesIO(source) if isinstance(source, bytes) else source.open("rb")) as fh:
+        while chunk := fh.read(1 << 20):
+            blob.update(chunk)
+            sha256.update(chunk)
+    return {"bytes": size, "blob_id": blob.hexdigest(), "sha256": sha256.hexdigest()}
+
+
+def unchanged(remote, local: dict) -> bool:
+    """Whether the Hub's listing entry (a `RepoFile`, or None) holds the content `content_ids` described."""
+    if remote is None:
+        return False
+    if remote.lfs is not None:  # the blob id is the pointer's; the content is named by its sha256
+        return remote.lfs.sha256 == local["sha256"]
+    return remote.blob_id == local["blob_id"]
 
 
 def config_hash(config: dict) -> str:
@@ -167,13 +185,8 @@ def plan(params: dict, *, model_dir: Path, corpus: list[Path], funnel_path: Path
     return [RepoUpload(params["dataset_repo"], "dataset", data_files), RepoUpload(params["model_repo"], "model", model_files)]
 
 
-def _content(source: Path | bytes) -> bytes:
-    return source if isinstance(source, bytes) else source.read_bytes()
-
-
 def _listing(upload: RepoUpload) -> list[dict]:
-    return [{"path": path, "bytes": len(data := _content(src)), "blob_id": git_blob_id(data),
-             "source": "generated card" if isinstance(src, bytes) else str(src)}
+    return [{"path": path, **content_ids(src), "source": "generated card" if isinstance(src, bytes) else str(src)}
             for path, src in sorted(upload.files.items())]
 
 
@@ -192,7 +205,7 @@ def dry_run(uploads: list[RepoUpload], endpoint: str) -> dict:
 
 def upload(uploads: list[RepoUpload], *, endpoint: str | None, private: bool, token: str | None = None) -> dict:
     """Create the repos if needed and commit the files whose content differs from the Hub's."""
-    from huggingface_hub import CommitOperationAdd, HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, get_token
     from huggingface_hub.errors import HfHubHTTPError
 
     token = token or get_token()
@@ -205,13 +218,13 @@ def upload(uploads: list[RepoUpload], *, endpoint: str | None, private: bool, to
         files = _listing(up)
         try:
             api.create_repo(up.repo_id, repo_type=up.repo_type, private=private, exist_ok=True)
-            remote = {e.path: getattr(e, "blob_id", None)
-                      for e in api.list_repo_tree(up.repo_id, repo_type=up.repo_type, recursive=True)}
-            changed = [f for f in files if remote.get(f["path"]) != f["blob_id"]]
+            remote = {e.path: e for e in api.list_repo_tree(up.repo_id, repo_type=up.repo_type, recursive=True)
+                      if isinstance(e, RepoFile)}
+            changed = [f for f in files if not unchanged(remote.get(f["path"]), f)]
             commit = None
             if changed:
-                ops = [CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=_content(up.files[f["path"]]))
-                       for f in changed]
+                ops = [CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=(
+                    src if isinstance(src := up.files[f["path"]], bytes) else str(src))) for f in changed]
                 info = api.create_commit(up.repo_id, operations=ops, repo_type=up.repo_type,
                                          commit_message=f"Publish {len(changed)} changed file(s) from the build")
                 commit = info.oid
@@ -232,22 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="HF model folder")
     parser.add_argument("--corpus", type=Path, nargs="+", required=True, help="corpus parquet shards")
     parser.add_argument("--funnel", type=Path, required=True, help="corpus/funnel.json")
-    parser.add_argument("--build-config", metavar="JSON", required=True, help="the whole build config as JSON")
-    parser.add_argument("--receipt", type=Path, required=True, help="where to write what was (or would be) uploaded")
+    parser.add_argument("--build-config", metavar="FILE|JSON", required=True,
+                        help="the whole build config: a JSON file or JSON text")
+    add_io(parser, "output", "--receipt", type=Path, help="where to write what was (or would be) uploaded")
     add_config_args(parser)
     args = parser.parse_args(argv)
     params = stage_params(args, "publish")
-    config = json.loads(args.build_config)
-    try:
-        uploads = plan(params, model_dir=args.model, corpus=args.corpus, funnel_path=args.funnel, config=config)
-        if params["enabled"]:
-            receipt = upload(uploads, endpoint=params.get("endpoint"), private=params["private"])
-        else:
-            from huggingface_hub import constants
+    config = read_params(args.build_config)
+    uploads = plan(params, model_dir=args.model, corpus=args.corpus, funnel_path=args.funnel, config=config)
+    if params["enabled"]:
+        receipt = upload(uploads, endpoint=params.get("endpoint"), private=params["private"])
+    else:
+        from huggingface_hub import constants
 
-            receipt = dry_run(uploads, params.get("endpoint") or constants.ENDPOINT)
-    except (PublishError, shards.ShardError) as exc:
-        print(f"opencoder publish: {exc}", file=sys.stderr)
-        return 1
-    shards.write_json(receipt, args.receipt)
+        receipt = dry_run(uploads, params.get("endpoint") or constants.ENDPOINT)
+    shards.write_json(receipt, args.output)
     return 0

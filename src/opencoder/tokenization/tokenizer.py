@@ -25,15 +25,17 @@ import argparse
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
 from tqdm import tqdm
 
+from opencoder.core.errors import InputError
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
-from opencoder.data.sample import uniform
+from opencoder.core.draw import uniform
 from opencoder.core.stats import stage_stats
 
 log = logging.getLogger(__name__)
@@ -135,16 +137,34 @@ def adopt(path: str, params: dict):
     return wrap(backend, params)
 
 
-def special_ids(tokenizer) -> dict[str, int]:
-    """`{"eod_id", "pad_id", "vocab_size"}` of a saved tokenizer (a `transformers` tokenizer)."""
-    return {"eod_id": tokenizer.eos_token_id, "pad_id": tokenizer.pad_token_id, "vocab_size": len(tokenizer)}
-
-
 def load(folder: str | Path):
     """The tokenizer this stage wrote (an HF folder), as a `transformers` tokenizer."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(folder))
+
+
+def load_backend(tokenizer_dir: str | Path):
+    """(tokenizers.Tokenizer, {"eod_id", "pad_id", "vocab_size"}) of a tokenizer folder written by
+    the tokenizer stage (or any HF folder with `tokenizer.json` and `tokenizer_config.json`): the one
+    reading of the special-token ids, for this stage's stats, the tokens and the annealing data."""
+    from tokenizers import Tokenizer
+
+    folder = Path(tokenizer_dir)
+    try:
+        backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception for a missing or damaged file
+        raise ValueError(f"{folder / 'tokenizer.json'}: not a readable tokenizer ({exc})") from None
+    config = shards.read_json(folder / "tokenizer_config.json")
+    ids = {}
+    for key, name in (("eod_id", "eos_token"), ("pad_id", "pad_token")):
+        token = config.get(name)
+        token = token.get("content") if isinstance(token, Mapping) else token
+        ids[key] = backend.token_to_id(token) if token else None
+    if ids["eod_id"] is None:
+        raise ValueError(f"{folder}: tokenizer has no end-of-document (eos) token")
+    ids["vocab_size"] = backend.get_vocab_size(with_added_tokens=True)
+    return backend, ids
 
 
 def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dict:
@@ -157,7 +177,7 @@ def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dic
     else:
         sample, index = sample_corpus(paths, params["sample_bytes"], params["seed"])
         if sample.height == 0:
-            raise ValueError(f"no documents to train a tokenizer on in {len(paths)} corpus shard(s)")
+            raise InputError(f"no documents to train a tokenizer on in {len(paths)} corpus shard(s)")
         texts = sample["text"].to_list()
         log.info("training a %d-entry byte-level BPE on %d documents (%d bytes)", params["vocab_size"], len(texts), sample["bytes"].sum())
         backend = train(
@@ -170,7 +190,7 @@ def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dic
         tokenizer = wrap(backend, params)
     with shards.atomic_dir(out_dir) as tmp:
         tokenizer.save_pretrained(str(tmp))
-    ids = special_ids(load(out_dir))
+    _, ids = load_backend(out_dir)
     encoded = sum(len(e.ids) for e in tokenizer.backend_tokenizer.encode_batch(texts)) if texts else 0
     extra = {
         **ids,
@@ -185,15 +205,15 @@ def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder tokenizer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", nargs="*", default=[], metavar="PARQUET", help="corpus shards to train on")
-    parser.add_argument("--output-dir", required=True, help="the tokenizer folder to write")
-    parser.add_argument("--stats", help="stats JSON to write (default: <output-dir>/stats.json)")
+    add_io(parser, "output", "--output-dir", help="the tokenizer folder to write")
+    parser.add_argument("--stats", help="stats JSON to write (default: <output>/stats.json)")
     parser.add_argument("--threads", type=int, help="training threads (default: all cores)")
     add_config_args(parser)
     args = parser.parse_args(argv)
     if args.threads:
         os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the tokenizers thread pool starts
     params = stage_params(args, "tokenizer")
-    stats = build(sorted(args.input), args.output_dir, params)
-    shards.write_json(stats, args.stats or Path(args.output_dir) / "stats.json")
+    stats = build(sorted(args.input), args.output, params)
+    shards.write_json(stats, args.stats or Path(args.output) / "stats.json")
     log.info("tokenizer: %s", json.dumps(stats["extra"], sort_keys=True))
     return 0

@@ -33,9 +33,11 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.documents import empty
 from opencoder.core.stats import merge, stage_stats
+from opencoder.tokenization.tokenizer import load_backend
 
 log = logging.getLogger(__name__)
 
@@ -45,28 +47,6 @@ BATCH = 256  # documents per encode_batch call: enough for the Rust thread pool,
 def token_dtype(vocab_size: int) -> type[np.number]:
     """uint16 when every id fits, else int32: the rule megatron's GPTDatasetConfig applies."""
     return np.uint16 if vocab_size <= 65536 else np.int32
-
-
-def load_backend(tokenizer_dir: str | Path):
-    """(tokenizers.Tokenizer, {"eod_id", "pad_id", "vocab_size"}) of a tokenizer folder written by
-    the tokenizer stage (or any HF folder with `tokenizer.json` and `tokenizer_config.json`)."""
-    from tokenizers import Tokenizer
-
-    folder = Path(tokenizer_dir)
-    try:
-        backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception as exc:  # tokenizers raises a bare Exception for a missing or damaged file
-        raise ValueError(f"{folder / 'tokenizer.json'}: not a readable tokenizer ({exc})") from None
-    config = shards.read_json(folder / "tokenizer_config.json")
-    ids = {}
-    for key, name in (("eod_id", "eos_token"), ("pad_id", "pad_token")):
-        token = config.get(name)
-        token = token.get("content") if isinstance(token, Mapping) else token
-        ids[key] = backend.token_to_id(token) if token else None
-    if ids["eod_id"] is None:
-        raise ValueError(f"{folder}: tokenizer has no end-of-document (eos) token")
-    ids["vocab_size"] = backend.get_vocab_size(with_added_tokens=True)
-    return backend, ids
 
 
 def _texts(documents) -> Iterable[str]:
@@ -84,7 +64,7 @@ def encode_documents(documents, tokenizer, prefix: str | Path, *, eod_id: int | 
     """Encode `documents` into the megatron indexed dataset `<prefix>.bin`/`<prefix>.idx`.
 
     `documents`: texts, a polars frame with a `text` column, or an iterable of such frames.
-    `tokenizer`: a tokenizer folder (see `load_backend`) or a `tokenizers.Tokenizer` (then give
+    `tokenizer`: a tokenizer folder (see `tokenizer.load_backend`) or a `tokenizers.Tokenizer` (then give
     `eod_id`). The end-of-document id follows every document. Both files appear atomically, only
     when all documents are written. Returns `{"documents": n, "tokens": n}` (EOD tokens included).
     """
@@ -133,28 +113,35 @@ def assign_groups(df: pl.DataFrame, groups: Mapping[str, Mapping]) -> pl.Series:
     return df.select(assigned.alias("group"))["group"]
 
 
-def write_blend(out_dir: Path, groups: Mapping[str, Mapping], counts: Mapping[str, Mapping], ids: Mapping, tokenizer_dir: Path,
-                level: int = logging.WARNING, allow_empty: bool = False) -> dict:
+def write_blend(out_dir: Path, blend: Sequence[tuple[float, str]], groups: Mapping[str, Mapping], ids: Mapping,
+                tokenizer_dir: str | Path) -> dict:
+    """Write `out_dir/blend.json` (the format above): `blend` is (weight, prefix relative to
+    `out_dir`) pairs, `groups` what is known of each group, `ids` the tokenizer's (see `tokenizer.load_backend`)."""
+    doc = {
+        "blend": [[weight, prefix] for weight, prefix in blend],
+        "groups": dict(groups),
+        "vocab_size": ids["vocab_size"],
+        "eod_id": ids["eod_id"],
+        "pad_id": ids["pad_id"],
+        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), Path(out_dir).resolve()),
+    }
+    shards.write_json(doc, Path(out_dir) / "blend.json")
+    return doc
+
+
+def write_group_blend(out_dir: Path, groups: Mapping[str, Mapping], counts: Mapping[str, Mapping], ids: Mapping,
+                      tokenizer_dir: Path, level: int = logging.WARNING, allow_empty: bool = False) -> dict:
     """blend.json of a folder of group datasets; empty groups are left out of the blend (logged at `level`);
     a blend with no group at all is an error unless `allow_empty` (one shard's folder)."""
     blend = []
     for name, spec in groups.items():
         if counts[name]["documents"]:
-            blend.append([spec["weight"], name])
+            blend.append((spec["weight"], name))
         else:
             log.log(level, "%s: group %r has no documents and is left out of the blend", out_dir, name)
     if not blend and not allow_empty:
         raise ValueError(f"{out_dir}: no group has any documents; nothing to blend")
-    doc = {
-        "blend": blend,
-        "groups": {name: dict(counts[name]) for name in groups},
-        "vocab_size": ids["vocab_size"],
-        "eod_id": ids["eod_id"],
-        "pad_id": ids["pad_id"],
-        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
-    }
-    shards.write_json(doc, out_dir / "blend.json")
-    return doc
+    return write_blend(out_dir, blend, {name: dict(counts[name]) for name in groups}, ids, tokenizer_dir)
 
 
 def encode(input_paths: Sequence[str | Path], tokenizer_dir: str | Path, out_dir: str | Path, groups: Mapping[str, Mapping]) -> dict:
@@ -174,7 +161,7 @@ def encode(input_paths: Sequence[str | Path], tokenizer_dir: str | Path, out_dir
     shards.write_json(stats, out_dir / "stats.json")
     # one shard may well lack a group, or every document (a shard of web pages, which enter through web
     # recall); only the merged blend warns about it
-    write_blend(out_dir, groups, counts, ids, Path(tokenizer_dir), level=logging.INFO, allow_empty=True)
+    write_group_blend(out_dir, groups, counts, ids, Path(tokenizer_dir), level=logging.INFO, allow_empty=True)
     return stats
 
 
@@ -195,7 +182,7 @@ def merge_folders(folders: Sequence[str | Path], tokenizer_dir: str | Path, out_
     stats = merge(shards.read_json(Path(f) / "stats.json") for f in folders) if folders else {}
     counts = {name: stats.get("extra", {}).get("groups", {}).get(name, {"documents": 0, "tokens": 0}) for name in groups}
     shards.write_json(stats, out_dir / "stats.json")
-    write_blend(out_dir, groups, counts, ids, Path(tokenizer_dir))
+    write_group_blend(out_dir, groups, counts, ids, Path(tokenizer_dir))
     return stats
 
 
@@ -254,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     p_merge.add_argument("--input", nargs="+", required=True, metavar="FOLDER")
     for p in (p_enc, p_merge):
         p.add_argument("--tokenizer", required=True, help="tokenizer folder (tokenizer.json + tokenizer_config.json)")
-        p.add_argument("--output-dir", required=True)
+        add_io(p, "output", "--output-dir", help="folder to write the group datasets, blend.json and stats.json to")
         p.add_argument("--threads", type=int, help="encoding threads (default: all cores)")
         add_config_args(p)
     args = parser.parse_args(argv)
@@ -262,6 +249,6 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the tokenizers thread pool starts
     groups = stage_params(args, "tokens")["groups"]
     run = encode if args.command == "encode" else merge_folders
-    stats = run(args.input, args.tokenizer, args.output_dir, groups)
+    stats = run(args.input, args.tokenizer, args.output, groups)
     log.info("tokens: %s", stats.get("extra", {}).get("groups"))
     return 0

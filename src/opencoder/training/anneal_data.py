@@ -24,10 +24,13 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
+from opencoder.core.errors import InputError
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.stats import stage_stats
-from opencoder.tokenization.tokens import Blend, encode_documents, load_backend, load_blend
+from opencoder.tokenization.tokenizer import load_backend
+from opencoder.tokenization.tokens import Blend, encode_documents, load_blend, write_blend
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     for path, weight, name in sources:
         blend = load_blend(path)
         if (blend.vocab_size, blend.eod_id) != (ids["vocab_size"], ids["eod_id"]):
-            raise ValueError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
+            raise InputError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
                              f"{blend.eod_id}) than {tokenizer_dir} (vocab {ids['vocab_size']}, eod {ids['eod_id']})")
         parts += _weighted_groups(blend, weight, name, out_dir)
     if counts["documents"]:
@@ -86,12 +89,8 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     else:
         log.warning("%s: no corpus document contains any of %s; the algorithmic corpus is left out", out_dir, keywords)
         groups = {}
-    shards.write_json({
-        "blend": [[weight, prefix] for weight, _, prefix in parts],
-        "groups": {label: {"weight": weight} for weight, label, _ in parts} | groups,
-        "vocab_size": ids["vocab_size"], "eod_id": ids["eod_id"], "pad_id": ids["pad_id"],
-        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
-    }, out_dir / "blend.json")
+    write_blend(out_dir, [(weight, prefix) for weight, _, prefix in parts],
+                {label: {"weight": weight} for weight, label, _ in parts} | groups, ids, tokenizer_dir)
 
     before = pl.concat(seen) if seen else pl.DataFrame(schema={"language": pl.String, "bytes": pl.Int64})
     after, unselected = (pl.concat(frames) if frames else before.clear() for frames in (kept, rest))
@@ -103,12 +102,12 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder anneal-data", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", required=True, metavar="PARQUET", help="corpus shards")
+    add_io(parser, "input", "--corpus", nargs="+", metavar="PARQUET", help="corpus shards")
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder")
     parser.add_argument("--blend", required=True, help="blend.json of the pretraining data (the original distribution)")
-    parser.add_argument("--output-dir", required=True)
+    add_io(parser, "output", "--output-dir", help="folder to write the dataset, blend.json and stats.json to")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    stats = build(args.corpus, args.tokenizer, args.blend, args.output_dir, stage_params(args, "anneal.data"))
+    stats = build(args.input, args.tokenizer, args.blend, args.output, stage_params(args, "anneal.data"))
     log.info("anneal-data: %d of %d documents selected", stats["out"]["documents"], stats["in"]["documents"])
     return 0

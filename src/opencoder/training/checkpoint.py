@@ -14,23 +14,41 @@ import logging
 import os
 import re
 import shutil
+import types
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
+
+from opencoder.core.errors import InputError
 
 log = logging.getLogger(__name__)
 _ITER = re.compile(r"^iter_(\d{7})$")
 
 
-def _metadata() -> dict:
+def _distributed_parts(optimizer) -> list:
+    """The distributed optimizers inside megatron's chained optimizer (none for the plain one)."""
+    from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
+
+    parts = getattr(optimizer, "chained_optimizers", [optimizer]) if optimizer is not None else []
+    return [o for o in parts if isinstance(o, DistributedOptimizer)]
+
+
+def _metadata(optimizer) -> dict:
     # The content metadata Megatron-LM's trainer writes; it selects the optimizer's sharded format.
-    return {"singleton_local_shards": False, "chained_optim_avoid_prefix": True}
+    metadata = {"singleton_local_shards": False, "chained_optim_avoid_prefix": True}
+    if _distributed_parts(optimizer):
+        # the library default ("fully_sharded_model_space") cannot be saved by megatron-core 0.16;
+        # "fully_reshardable" also loads at other TP/PP/DP sizes
+        metadata["distrib_optim_sharding_type"] = "fully_reshardable"
+    return metadata
 
 
 def _state(model, optimizer, scheduler, iteration: int, *, loading: bool) -> dict:
     from megatron.core import parallel_state
 
-    metadata = {**_metadata(), "dp_cp_group": parallel_state.get_data_parallel_group(with_context_parallel=True)}
+    metadata = {**_metadata(optimizer),
+                "dp_cp_group": parallel_state.get_data_parallel_group(with_context_parallel=True)}
     model_sd = model.sharded_state_dict(metadata=metadata)
     state = {"model": model_sd, "iteration": iteration}
     if optimizer is not None:
@@ -56,7 +74,7 @@ def save(path: str | Path, model, optimizer, scheduler, iteration: int, info: di
         tmp.mkdir(parents=True)
     dist.barrier()
     dist_checkpointing.save(_state(model, optimizer, scheduler, iteration, loading=False), str(tmp),
-                            content_metadata=_metadata())
+                            content_metadata=_metadata(optimizer))
     dist.barrier()
     if dist.get_rank() == 0:
         (tmp / INFO).write_text(json.dumps({**info, "iteration": iteration}, indent=1, sort_keys=True) + "\n")
@@ -75,15 +93,62 @@ def load(path: str | Path, model, optimizer=None, scheduler=None) -> int:
 
     path = Path(path)
     if not dist_checkpointing.check_is_distributed_checkpoint(str(path)):
-        raise FileNotFoundError(f"{path}: not a megatron-core distributed checkpoint")
+        raise InputError(f"{path}: not a megatron-core distributed checkpoint")
+    distributed = _distributed_parts(optimizer)
+    for part in distributed:
+        _create_adam_state(part)
     loaded = dist_checkpointing.load(_state(model, optimizer, scheduler, 0, loading=True), str(path))
     model.load_state_dict(loaded["model"])
     if optimizer is not None:
         optimizer.load_state_dict(loaded["optimizer"])
+    for part in distributed:
+        _restore_adam_steps(part)
     if scheduler is not None:
         scheduler.load_state_dict(loaded["opt_param_scheduler"])
     log.info("loaded checkpoint %s (iteration %d)", path, loaded["iteration"])
     return int(loaded["iteration"])
+
+
+# megatron-core's distributed optimizer around torch's AdamW (no Transformer Engine or Apex optimizer)
+# needs three repairs to resume exactly; each is checked by tests/test_train_parallel.py.
+
+def _create_adam_state(part) -> None:
+    """torch's AdamW creates its state at the first step, and the loader copies into that state:
+    take one step of zero gradients at lr 0 (a no-op on the weights) so the state exists."""
+    if part.optimizer.state:
+        return
+    lrs = [group["lr"] for group in part.optimizer.param_groups]
+    for group in part.optimizer.param_groups:
+        group["lr"] = 0.0
+    part._init_optimizer_states_with_dummy_values()
+    for group, lr in zip(part.optimizer.param_groups, lrs):
+        group["lr"] = lr
+    part._set_main_param_and_optimizer_states = types.MethodType(_set_main_param_and_states, part)
+
+
+def _set_main_param_and_states(self, model_param, tensors):
+    """The loader's copy into the sharded fp32 weights and moments, under no_grad (the weights are
+    leaves that require grad) and without AdamW's per-parameter `step`, which the checkpoint keeps
+    in the parameter groups only."""
+    from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
+
+    tensors = dict(tensors)
+    group_index, group_order = self.model_param_group_index_map[model_param]
+    main_param = self.optimizer.param_groups[group_index]["params"][group_order]
+    tensors.setdefault("step", self.optimizer.state[main_param].get("step"))
+    with torch.no_grad():
+        DistributedOptimizer._set_main_param_and_optimizer_states(self, model_param, tensors)
+
+
+def _restore_adam_steps(part) -> None:
+    """Give every parameter its own AdamW `step`, the one its parameter group was saved with (the
+    loader leaves the dummy step's, or one tensor shared by all parameters, which AdamW would then
+    advance once per parameter and so skew the bias correction)."""
+    for group in part.optimizer.param_groups:
+        for param in group["params"]:
+            state = part.optimizer.state[param]
+            if "step" in group and torch.is_tensor(state.get("step")):
+                state["step"] = torch.tensor(float(group["step"]), dtype=state["step"].dtype)
 
 
 def iteration_dir(work: str | Path, iteration: int) -> Path:

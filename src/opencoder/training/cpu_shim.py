@@ -2,8 +2,10 @@
 
 megatron-core hard-codes CUDA in a few places on the training path: `device="cuda"` literals in the
 optimizer, grad clipping and the causal mask, `torch.cuda.current_device()` in RoPE and the DDP grad
-buffers, `torch.cuda.current_stream()` in grad sync, and asserts that `tensor.type()` names a CUDA
-tensor. A torch function mode redirects those to the CPU; nothing in megatron is patched on disk.
+buffers, `torch.cuda.current_stream()` in grad sync, `torch.cuda.get_rng_state()` in activation
+recomputation (which restores the RNG states around the recomputed forward), and asserts that
+`tensor.type()` names a CUDA tensor. A torch function mode redirects those to the CPU; nothing in
+megatron is patched on disk.
 Installed only when CUDA is absent, and before megatron is imported.
 """
 
@@ -61,6 +63,8 @@ def install() -> bool:
         torch.cuda.current_device = lambda: "cpu"
         torch.cuda.synchronize = lambda *args, **kwargs: None
         torch.cuda.current_stream = lambda *args, **kwargs: _NoStream()
+        # no CUDA generator to save: recomputation restores the CPU one, which is the one in use
+        torch.cuda.random.get_rng_state = torch.cuda.get_rng_state = lambda *args, **kwargs: torch.get_rng_state()
         _CudaToCpu().__enter__()
         _installed = True
     return True

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import torch
 
+from opencoder.core.errors import InputError
+from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.shards import atomic_dir
 
@@ -63,7 +65,7 @@ def read_model_tensors(checkpoint: str | Path, keys) -> dict[str, torch.Tensor]:
     stored = reader.read_metadata().state_dict_metadata
     missing = [k for k in keys if k not in stored]
     if missing:
-        raise KeyError(f"{checkpoint}: checkpoint has no tensors {missing}")
+        raise InputError(f"{checkpoint}: checkpoint has no tensors {missing}")
     tensors = {k: torch.empty(stored[k].size, dtype=stored[k].properties.dtype) for k in keys}
     dcp.load(tensors, storage_reader=reader, no_dist=True)
     return tensors
@@ -152,9 +154,9 @@ def export(checkpoint: str | Path, tokenizer_dir: str | Path, out: str | Path, *
     torch_dtype = getattr(torch, dtype)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     if len(tokenizer) > vocab:
-        raise ValueError(f"{tokenizer_dir}: tokenizer has {len(tokenizer)} entries, the model only {vocab}")
+        raise InputError(f"{tokenizer_dir}: tokenizer has {len(tokenizer)} entries, the model only {vocab}")
     if not tokenizer.chat_template:
-        raise ValueError(f"{tokenizer_dir}: tokenizer has no chat template")
+        raise InputError(f"{tokenizer_dir}: tokenizer has no chat template")
     keys = list(GLOBAL_KEYS.values()) + list(LAYER_KEYS.values())
     if shape["tied_embeddings"]:
         keys.remove(GLOBAL_KEYS["lm_head.weight"])
@@ -173,11 +175,11 @@ def export(checkpoint: str | Path, tokenizer_dir: str | Path, out: str | Path, *
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder export", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="final checkpoint directory (of `opencoder train`)")
+    add_io(parser, "input", "--checkpoint", help="final checkpoint directory (of `opencoder train`)")
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder (of the tokenizer stage)")
-    parser.add_argument("--out", required=True, help="Hugging Face folder to write")
+    add_io(parser, "output", "--out", help="Hugging Face folder to write")
     add_config_args(parser)
     args = parser.parse_args(argv)
     params = stage_params(args, "export")
-    export(args.checkpoint, args.tokenizer, args.out, dtype=params["dtype"])
+    export(args.input, args.tokenizer, args.output, dtype=params["dtype"])
     return 0

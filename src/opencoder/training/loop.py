@@ -2,9 +2,12 @@
 (NCCL, bf16), with tensor, pipeline and data parallelism from the stage's params.
 
 Megatron-core pieces, used as a library: parallel state, `GPTModel` wrapped in its
-`DistributedDataParallel` (gradient buckets, all-reduce), `get_megatron_optimizer` (AdamW with
-gradient clipping; the plain, non-distributed optimizer, whose checkpoints resume exactly), the
-pipeline schedules (micro-batches and gradient accumulation), and distributed checkpoints.
+`DistributedDataParallel` (gradient buckets, all-reduce, optionally overlapped with the backward
+pass), `get_megatron_optimizer` (AdamW with gradient clipping; plain, or distributed: its state
+sharded over the data-parallel ranks), the pipeline schedules (micro-batches and gradient
+accumulation), and distributed checkpoints. The memory settings (distributed optimizer, activation
+recomputation, sequence parallelism) and the layer spec come from the train section
+(`trainer_settings`); `opencoder.training.memory` computes what they save.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import torch
 import torch.distributed as dist
 
 from opencoder.training import checkpoint, cpu_shim
-from opencoder.training.model import build_gpt, matmul_params, padded_vocab_size, transformer_config
+from opencoder.training.model import (build_gpt, matmul_params, padded_vocab_size, resolve_layer_spec,
+                                      transformer_config)
 from opencoder.training.schedule import own_lr_bounds, stage_scheduler
 
 log = logging.getLogger(__name__)
@@ -69,38 +73,65 @@ class Trainer:
     vocab_size: int
 
 
+def trainer_settings(train: dict) -> dict:
+    """The memory and speed settings of the train section, checked against each other."""
+    from opencoder.core.config import ConfigError
+
+    settings = {k: train[k] for k in ("distributed_optimizer", "recompute", "recompute_method", "recompute_num_layers",
+                                      "sequence_parallel", "overlap_grad_reduce", "overlap_param_gather")}
+    settings["layer_spec"] = resolve_layer_spec(train["layer_spec"])
+    if settings["overlap_param_gather"] and not settings["distributed_optimizer"]:
+        raise ConfigError("config train: overlap_param_gather needs distributed_optimizer")
+    return settings
+
+
 def build_trainer(shape: dict, train: dict, tokenizer_vocab: int, attention: str = "sdpa") -> Trainer:
-    """Model, DDP wrapper and optimizer for the current parallel state (`attention`: see `layer_spec`)."""
+    """Model, DDP wrapper and optimizer for the current parallel state, with the memory and speed
+    settings of `train` (see `trainer_settings`; `attention`: see `model.layer_spec`)."""
     from megatron.core import parallel_state
     from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig, finalize_model_grads
     from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
     from megatron.core.transformer.module import Float16Module
 
+    s = trainer_settings(train)
     bf16 = precision_is_bf16(train)
     tp, pp = train["tensor_parallel"], train["pipeline_parallel"]
-    config = transformer_config(shape, tp=tp, pp=pp, bf16=bf16, fused=torch.cuda.is_available())
+    config = transformer_config(shape, tp=tp, pp=pp, bf16=bf16, fused=torch.cuda.is_available(),
+                                sequence_parallel=s["sequence_parallel"], recompute=s["recompute"],
+                                recompute_method=s["recompute_method"], recompute_num_layers=s["recompute_num_layers"])
     vocab = padded_vocab_size(shape, tokenizer_vocab, tp)
     gpt = build_gpt(shape, config, vocab, pre_process=parallel_state.is_pipeline_first_stage(),
-                    post_process=parallel_state.is_pipeline_last_stage(), attention=attention)
+                    post_process=parallel_state.is_pipeline_last_stage(), attention=attention, spec=s["layer_spec"])
     module = Float16Module(config, gpt) if bf16 else gpt
     model = DistributedDataParallel(
         config=config,
-        ddp_config=DistributedDataParallelConfig(grad_reduce_in_fp32=True, overlap_grad_reduce=False,
-                                                 use_distributed_optimizer=False),
+        ddp_config=DistributedDataParallelConfig(
+            grad_reduce_in_fp32=True, use_distributed_optimizer=s["distributed_optimizer"],
+            overlap_grad_reduce=s["overlap_grad_reduce"], overlap_param_gather=s["overlap_param_gather"]),
         module=module,
     )
     optimizer = get_megatron_optimizer(
         OptimizerConfig(
             optimizer="adam", lr=train["lr"], min_lr=train["min_lr"], weight_decay=train["weight_decay"],
             adam_beta1=train["adam_beta1"], adam_beta2=train["adam_beta2"], adam_eps=train["adam_eps"],
-            clip_grad=train["clip_grad"], bf16=bf16, use_distributed_optimizer=False,
+            clip_grad=train["clip_grad"], bf16=bf16, use_distributed_optimizer=s["distributed_optimizer"],
         ),
         [model],
     )
     config.finalize_model_grads_func = finalize_model_grads
     config.no_sync_func = model.no_sync
     config.grad_scale_func = optimizer.scale_loss
+    if s["overlap_grad_reduce"]:
+        config.grad_sync_func = model.start_grad_sync  # the pipeline schedule starts each bucket's reduce
     return Trainer(model, optimizer, config, vocab)
+
+
+def sync_params(trainer: Trainer) -> None:
+    """With `overlap_param_gather` the distributed optimizer's updated parameters are gathered during
+    the next forward pass; gather them now (before a checkpoint is written)."""
+    if trainer.model.ddp_config.overlap_param_gather:
+        trainer.model.disable_forward_pre_hook(param_sync=True)  # as Megatron-LM does before saving
+        trainer.model.enable_forward_pre_hook()
 
 
 def _forward_step(data_iterator, model):
@@ -208,11 +239,13 @@ def run(stage: str, params: dict, *, blend_path: str | Path, out: str | Path, wo
                 log.info("%s step %d/%d loss %.4f lr %.3e grad_norm %.3f %.0f tok/s", stage, done, steps,
                          loss, lr, grad_norm, tokens_per_s)
         if done % train["save_every"] == 0 and done < steps:
+            sync_params(trainer)
             checkpoint.save(checkpoint.iteration_dir(work, done), trainer.model.module, trainer.optimizer,
                             scheduler, done, info)
             if rank == 0:
                 checkpoint.prune(work, train["keep_checkpoints"])
     progress.close()
+    sync_params(trainer)
     checkpoint.save(out, trainer.model.module, trainer.optimizer, scheduler, steps, info)
     if reporter:
         log_file.publish(metrics_out)

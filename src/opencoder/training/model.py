@@ -1,10 +1,12 @@
 """A model shape from config → a Llama-style megatron-core `GPTModel` (SwiGLU, RMSNorm, RoPE, GQA).
 
-Built from megatron-core's *local* layer spec (no Transformer Engine or Apex, which do not install
-from wheels), with one change: the core attention calls PyTorch's scaled-dot-product attention.
-The local `DotProductAttention` materialises the [batch, heads, seq, seq] score matrix and runs out
-of memory at the OpenCoder-1.5B shape with 4,096 tokens on an 80 GB GPU; SDPA picks a flash or
-memory-efficient kernel there and is exact on the CPU.
+Two layer specs (`train.layer_spec`): Transformer Engine's (fused norm+linear, TE attention kernels)
+when `transformer_engine` is importable, which is the GPU path, and otherwise megatron-core's *local*
+spec with two changes: the core attention calls PyTorch's scaled-dot-product attention (the local
+`DotProductAttention` materialises the [batch, heads, seq, seq] score matrix and runs out of memory
+at the OpenCoder-1.5B shape with 4,096 tokens on an 80 GB GPU; SDPA picks a flash or memory-efficient
+kernel there and is exact on the CPU), and the norms are a torch RMSNorm that takes part in sequence
+parallelism (megatron's torch-norm wrapper refuses it).
 
 Shape keys (config `model.shapes.<name>`): num_layers, hidden_size, ffn_hidden_size,
 num_attention_heads, num_query_groups (KV heads), head_dim, rotary_base, max_position_embeddings,
@@ -28,9 +30,17 @@ def padded_vocab_size(shape: dict, tokenizer_vocab: int, tp: int) -> int:
     return -(-vocab // tp) * tp
 
 
-def transformer_config(shape: dict, *, tp: int = 1, pp: int = 1, bf16: bool = False, fused: bool = False):
-    """megatron `TransformerConfig` of a shape. `fused`: the torch.compile fusions (GPU only)."""
+def transformer_config(shape: dict, *, tp: int = 1, pp: int = 1, bf16: bool = False, fused: bool = False,
+                       sequence_parallel: bool = False, recompute: str = "none", recompute_method: str = "uniform",
+                       recompute_num_layers: int = 1):
+    """megatron `TransformerConfig` of a shape. `fused`: the torch.compile fusions (GPU only);
+    `sequence_parallel`: norms and residuals sharded along the sequence over the TP ranks (TP > 1);
+    `recompute`: "none", "selective" (core attention) or "full" (whole layers, `recompute_method`
+    "uniform": groups of `recompute_num_layers` layers, "block": the first `recompute_num_layers`
+    layers of each pipeline stage)."""
     from megatron.core.transformer.transformer_config import TransformerConfig
+
+    full = recompute == "full"
 
     return TransformerConfig(
         num_layers=shape["num_layers"],
@@ -50,7 +60,10 @@ def transformer_config(shape: dict, *, tp: int = 1, pp: int = 1, bf16: bool = Fa
         init_method_std=shape["init_method_std"],
         tensor_model_parallel_size=tp,
         pipeline_model_parallel_size=pp,
-        sequence_parallel=False,  # the local spec's torch RMSNorm refuses sequence parallel
+        sequence_parallel=sequence_parallel and tp > 1,
+        recompute_granularity=None if recompute == "none" else recompute,
+        recompute_method=recompute_method if full else None,
+        recompute_num_layers=recompute_num_layers if full else None,
         use_cpu_initialization=True,  # the same initial weights for every TP size
         bf16=bf16,
         params_dtype=torch.bfloat16 if bf16 else torch.float32,
@@ -89,28 +102,74 @@ def _sdpa_attention_class():
     return SDPACoreAttention
 
 
-def layer_spec(attention: str = "sdpa"):
-    """megatron-core's local layer spec with SDPA core attention; `attention="local"` keeps the
-    spec's own attention (the baseline the GPU benchmark compares against)."""
-    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
+class RMSNorm(torch.nn.RMSNorm):
+    """torch's RMSNorm with megatron's norm signature; under sequence parallelism each TP rank sees
+    part of the sequence, so its weight is marked for the gradient all-reduce over the TP group."""
 
-    spec = get_gpt_layer_local_spec(normalization="RMSNorm")
+    def __init__(self, config, hidden_size: int, eps: float = 1e-5):
+        super().__init__(hidden_size, eps=eps, dtype=config.params_dtype)
+        self.weight.sequence_parallel = config.sequence_parallel
+
+
+def transformer_engine_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("transformer_engine") is not None
+
+
+def resolve_layer_spec(name: str) -> str:
+    """`train.layer_spec`: "auto" is "transformer_engine" when it is importable, else "local"."""
+    if name == "auto":
+        return "transformer_engine" if transformer_engine_available() else "local"
+    if name == "transformer_engine" and not transformer_engine_available():
+        from opencoder.core.config import ConfigError
+
+        raise ConfigError("config train: layer_spec is transformer_engine, but transformer_engine is not importable")
+    return name
+
+
+def layer_spec(spec: str = "local", attention: str = "sdpa"):
+    """The layer spec: megatron-core's local one (norms: `RMSNorm`, core attention: SDPA, or with
+    `attention="local"` the spec's own, the baseline the GPU benchmark compares against), or
+    Transformer Engine's (its own norms and attention)."""
+    from megatron.core.models.gpt import gpt_layer_specs
+
+    if spec == "transformer_engine":
+        return gpt_layer_specs.get_gpt_layer_with_transformer_engine_spec()
+    if spec != "local":
+        raise ValueError(f"layer spec {spec!r}: expected 'local' or 'transformer_engine'")
+    layer = gpt_layer_specs.get_gpt_layer_local_spec(normalization="RMSNorm")
+    layer.submodules.input_layernorm = layer.submodules.pre_mlp_layernorm = RMSNorm
     if attention == "sdpa":
-        spec.submodules.self_attention.submodules.core_attention = _sdpa_attention_class()
+        layer.submodules.self_attention.submodules.core_attention = _sdpa_attention_class()
     elif attention != "local":
         raise ValueError(f"attention {attention!r}: expected 'sdpa' or 'local'")
-    return spec
+    return layer
+
+
+def block_spec(config, spec: str = "local", attention: str = "sdpa"):
+    """This pipeline stage's layers and the final norm (megatron's default final norm is its torch
+    wrapper, which refuses sequence parallelism)."""
+    from megatron.core.transformer.transformer_block import TransformerBlockSubmodules, get_num_layers_to_build
+
+    if spec == "transformer_engine":
+        from megatron.core.extensions.transformer_engine import TENorm as final_norm
+    else:
+        final_norm = RMSNorm
+    layer = layer_spec(spec, attention)
+    return TransformerBlockSubmodules(layer_specs=[layer] * get_num_layers_to_build(config), layer_norm=final_norm)
 
 
 def build_gpt(shape: dict, config, vocab_size: int, *, parallel_output: bool = True,
-              pre_process: bool = True, post_process: bool = True, attention: str = "sdpa"):
+              pre_process: bool = True, post_process: bool = True, attention: str = "sdpa", spec: str = "local"):
     """The GPTModel of `shape` on the current device (parallel state must be initialised);
-    `pre_process`/`post_process`: whether this pipeline stage holds the embedding / output layer."""
+    `pre_process`/`post_process`: whether this pipeline stage holds the embedding / output layer;
+    `spec`: "local" or "transformer_engine" (see `resolve_layer_spec`)."""
     from megatron.core.models.gpt import GPTModel
 
     model = GPTModel(
         config=config,
-        transformer_layer_spec=layer_spec(attention),
+        transformer_layer_spec=block_spec(config, spec, attention),
         vocab_size=vocab_size,
         max_sequence_length=shape["max_position_embeddings"],
         position_embedding_type="rope",

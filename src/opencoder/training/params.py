@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 
+from opencoder.core.config import ConfigError
+
 
 def _with_recipe(section: dict, model_name: str) -> dict:
     """A section's common settings with the chosen model's recipe merged over them."""
@@ -22,7 +24,7 @@ def stage_params(config: dict, stage: str) -> dict:
     name = config["model"]["name"]
     shapes = config["model"]["shapes"]
     if name not in shapes:
-        raise KeyError(f"model.name {name!r} is not one of model.shapes ({', '.join(shapes)})")
+        raise ConfigError(f"model.name {name!r} is not one of model.shapes ({', '.join(shapes)})")
     params = {
         "seed": config["seed"],
         "model": {"name": name, **copy.deepcopy(shapes[name])},

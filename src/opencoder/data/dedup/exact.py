@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import sys
 from pathlib import Path
 
 import polars as pl
 
 from opencoder.core import shards
-from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.keep_rule import keep_first, rank_columns
 from opencoder.core.stats import stats_path
 from opencoder.core.stats import stage_stats
@@ -74,35 +74,49 @@ def apply(docs: pl.DataFrame, removed_file: Path) -> tuple[pl.DataFrame, dict]:
                              extra={"duplicate_kept_in_other_shard": cross_shard})
 
 
+# The three steps as the workflow's rules run them (files in, files out); `opencoder dedup` chains
+# the same functions. `read` turns an input file into documents (the document schema by default).
+
+def run_hashes(inp: Path, out: Path, algorithm: str = "sha256", read=shards.read_documents) -> None:
+    shards.write_parquet(content_hashes(read(inp), algorithm), out)
+
+
+def run_plan(hash_files: list[Path], out: Path) -> tuple[pl.DataFrame, dict]:
+    """Write `out` (removed.parquet) and its summary JSON beside it; return both."""
+    removed, summary = plan(hash_files)
+    shards.write_parquet(removed, out)
+    shards.write_json(summary, out.with_name(out.stem + ".summary.json"))
+    log.info("exact dedup: %(removed)d of %(documents)d documents are duplicates", summary)
+    return removed, summary
+
+
+def run_apply(inp: Path, removed_file: Path, out: Path, read=shards.read_documents) -> dict:
+    """Write the kept documents to `out` and their stats beside it; return the stats."""
+    kept, stats = apply(read(inp), removed_file)
+    shards.write_parquet(kept, out)
+    shards.write_json(stats, stats_path(out))
+    return stats
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder exact-dedup", description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
     p = steps.add_parser("hashes", help="hash the documents of one shard")
-    p.add_argument("--in", dest="inp", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path)
+    add_io(p, "input", "--in", type=Path, help="document shard")
+    add_io(p, "output", "--out", type=Path, help="hash file to write")
     add_config_args(p)
     p = steps.add_parser("plan", help="decide, over all hash files, which documents to remove")
-    p.add_argument("hash_files", nargs="+", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="removed.parquet; a summary JSON goes beside it")
+    add_io(p, "input", nargs="+", type=Path, help="every shard's hash file")
+    add_io(p, "output", "--out", type=Path, help="removed.parquet; a summary JSON goes beside it")
     p = steps.add_parser("apply", help="drop the removed documents from one shard")
-    p.add_argument("--in", dest="inp", required=True, type=Path)
+    add_io(p, "input", "--in", type=Path, help="document shard")
     p.add_argument("--removed", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path, help="output shard; stats go beside it")
+    add_io(p, "output", "--out", type=Path, help="output shard; stats go beside it")
     args = parser.parse_args(argv)
-    try:
-        if args.step == "hashes":
-            algorithm = stage_params(args, "dedup.exact").get("hash", "sha256")
-            shards.write_parquet(content_hashes(shards.read_documents(args.inp), algorithm), args.out)
-        elif args.step == "plan":
-            removed, summary = plan(args.hash_files)
-            shards.write_parquet(removed, args.out)
-            shards.write_json(summary, args.out.with_name(args.out.stem + ".summary.json"))
-            log.info("exact dedup: %(removed)d of %(documents)d documents are duplicates", summary)
-        else:
-            kept, stats = apply(shards.read_documents(args.inp), args.removed)
-            shards.write_parquet(kept, args.out)
-            shards.write_json(stats, stats_path(args.out))
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder exact-dedup {args.step}: {exc}", file=sys.stderr)
-        return 1
+    if args.step == "hashes":
+        run_hashes(args.input, args.output, stage_params(args, "dedup.exact").get("hash", "sha256"))
+    elif args.step == "plan":
+        run_plan(args.input, args.output)
+    else:
+        run_apply(args.input, args.removed, args.output)
     return 0

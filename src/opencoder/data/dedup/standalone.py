@@ -1,9 +1,9 @@
 """`opencoder dedup --input DIR --output DIR`: exact then fuzzy dedup of a folder of parquet files.
 
 The input files need the columns `id` and `text`; `stars` and `commit_time` are used by the keep
-rule where present (a file without them ranks last, then by id). Each step is the workflow's own
-function (`opencoder.data.dedup.exact`, then `opencoder.data.dedup.fuzzy`'s four steps), run one shard at a time,
-so memory stays bounded by one shard, a batch and the duplicates, however large the folder.
+rule where present (a file without them ranks last, then by id). The chain is the workflow's: the
+same step functions its rules' commands call (`exact.run_*`, then `fuzzy.cli.run_*`), one shard at
+a time, so memory stays bounded by one shard, a batch and the duplicates, however large the folder.
 
 Output: the kept documents under the input file names, `removed.parquet` (`id`, `reason` exact or
 fuzzy, `cluster_id` (fuzzy only), `kept_id`), `clusters.parquet` (every fuzzy cluster's members,
@@ -15,22 +15,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import polars as pl
 from tqdm import tqdm
 
-from opencoder.data.dedup import exact as exact_dedup
-
 from opencoder.core import shards
-from opencoder.core.config import ConfigError, load, section
-from opencoder.data.dedup.fuzzy.components import REMOVED_SCHEMA, build_clusters
-from opencoder.data.dedup.fuzzy.lsh import range_edges
+from opencoder.core.config import load, section
+from opencoder.core.errors import InputError
+from opencoder.data.dedup import exact
+from opencoder.data.dedup.fuzzy import cli as fuzzy
+from opencoder.data.dedup.fuzzy.components import REMOVED_SCHEMA
 from opencoder.data.dedup.fuzzy.params import FuzzyParams
-from opencoder.data.dedup.fuzzy.removal import remove, removed_rows
-from opencoder.data.dedup.fuzzy.signatures import shard_keys, write_keys
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ def read_input(path: Path) -> pl.DataFrame:
     frame = shards.read_parquet(path)
     missing = {"id", "text"} - set(frame.columns)
     if missing:
-        raise ValueError(f"{path}: missing required columns {sorted(missing)} (have {frame.columns})")
+        raise InputError(f"{path}: missing required columns {sorted(missing)} (have {frame.columns})")
     return frame
 
 
@@ -56,42 +53,41 @@ def exact_view(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 
 
 def dedup(inputs: list[Path], output: Path, params: FuzzyParams, threads: int = 1) -> dict:
+    """The workflow's chain (`exact.run_*`, then `fuzzy.cli.run_*`) over `inputs`, in a work folder
+    inside `output`; the kept documents keep each input's own columns."""
     names = [p.name for p in inputs]
     if clash := OUTPUT_NAMES & set(names):
-        raise ValueError(f"input file names {sorted(clash)} would collide with the outputs")
+        raise InputError(f"input file names {sorted(clash)} would collide with the outputs")
     output.mkdir(parents=True, exist_ok=True)
+
+    def user_shard(path: Path) -> pl.DataFrame:
+        return exact_view(read_input(path), path.name)
+
     with tempfile.TemporaryDirectory(dir=output, prefix=".work-") as tmp:
         work = Path(tmp)
-        # exact: hash every shard, plan once, apply per shard (opencoder.data.dedup.exact)
-        hash_files = []
-        for i, path in enumerate(tqdm(inputs, desc="exact hashes", unit="shard")):
-            hash_files.append(work / "hashes" / f"{i:05d}.parquet")
-            shards.write_parquet(exact_dedup.content_hashes(exact_view(read_input(path), path.name)), hash_files[-1])
-        exact_removed, exact_summary = exact_dedup.plan(hash_files)
-        shards.write_parquet(exact_removed, work / "exact_removed.parquet")
-        exact_files = []
-        for i, path in enumerate(tqdm(inputs, desc="exact apply", unit="shard")):
-            frame = read_input(path)
-            kept, _ = exact_dedup.apply(exact_view(frame, path.name), work / "exact_removed.parquet")
-            exact_files.append(work / "exact" / f"{i:05d}.parquet")
-            shards.write_parquet(kept.select(frame.columns), exact_files[-1])
-        # fuzzy: the workflow's four steps
-        key_files, doc_files = [], []
-        for i, path in enumerate(tqdm(exact_files, desc="fuzzy signatures", unit="shard")):
-            keys, docs = shard_keys(shards.read_parquet(path), i, params, threads=threads)
-            key_files.append(work / "signatures" / f"{i:05d}.keys.parquet")
-            doc_files.append(work / "signatures" / f"{i:05d}.docs.parquet")
-            write_keys(keys, key_files[-1])
-            shards.write_parquet(docs, doc_files[-1])
-        edge_files = []
-        for part, bands in enumerate(tqdm(params.band_ranges(), desc="fuzzy LSH", unit="job")):
-            edge_files.append(work / "buckets" / f"{part:03d}.parquet")
-            shards.write_parquet(range_edges(key_files, bands, params.partition_rows), edge_files[-1])
-        clusters, fuzzy_removed, fuzzy_summary = build_clusters(edge_files, doc_files, params, dict(enumerate(exact_files)))
-        shards.write_parquet(clusters, output / "clusters.parquet")
-        for i, (path, name) in enumerate(zip(exact_files, names)):
-            kept, _ = remove(shards.read_parquet(path), removed_rows(output / "clusters.parquet", i))
-            shards.write_parquet(kept, output / name)
+        shard = [f"{i:05d}" for i in range(len(inputs))]  # work files are numbered, as the workflow's shards
+        hash_files = [work / "exact" / "hashes" / f"{s}.parquet" for s in shard]
+        for path, hashes in zip(tqdm(inputs, desc="exact hashes", unit="shard"), hash_files):
+            exact.run_hashes(path, hashes, read=user_shard)
+        exact_removed, exact_summary = exact.run_plan(hash_files, work / "exact" / "removed.parquet")
+        exact_files = [work / "exact" / f"{s}.parquet" for s in shard]
+        for path, kept in zip(tqdm(inputs, desc="exact apply", unit="shard"), exact_files):
+            exact.run_apply(path, work / "exact" / "removed.parquet", kept, read=user_shard)
+        key_files = [work / "fuzzy" / "signatures" / f"{s}.keys.parquet" for s in shard]
+        doc_files = [work / "fuzzy" / "signatures" / f"{s}.docs.parquet" for s in shard]
+        for path, keys, docs in zip(tqdm(exact_files, desc="fuzzy signatures", unit="shard"), key_files, doc_files):
+            fuzzy.run_signatures(path, keys, docs, params, threads)
+        edge_files = [work / "fuzzy" / "buckets" / f"{part:03d}.parquet" for part in range(len(params.band_ranges()))]
+        for part, edges in enumerate(tqdm(edge_files, desc="fuzzy LSH", unit="job")):
+            fuzzy.run_buckets(key_files, part, edges, params)
+        fuzzy_removed, fuzzy_summary = fuzzy.run_clusters(
+            edge_files, doc_files, exact_files, output / "clusters.parquet", work / "fuzzy" / "removed.parquet",
+            work / "fuzzy" / "clusters.json", params)
+        for path, exact_file, name in zip(inputs, exact_files, names):
+            kept = work / "fuzzy" / exact_file.name
+            fuzzy.run_remove(exact_file, output / "clusters.parquet", kept, read=shards.read_parquet)
+            columns = pl.read_parquet_schema(path).names()
+            shards.write_parquet(shards.read_parquet(kept).select(columns), output / name)
     removed = pl.concat([
         exact_removed.select("id", "reason", pl.lit(None, pl.Int64).alias("cluster_id"), "kept_id"),
         fuzzy_removed,
@@ -114,18 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=f"overrides dedup.fuzzy.{name}")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    try:
-        cfg = dict(section(load(*args.config), "dedup.fuzzy"))
-        cfg.update({k: v for k in ("ngram", "bands", "rows", "num_perm", "threshold", "verify_jaccard", "unit")
-                    if (v := getattr(args, k)) is not None})
-        params = FuzzyParams.from_config(cfg)
-        inputs = sorted(args.input.glob("*.parquet"))
-        if not inputs:
-            raise ValueError(f"{args.input}: no parquet files")
-        summary = dedup(inputs, args.output, params, threads=args.threads)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder dedup: {exc}", file=sys.stderr)
-        return 1
+    cfg = dict(section(load(*args.config), "dedup.fuzzy"))
+    cfg.update({k: v for k in ("ngram", "bands", "rows", "num_perm", "threshold", "verify_jaccard", "unit")
+                if (v := getattr(args, k)) is not None})
+    params = FuzzyParams.from_config(cfg)
+    inputs = sorted(args.input.glob("*.parquet"))
+    if not inputs:
+        raise InputError(f"{args.input}: no parquet files")
+    summary = dedup(inputs, args.output, params, threads=args.threads)
     log.info("exact removed %d, fuzzy removed %d of %d documents", summary["exact"]["removed"],
              summary["fuzzy"].get("removed_documents", 0), summary["exact"]["documents"])
     return 0

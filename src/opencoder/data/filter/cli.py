@@ -18,6 +18,7 @@ import polars as pl
 
 from opencoder.core import shards
 from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.data.filter.engine import Engine
 from opencoder.data.filter.summary import dropped_samples, filter_stats
 from opencoder.core.languages import classify
@@ -31,10 +32,10 @@ def complete(docs: pl.DataFrame, where: str) -> pl.DataFrame:
     """The columns the engine needs, derived where the input lacks them; a missing id/text/path is an error."""
     missing = [c for c in REQUIRED if c not in docs.columns]
     if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}; the filter needs {list(REQUIRED)}")
+        raise InputError(f"{where}: missing column(s) {missing}; the filter needs {list(REQUIRED)}")
     for column in REQUIRED:
         if docs[column].null_count():
-            raise ValueError(f"{where}: {docs[column].null_count()} document(s) with a null {column!r}")
+            raise InputError(f"{where}: {docs[column].null_count()} document(s) with a null {column!r}")
     derived = []
     if "language" not in docs.columns or "doc_type" not in docs.columns:
         classified = pl.DataFrame([classify(p) for p in docs["path"].to_list()], schema=["language", "doc_type"],

@@ -23,7 +23,8 @@ import polars as pl
 from tqdm import tqdm
 
 from opencoder.data.filter import parsing, signals
-from opencoder.data.filter.rules import draw, group_expr, load_groups
+from opencoder.core.draw import uniform
+from opencoder.data.filter.rules import group_expr, load_groups
 from opencoder.data.filter.text_recall import TextRecall
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,6 @@ DECISIONS = {
     "kept": pl.Boolean(),
     "code_score": pl.Float64(),  # text files: the code-related classifier's score (text_recall), else null
 }
-
-PASS_SCHEMA = {
-    "lexed": pl.Boolean(), "code_text": pl.String(), "comments": pl.List(pl.String()),
-    "strings": pl.List(pl.String()), "function_names": pl.List(pl.String()),
-    "py_parses": pl.Boolean(), "py_functions": pl.Int64(), "py_simple_functions": pl.Int64(),
-    "py_assignments": pl.Int64(), "py_no_logic": pl.Int64(), "js_parses": pl.Boolean(),
-    "html_parses": pl.Boolean(), "html_text": pl.String(), "text_language": pl.String(),
-    "zh_words": pl.List(pl.String()), "error": pl.String(),
-}
-
 
 def chunks(docs: pl.DataFrame, chunk_bytes: int) -> Iterator[pl.DataFrame]:
     """Consecutive slices of about `chunk_bytes` of text each (at least one document)."""
@@ -77,7 +68,7 @@ def true_names(columns: list[str]) -> pl.Expr:
 def per_document_pass(docs: pl.DataFrame, pool) -> pl.DataFrame:
     items = zip(docs["text"].to_list(), docs["language"].fill_null("").to_list(), docs["doc_type"].to_list())
     rows = pool.imap(parsing.analyse, items, chunksize=8) if pool else map(parsing.analyse, items)
-    return pl.DataFrame(list(rows), schema=PASS_SCHEMA)
+    return pl.DataFrame(list(rows), schema=parsing.SCHEMA)
 
 
 class Engine:
@@ -133,7 +124,7 @@ class Engine:
         values = signals.compute(signals.prepare(frame), list(rules))
         fires = values.select(**{r: rule.condition(pl.col(r)) for r, rule in rules.items()})
         drops = fires.with_columns(**{
-            r: fires[r] & pl.Series([draw(self.seed, r, i) < rule.prob for i in frame["id"].to_list()])
+            r: fires[r] & pl.Series(uniform(self.seed, frame["id"].to_list(), r) < rule.prob)
             for r, rule in rules.items() if rule.prob < 1 and fires[r].any()
         })
         return pl.concat([

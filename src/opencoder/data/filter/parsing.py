@@ -28,10 +28,10 @@ import re
 import warnings
 from typing import NamedTuple
 
-from pygments.lexers import get_lexer_by_name
-from pygments.token import Comment, Name, String
-from pygments.util import ClassNotFound
+import polars as pl
+from pygments.token import Name, String
 
+from opencoder.data import lexing
 from opencoder.data.filter.units import WORD
 
 log = logging.getLogger(__name__)
@@ -39,24 +39,9 @@ log = logging.getLogger(__name__)
 TEXT_LANGID_CHARS = 10_000  # language id reads the first 10k characters: enough to tell English from Chinese
 
 
-@functools.cache
-def lexer_for(language: str):
-    """The Pygments lexer of a language name (linguist names match Pygments aliases), or None."""
-    try:
-        return get_lexer_by_name(language)
-    except ClassNotFound:
-        return None
-
-
 def is_comment(token_type) -> bool:
-    """Comments are Pygments `Comment.*` tokens and docstrings (`String.Doc`).
-
-    Preprocessor directives (`Comment.Preproc`, `Comment.PreprocFile`: `#include`, `#define`) are
-    code, not comments, whatever the lexer's token hierarchy says.
-    """
-    if token_type in Comment.Preproc or token_type in Comment.PreprocFile:
-        return False
-    return token_type in Comment or token_type in String.Doc
+    """Comments are Pygments comment tokens (`lexing.is_comment`) and docstrings (`String.Doc`)."""
+    return lexing.is_comment(token_type) or token_type in String.Doc
 
 
 def is_string(token_type) -> bool:
@@ -76,7 +61,7 @@ def token_kind(token_type) -> str | None:
 
 def lex(text: str, language: str) -> dict:
     """Split `text` into code, comments and string literals with the language's Pygments lexer."""
-    lexer = lexer_for(language) if language else None
+    lexer = lexing.lexer_for(language)
     if lexer is None:
         return {"lexed": False, "code_text": text, "comments": [], "strings": [], "function_names": []}
     code, names = [], []
@@ -452,12 +437,17 @@ def chinese_words(text: str) -> list[str]:
     return [w.lower() for w in jieba.lcut(text) if regex.search(WORD, w)]
 
 
-EMPTY = {
-    "lexed": False, "code_text": None, "comments": [], "strings": [], "function_names": [],
-    "py_parses": None, "py_functions": None, "py_simple_functions": None, "py_assignments": None,
-    "py_no_logic": None, "js_parses": None, "html_parses": None, "html_text": None,
-    "text_language": None, "zh_words": None, "error": None,
+# The pass's columns (the table above): dtype, and the value where the pass has nothing to say.
+COLUMNS = {
+    "lexed": (pl.Boolean(), False), "code_text": (pl.String(), None), "comments": (pl.List(pl.String()), []),
+    "strings": (pl.List(pl.String()), []), "function_names": (pl.List(pl.String()), []),
+    "py_parses": (pl.Boolean(), None), "py_functions": (pl.Int64(), None), "py_simple_functions": (pl.Int64(), None),
+    "py_assignments": (pl.Int64(), None), "py_no_logic": (pl.Int64(), None), "js_parses": (pl.Boolean(), None),
+    "html_parses": (pl.Boolean(), None), "html_text": (pl.String(), None), "text_language": (pl.String(), None),
+    "zh_words": (pl.List(pl.String()), None), "error": (pl.String(), None),
 }
+SCHEMA = {column: dtype for column, (dtype, _) in COLUMNS.items()}
+EMPTY = {column: default for column, (_, default) in COLUMNS.items()}
 
 
 def analyse(item: tuple[str, str, str]) -> dict:

@@ -3,8 +3,8 @@
 A rule is `{lt, gt, eq, prob, enabled}` under `filter.groups.<group>.<rule id>`; it *fires* on a
 document of its group when the signal is `< lt`, `> gt` or `== eq` (any that is given). A null signal
 never fires; a disabled rule is skipped. A firing rule drops the document, except that a rule with
-`prob < 1` drops it only with that probability, decided by a seeded draw on (seed, rule id, document
-id), so a rebuild drops the same documents. Any dropping rule drops the document (no scores).
+`prob < 1` drops it only with that probability, decided by the seeded draw (`opencoder.core.draw`) on
+(seed, rule id, document id), so a rebuild drops the same documents. Any dropping rule drops the document (no scores).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Mapping
 
 import polars as pl
-import xxhash
 
 from opencoder.core.config import ConfigError
 from opencoder.data.filter.signals import SIGNALS
@@ -48,11 +47,6 @@ class Rule:
             or (self.gt is not None and value > self.gt)
             or (self.eq is not None and value == self.eq)
         )
-
-
-def draw(seed: int, rule_id: str, doc_id: str) -> float:
-    """Uniform in [0, 1) from (seed, rule, document): the same on every rebuild and machine."""
-    return xxhash.xxh64_intdigest(f"{rule_id}\x00{doc_id}".encode(), seed=seed) / 2**64
 
 
 def load_groups(params: Mapping) -> dict[str, dict[str, Rule]]:

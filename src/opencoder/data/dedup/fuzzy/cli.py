@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from opencoder.core import shards
-from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.data.dedup.fuzzy.components import build_clusters
 from opencoder.data.dedup.fuzzy.lsh import range_edges
 from opencoder.data.dedup.fuzzy.params import FuzzyParams
@@ -36,14 +38,14 @@ def shard_index(path: Path) -> int:
     """`.../00042.parquet` or `.../00042.keys.parquet` → 42."""
     stem = path.name.split(".")[0]
     if not stem.isdigit():
-        raise ValueError(f"{path}: shard file names must be numbers (00000.parquet, ...)")
+        raise InputError(f"{path}: shard file names must be numbers (00000.parquet, ...)")
     return int(stem)
 
 
 def sample_texts(files: list[Path], sample: int, seed: int) -> list[str]:
     """Texts of `sample` documents drawn (seeded) from the files, reading one file at a time."""
     if not files:
-        raise ValueError("no parquet files to sample")
+        raise InputError("no parquet files to sample")
     sizes = [shards.read_parquet(f, columns=["id"]).height for f in files]
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(sum(sizes), size=min(sample, sum(sizes)), replace=False))
@@ -60,6 +62,39 @@ def load_params(args) -> FuzzyParams:
     return FuzzyParams.from_config(stage_params(args, "dedup.fuzzy"))
 
 
+# The four steps as the workflow's rules run them (files in, files out); `opencoder dedup` chains
+# the same functions. A shard's index is its file name's number (`shard_index`).
+
+def run_signatures(inp: Path, keys_out: Path, docs_out: Path, params: FuzzyParams, threads: int = 1) -> None:
+    keys, docs = shard_keys(shards.read_parquet(inp), shard_index(inp), params, threads=threads, progress=inp.name)
+    write_keys(keys, keys_out)
+    shards.write_parquet(docs, docs_out)
+
+
+def run_buckets(key_files: list[Path], part: int, out: Path, params: FuzzyParams) -> None:
+    shards.write_parquet(range_edges(key_files, params.band_ranges()[part], params.partition_rows), out)
+
+
+def run_clusters(edges: list[Path], docs: list[Path], documents: list[Path], clusters_out: Path, removed_out: Path,
+                 summary_out: Path, params: FuzzyParams) -> tuple[pl.DataFrame, dict]:
+    """Write the clusters, the removed documents and the summary; return (removed, summary)."""
+    clusters, removed, stats = build_clusters(edges, docs, params, {shard_index(p): p for p in documents})
+    shards.write_parquet(clusters, clusters_out)
+    shards.write_parquet(removed, removed_out)
+    shards.write_json(stats, summary_out)
+    return removed, stats
+
+
+def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents) -> dict:
+    """Write the shard's kept documents to `out` and their stats beside it; return the stats."""
+    frame = read(inp)
+    kept, dropped = remove(frame, removed_rows(clusters, shard_index(inp)))
+    shards.write_parquet(kept, out)
+    stats = shard_stats(frame, kept, dropped)
+    shards.write_json(stats, stats_path(out))
+    return stats
+
+
 def run(args) -> None:
     params = load_params(args)
     if args.step == "scurve":
@@ -68,28 +103,17 @@ def run(args) -> None:
         texts = sample_texts(sorted(args.input.glob("*.parquet")), args.sample, args.seed)
         rep = report(pair_table(texts, params, seed=args.seed), params)
         print(format_report(rep))
-        if args.out:
-            shards.write_json(rep, args.out)
+        if args.output:
+            shards.write_json(rep, args.output)
     elif args.step == "signatures":
         log.info("%s", params.s_curve())
-        frame = shards.read_parquet(args.inp)
-        keys, docs = shard_keys(frame, shard_index(args.inp), params, threads=args.threads, progress=args.inp.name)
-        write_keys(keys, args.keys)
-        shards.write_parquet(docs, args.docs)
+        run_signatures(args.input, args.keys, args.docs, params, args.threads)
     elif args.step == "buckets":
-        bands = params.band_ranges()[args.part]
-        shards.write_parquet(range_edges(args.keys, bands, params.partition_rows), args.out)
+        run_buckets(args.input, args.part, args.output, params)
     elif args.step == "clusters":
-        documents = {shard_index(p): p for p in args.documents}
-        clusters, removed, stats = build_clusters(args.edges, args.docs, params, documents)
-        shards.write_parquet(clusters, args.clusters)
-        shards.write_parquet(removed, args.removed)
-        shards.write_json(stats, args.summary)
+        run_clusters(args.edges, args.docs, args.documents, args.clusters, args.removed, args.summary, params)
     elif args.step == "remove":
-        frame = shards.read_documents(args.inp)
-        kept, dropped = remove(frame, removed_rows(args.clusters, shard_index(args.inp)))
-        shards.write_parquet(kept, args.out)
-        shards.write_json(shard_stats(frame, kept, dropped), stats_path(args.out))
+        run_remove(args.input, args.clusters, args.output)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -97,14 +121,14 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     steps = p.add_subparsers(dest="step", required=True)
     s = steps.add_parser("signatures", help="band keys of one shard")
-    s.add_argument("--in", dest="inp", required=True, type=Path)
+    add_io(s, "input", "--in", type=Path, help="document shard")
     s.add_argument("--keys", required=True, type=Path)
     s.add_argument("--docs", required=True, type=Path)
     s.add_argument("--threads", type=int, default=1)
     s = steps.add_parser("buckets", help="candidate edges of one band range")
     s.add_argument("--part", required=True, type=int, help="band range number (0 .. lsh_jobs-1)")
-    s.add_argument("--out", required=True, type=Path)
-    s.add_argument("keys", nargs="*", type=Path, help="every shard's keys file")
+    add_io(s, "input", nargs="*", type=Path, help="every shard's keys file")
+    add_io(s, "output", "--out", type=Path, help="candidate edges to write")
     s = steps.add_parser("clusters", help="connected components and the keep rule, over all edges")
     s.add_argument("--edges", nargs="+", required=True, type=Path)
     s.add_argument("--docs", nargs="+", required=True, type=Path)
@@ -113,25 +137,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--removed", required=True, type=Path)
     s.add_argument("--summary", required=True, type=Path)
     s = steps.add_parser("remove", help="drop one shard's removed documents")
-    s.add_argument("--in", dest="inp", required=True, type=Path)
+    add_io(s, "input", "--in", type=Path, help="document shard")
     s.add_argument("--clusters", required=True, type=Path)
-    s.add_argument("--out", required=True, type=Path)
+    add_io(s, "output", "--out", type=Path, help="output shard; stats go beside it")
     steps.add_parser("scurve", help="print the S-curve of the configured LSH")
     s = steps.add_parser("quality", help="precision/recall of the LSH against exact Jaccard on a sample")
     s.add_argument("--input", required=True, type=Path, help="folder of document shards")
     s.add_argument("--sample", type=int, default=5000, help="documents to sample")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", type=Path, help="write the report as JSON")
+    add_io(s, "output", "--out", required=False, type=Path, help="write the report as JSON")
     for sub in steps.choices.values():
         add_config_args(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        run(args)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder fuzzy-dedup {args.step}: {exc}", file=sys.stderr)
-        return 1
+    run(parser().parse_args(argv))
     return 0

@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from opencoder.data.dedup.fuzzy.params import FuzzyParams
 from opencoder.data.dedup.fuzzy.shingles import hash_batch, sorted_distinct
 from opencoder.data.dedup.fuzzy.signatures import split_doc
+from opencoder.core.errors import InputError
 from opencoder.core.keep_rule import keep_first
 from opencoder.core.shards import read_parquet
 
@@ -41,7 +42,7 @@ def shingle_sets(docs: np.ndarray, documents: Mapping[int, Path], params: FuzzyP
     out: dict[int, np.ndarray] = {}
     for (index,), part in frame.group_by("shard", maintain_order=True):
         if index not in documents:
-            raise ValueError(f"no document shard given for shard index {index}")
+            raise InputError(f"no document shard given for shard index {index}")
         text = read_parquet(documents[index], columns=["text"])["text"]
         batch = hash_batch(text.gather(part["row"]).fill_null("").to_list(), params.ngram, params.unit)
         for i, doc in enumerate(part["doc"].to_list()):
@@ -101,7 +102,7 @@ def build_clusters(edge_files: Sequence[Path], docs_files: Sequence[Path], param
     }
     if params.verify_jaccard is not None:
         if documents is None:
-            raise ValueError("verify_jaccard is set: the document shards are needed to compute exact Jaccard")
+            raise InputError("verify_jaccard is set: the document shards are needed to compute exact Jaccard")
         verified = verify(edges, documents, params)
         stats.update(verify_jaccard=params.verify_jaccard, verified_pairs=verified.height,
                      rejected_pairs=edges.height - verified.height)

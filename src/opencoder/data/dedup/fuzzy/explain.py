@@ -9,13 +9,14 @@ computes each member's exact Jaccard similarity to the kept document on the conf
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import polars as pl
 
 from opencoder.core import shards
-from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.args import add_io
+from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.data.dedup.fuzzy.components import jaccard
 from opencoder.data.dedup.fuzzy.params import FuzzyParams
 from opencoder.data.dedup.fuzzy.shingles import hash_batch
@@ -29,10 +30,10 @@ def find_cluster(clusters: pl.DataFrame, ident: str) -> pl.DataFrame:
     elif ident.isdigit():
         cluster = int(ident)
     else:
-        raise ValueError(f"{ident!r} is neither a clustered document id nor a cluster number")
+        raise InputError(f"{ident!r} is neither a clustered document id nor a cluster number")
     members = clusters.filter(pl.col("cluster_id") == cluster)
     if members.height == 0:
-        raise ValueError(f"no cluster {cluster} (there are {clusters['cluster_id'].n_unique()})")
+        raise InputError(f"no cluster {cluster} (there are {clusters['cluster_id'].n_unique()})")
     return members.sort(pl.col("keep"), pl.col("id"), descending=[True, False])
 
 
@@ -40,7 +41,7 @@ def with_similarity(members: pl.DataFrame, documents: Path, params: FuzzyParams)
     """Add each member's exact Jaccard similarity to the kept document (texts looked up by id)."""
     files = [str(p) for p in sorted(documents.glob("*.parquet")) if "text" in pl.read_parquet_schema(p)]
     if not files:
-        raise ValueError(f"{documents}: no document shards (parquet files with a text column)")
+        raise InputError(f"{documents}: no document shards (parquet files with a text column)")
     texts = (
         pl.scan_parquet(files).select("id", "text")
         .filter(pl.col("id").is_in(members["id"].implode()))
@@ -57,17 +58,14 @@ def with_similarity(members: pl.DataFrame, documents: Path, params: FuzzyParams)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder dedup-explain", description=__doc__.split("\n\n")[0])
     parser.add_argument("ident", help="a document id or a cluster number")
-    parser.add_argument("--dir", type=Path, default=Path("."), help="folder holding clusters.parquet")
+    add_io(parser, "input", "--dir", required=False, type=Path, default=Path("."),
+           help="folder holding clusters.parquet (the build's fuzzy/)")
     parser.add_argument("--documents", type=Path, help="folder of the shards the clusters were built from")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    try:
-        members = find_cluster(shards.read_parquet(args.dir / "clusters.parquet"), args.ident)
-        if args.documents:
-            members = with_similarity(members, args.documents, FuzzyParams.from_config(stage_params(args, "dedup.fuzzy")))
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder dedup-explain: {exc}", file=sys.stderr)
-        return 1
+    members = find_cluster(shards.read_parquet(args.input / "clusters.parquet"), args.ident)
+    if args.documents:
+        members = with_similarity(members, args.documents, FuzzyParams.from_config(stage_params(args, "dedup.fuzzy")))
     cluster = members["cluster_id"][0]
     print(f"cluster {cluster}: {members.height} documents, kept {members['kept_id'][0]}")
     with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=40, tbl_hide_dataframe_shape=True):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from opencoder.core.config import ConfigError
 from opencoder.data.dedup.fuzzy.shingles import UNITS
 
 
@@ -49,15 +50,15 @@ class FuzzyParams:
         known = {f.name for f in fields(cls)}
         unknown = set(section) - known
         if unknown:
-            raise ValueError(f"dedup.fuzzy: unknown keys {sorted(unknown)}")
+            raise ConfigError(f"dedup.fuzzy: unknown keys {sorted(unknown)}")
         params = cls(**section)
         if params.unit not in UNITS:
-            raise ValueError(f"dedup.fuzzy.unit must be one of {UNITS}, got {params.unit!r}")
+            raise ConfigError(f"dedup.fuzzy.unit must be one of {UNITS}, got {params.unit!r}")
         if params.threshold is not None:
             bands, rows = bands_rows_for(params.threshold, params.num_perm)
             params = cls(**{**section, "bands": bands, "rows": rows})
         if params.bands * params.rows > params.num_perm:
-            raise ValueError(
+            raise ConfigError(
                 f"dedup.fuzzy: {params.bands} bands x {params.rows} rows need more than num_perm={params.num_perm} permutations"
             )
         return params

@@ -1,0 +1,1 @@
+"""Scripts the sandbox runs as programs (stdlib only); the host reads them, never imports them."""

@@ -1,0 +1,285 @@
+"""The trusted judge, run inside the sandbox by `opencoder.evaluation.sandbox` (stdlib only).
+
+Why two processes: a test run in the same interpreter as the completion can be fooled by it (an
+object whose `__eq__` always answers True, `sys.exit(0)` before the asserts, a patched builtin or
+`AssertionError`, a forged success line). Here the completion runs in a separate child process
+(`candidate.py`) and the tests run in this process, which never executes a line of the
+completion: every call of an entry point is sent to the child, and its result comes back as
+plain data (JSON with tags, decoded into exact builtin types), so whatever the completion
+returns, the tests compare true `int`s, `str`s, `list`s ... with the expected values.
+
+Before the child starts, this process reads its input (the nonce, the tests) from a descriptor
+and closes it, and makes itself non-dumpable, so the child (same uid, no capabilities) can neither
+read its memory or descriptors nor trace it. The verdict goes to a descriptor the child never
+inherits, prefixed by the nonce; the host counts a run as passed only on that line.
+
+The input is a batch of jobs, judged one after the other, each with a fresh candidate process and
+its own time limit; between jobs every other process of the sandbox is killed and /tmp emptied,
+so one sandbox's start-up serves many runs without one job reaching the next.
+
+    judge.py INPUT_FD VERDICT_FD CANDIDATE_SCRIPT
+"""
+
+import builtins
+import json
+import os
+import select
+import sys
+import time
+
+MAX_MESSAGE = 64 * 2**20
+
+
+class ChildGone(Exception):
+    """The candidate's process ended or broke the protocol before answering."""
+
+
+class TimedOut(Exception):
+    """The candidate did not answer within the job's time limit."""
+
+
+class Unjudgeable(Exception):
+    """The tests passed the candidate something that cannot cross the process boundary."""
+
+
+def encode(value):
+    """Plain data as JSON-able values; tuples, sets, bytes, complex and non-str keys are tagged."""
+    t = type(value)
+    if value is None or t is bool or t is int or t is str or t is float:
+        return value
+    if t is list:
+        return [encode(v) for v in value]
+    if t is tuple:
+        return {"tuple": [encode(v) for v in value]}
+    if t is dict:
+        return {"dict": [[encode(k), encode(v)] for k, v in value.items()]}
+    if t is set or t is frozenset:
+        return {t.__name__: [encode(v) for v in value]}
+    if t is bytes:
+        return {"bytes": value.hex()}
+    if t is complex:
+        return {"complex": [value.real, value.imag]}
+    raise TypeError(f"unsupported type {t.__name__}")
+
+
+def decode(value):
+    """The inverse of `encode` on untrusted JSON: only exact builtin types come out."""
+    t = type(value)
+    if value is None or t in (bool, int, str, float):
+        return value
+    if t is list:
+        return [decode(v) for v in value]
+    if t is not dict or len(value) != 1:
+        raise ChildGone("malformed value")
+    (tag, inner), = value.items()
+    if tag == "bytes" and type(inner) is str:
+        return bytes.fromhex(inner)
+    if type(inner) is not list:
+        raise ChildGone("malformed value")
+    if tag == "tuple":
+        return tuple(decode(v) for v in inner)
+    if tag == "set":
+        return {decode(v) for v in inner}
+    if tag == "frozenset":
+        return frozenset(decode(v) for v in inner)
+    if tag == "dict" and all(type(p) is list and len(p) == 2 for p in inner):
+        return {decode(k): decode(v) for k, v in inner}
+    if tag == "complex" and len(inner) == 2 and all(type(x) is float for x in inner):
+        return complex(*inner)
+    raise ChildGone("malformed value")
+
+
+def read_exact(fd, n, deadline):
+    chunks = []
+    while n:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimedOut()
+        chunk = os.read(fd, min(n, 2**20))
+        if not chunk:
+            raise ChildGone("end of stream")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+class Candidate:
+    """The completion's process: `load` its code, then `call` its functions with plain data."""
+
+    def __init__(self, script, deadline):
+        self.deadline = deadline
+        req_r, self.req = os.pipe()
+        self.resp, resp_w = os.pipe()
+        for fd in (req_r, resp_w):
+            os.set_inheritable(fd, True)
+        # posix_spawn rather than subprocess: importing subprocess would cost more than the whole test
+        self.pid = os.posix_spawn(
+            sys.executable, [sys.executable, "-I", "-S", "-B", script, str(req_r), str(resp_w)], os.environ,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)],
+        )
+        self.status = None
+        os.close(req_r)
+        os.close(resp_w)
+
+    def ask(self, message):
+        data = json.dumps(message).encode()
+        try:
+            os.write(self.req, len(data).to_bytes(8, "big"))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.req, view):]
+            size = int.from_bytes(read_exact(self.resp, 8, self.deadline), "big")
+            if size > MAX_MESSAGE:
+                raise ChildGone("oversized answer")
+            answer = json.loads(read_exact(self.resp, size, self.deadline))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise ChildGone(str(exc)) from None
+        if type(answer) is not dict:
+            raise ChildGone("malformed answer")
+        if "error" in answer:
+            raise remote_exception(answer["error"], answer.get("message"))
+        if "value" not in answer:
+            raise ChildGone("malformed answer")
+        return decode(answer["value"])
+
+    def function(self, name):
+        def call(*args, **kwargs):
+            try:
+                payload = {"op": "call", "name": name, "args": encode(list(args)),
+                           "kwargs": {k: encode(v) for k, v in kwargs.items()}}
+            except TypeError as exc:
+                raise Unjudgeable(f"argument of {name}: {exc}") from None
+            return self.ask(payload)
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    def ended(self):
+        """How the child ended, once it has: 'exit status N' or 'killed by SIGNAME'."""
+        for _ in range(100):
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+                return describe_exit(os.waitstatus_to_exitcode(status))
+            time.sleep(0.01)
+        return "stopped answering"
+
+    def stop(self):
+        if self.status is None:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        os.close(self.req)
+        os.close(self.resp)
+
+
+def describe_exit(code):
+    import signal
+
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def remote_exception(name, message):
+    """An exception of the builtin class the candidate raised, else a RuntimeError naming it."""
+    name = name if type(name) is str else "Exception"
+    cls = getattr(builtins, name, None)
+    text = (message if type(message) is str else "")[:2000]
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            exc = cls(text)
+        except Exception:
+            exc = RuntimeError(text)
+    else:
+        exc = RuntimeError(text)
+    exc.remote_name = name[:200]
+    return exc
+
+
+def ended(candidate, when):
+    how = candidate.ended()
+    if how == "killed by SIGXCPU":  # the CPU-time limit
+        return {"status": "timed out"}
+    return {"status": "failed", "reason": f"candidate ended {when} ({how})"}
+
+
+def verdict_of(exc):
+    name = getattr(exc, "remote_name", None) or type(exc).__name__
+    print(f"judge: the tests failed with {name}: {str(exc)[:2000]}", file=sys.stderr)
+    return {"status": "failed", "reason": name}
+
+
+def judge(job, script):
+    candidate = None
+    try:
+        candidate = Candidate(script, time.monotonic() + job["timeout_s"])
+        try:
+            candidate.ask({"op": "load", "code": job["context"] + job["completion"]})
+        except ChildGone:
+            return ended(candidate, "while loading")
+        scope = {"__name__": "__judge__", "__builtins__": builtins}
+        exec(compile(job["support"], "<support>", "exec"), scope)
+        for name in job["entry_points"]:
+            scope[name] = candidate.function(name)
+        exec(compile(job["tests"], "<tests>", "exec"), scope)
+        return {"status": "passed"}
+    except TimedOut:
+        return {"status": "timed out"}
+    except ChildGone:
+        return ended(candidate, "before the tests did")
+    except Unjudgeable as exc:
+        return {"status": "not evaluated", "reason": str(exc)}
+    except Exception as exc:
+        return verdict_of(exc)
+    finally:
+        if candidate is not None:
+            candidate.stop()
+
+
+def clear():
+    """Leave nothing of a job for the next: every other process of the sandbox (its pid 1 excepted)
+    is killed, and the private /tmp emptied."""
+    me = os.getpid()
+    for _ in range(200):  # again until none is left: a process may fork while the kill goes round
+        try:
+            os.kill(-1, 9)
+        except ProcessLookupError:
+            pass
+        if not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]:
+            break
+        time.sleep(0.005)
+    for root, dirs, files in os.walk("/tmp", topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            path = os.path.join(root, name)
+            os.unlink(path) if os.path.islink(path) else os.rmdir(path)
+
+
+def main():
+    input_fd, verdict_fd, script = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    with open(input_fd, "rb") as f:
+        batch = json.loads(f.read())
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 0
+        raise SystemExit("judge: cannot make itself non-dumpable")
+    os.set_inheritable(verdict_fd, False)
+    sys.setrecursionlimit(10000)
+    nonce = batch["nonce"]
+    with open(verdict_fd, "w") as out:
+        for number, job in enumerate(batch["jobs"]):
+            print(f"{nonce} job {number}", file=sys.stderr, flush=True)  # splits the output by job
+            sys.stdout.flush()
+            start = time.monotonic()
+            verdict = judge(job, script)
+            verdict["seconds"] = round(time.monotonic() - start, 4)
+            sys.stderr.flush()
+            clear()
+            out.write(f"{nonce} {number} {json.dumps(verdict)}\n")
+            out.flush()
+
+
+if __name__ == "__main__":
+    main()

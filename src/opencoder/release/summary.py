@@ -1,0 +1,83 @@
+"""`opencoder summary --input OUT_DIR`: what a build made, where, and its headline numbers.
+
+The workflow prints it when a build succeeds. It reads only the stats files the stages wrote, so it
+works on a partial build (one target) and lists just what exists: the corpus (documents, bytes),
+the tokenizer, the token datasets, the final pretrain and anneal loss, pass@k per benchmark, the
+model folder, the report figures and the publish receipt.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+from opencoder.core.args import add_io
+from opencoder.core.errors import InputError
+from opencoder.core.shards import read_json
+from opencoder.training import metrics
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
+    """(what, where, numbers) for every target of the build found under `root`."""
+    funnel = root / "corpus" / "funnel.json"
+    if funnel.exists():
+        stages = read_json(funnel)["stages"]
+        if stages:
+            out, first = stages[-1]["out"], stages[0]["out"]
+            yield ("corpus", root / "corpus", f"{out['documents']:,} documents, {_size(out['bytes'])} "
+                   f"(of {first['documents']:,} documents, {_size(first['bytes'])} ingested)")
+    tokenizer = root / "tokenizer" / "tokenizer.json"
+    if tokenizer.exists():
+        stats = read_json(root / "tokenizer" / "stats.json") if (root / "tokenizer" / "stats.json").exists() else {}
+        per_token = stats.get("extra", {}).get("bytes_per_token")
+        yield ("tokenizer", tokenizer.parent, f"{per_token} bytes per token on its sample" if per_token else "")
+    tokens = root / "tokens" / "stats.json"
+    if tokens.exists():
+        groups = read_json(tokens).get("extra", {}).get("groups", {})
+        total = sum(g["tokens"] for g in groups.values())
+        yield ("tokens", tokens.parent, f"{total:,} tokens in {len(groups)} group(s)")
+    for stage in ("pretrain", "anneal"):
+        log = root / stage / "metrics.jsonl"
+        if log.exists() and (records := metrics.read(log)):
+            yield (stage, root / stage / "checkpoint", f"final loss {records[-1]['loss']:.4f} after {records[-1]['step']:,} steps")
+    if (root / "hf_export" / "config.json").exists():
+        yield ("export", root / "hf_export", "Hugging Face LlamaForCausalLM")
+    for summary in sorted((root / "eval").glob("*/summary.json")):
+        scores = read_json(summary)
+        passes = ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()) if k.startswith("pass@"))
+        yield (f"eval {summary.parent.name}", summary.parent, f"{passes} ({scores.get('problems', '?')} problems)")
+    if (root / "model" / "README.md").exists():
+        yield ("model", root / "model", "export + model card")
+    figures = sorted((root / "report").glob("*.png"))
+    if figures:
+        yield ("report", root / "report", f"{len(figures)} figure(s)")
+    receipt = root / "publish" / "receipt.json"
+    if receipt.exists():
+        yield ("publish", receipt, "dry run: nothing uploaded" if read_json(receipt).get("dry_run") else "uploaded")
+
+
+def summary(root: str | Path) -> str:
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such build folder")
+    found = list(lines(root))
+    if not found:
+        return f"build {root}: nothing built yet"
+    width = max(len(what) for what, _, _ in found)
+    return "\n".join([f"build {root}:"] + [f"  {what:<{width}}  {where}  {numbers}".rstrip() for what, where, numbers in found])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opencoder summary", description=__doc__.split("\n\n")[0])
+    add_io(parser, "input", "--out-dir", type=Path, help="the build's out_dir")
+    print(summary(parser.parse_args(argv).input))
+    return 0

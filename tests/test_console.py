@@ -1,0 +1,69 @@
+"""A readable console: a dry run of the smoke build prints short lines (settings and shard lists go
+as files, not as the command line), one line per job without shell commands by default, and a
+build ends with a summary of what exists, read from the stats files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from opencoder.core import shards
+from opencoder.release.summary import summary
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def smoke_dry_run(tmp_path: Path, *args: str) -> str:
+    """`snakemake -n ARGS` of the smoke config as a user runs it (out_dir results/smoke, relative),
+    in a scratch view of the checkout, after an ingest of four shards, so every rule's job is planned."""
+    tmp_path.mkdir()
+    for name in ("Snakefile", "rules", "config", "profiles", "report"):
+        (tmp_path / name).symlink_to(REPO / name)
+    ingest = tmp_path / "results" / "smoke" / "ingest"
+    ingest.mkdir(parents=True)
+    for shard in range(4):
+        (ingest / f"{shard:05d}.parquet").touch()
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args, "--configfile", "config/smoke.yaml"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not (tmp_path / "results" / "smoke" / "settings").exists()  # a dry run writes no settings file
+    return result.stdout + result.stderr
+
+
+def test_a_dry_run_prints_short_lines_and_each_job_once(tmp_path):
+    quiet = smoke_dry_run(tmp_path / "quiet")
+    jobs = [line for line in quiet.splitlines() if re.match(r"Job \d+: ", line)]
+    total = int(quiet.split("Job stats:", 1)[1].split("\ntotal", 1)[1].split()[0])
+    assert len(jobs) == total  # one line per job (its rule's message)
+    assert "Shell command" not in quiet and "--params" not in quiet  # the default profile prints no commands
+
+    printed = smoke_dry_run(tmp_path / "printed", "-p")
+    commands = re.findall(r"^Shell command: .* -m opencoder", printed, re.MULTILINE)
+    assert len(commands) >= total - 2  # the commands are there (`all` and `report_figures` have none)...
+    longest = max(printed.splitlines(), key=len)
+    assert len(longest) <= 500, longest  # ...and short: settings and shard lists travel as files
+
+
+def test_summary_lists_what_exists(tmp_path):
+    assert summary(tmp_path) == f"build {tmp_path}: nothing built yet"
+    stage = {"in": {"documents": 10, "bytes": 4000}, "out": {"documents": 6, "bytes": 2500}}
+    shards.write_json({"stages": [{**stage, "stage": "ingest", "out": stage["in"]}, {**stage, "stage": "sample"}]},
+                      tmp_path / "corpus" / "funnel.json")
+    partial = summary(tmp_path)
+    assert "6 documents, 2.5 kB (of 10 documents, 4.0 kB ingested)" in partial
+    assert "tokens" not in partial and "pretrain" not in partial
+
+    shards.write_json({"extra": {"groups": {"code": {"documents": 5, "tokens": 1200}, "text": {"documents": 1, "tokens": 34}}}},
+                      tmp_path / "tokens" / "stats.json")
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "pretrain" / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "loss": 9.0 - s}) + "\n" for s in (1, 2, 3)))
+    shards.write_json({"pass@1": 0.125, "problems": 8}, tmp_path / "eval" / "humaneval" / "summary.json")
+    full = summary(tmp_path)
+    assert "1,234 tokens in 2 group(s)" in full
+    assert "final loss 6.0000 after 3 steps" in full
+    assert "pass@1 0.125 (8 problems)" in full
+    assert all(len(line) < 200 for line in full.splitlines())
