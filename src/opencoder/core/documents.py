@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
+from opencoder.core.errors import InputError
+
 SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
     "text": pl.String(),
@@ -67,5 +69,5 @@ def conform(df: pl.DataFrame, *, where: str = "documents") -> pl.DataFrame:
     df = df.with_columns(pl.lit(None, SCHEMA[c]).alias(c) for c in ADDED_LATER if c not in df.columns)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"{where}: missing document columns {missing} (have {df.columns})")
+        raise InputError(f"{where}: missing document columns {missing} (have {df.columns})")
     return df.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import polars as pl
 
 from opencoder.core import shards
+from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.core.stats import stage_stats
 from opencoder.data.web import classifier, recall
 
@@ -42,7 +43,8 @@ def read_pages(paths: list[Path]) -> pl.DataFrame:
     frames = [shards.read_documents(p) for p in paths]
     pages = pl.concat(frames).filter(pl.col("url").is_not_null()) if frames else pl.DataFrame()
     if pages.height == 0:
-        raise ValueError(f"web-recall: no web pages (documents with a url) in {len(paths)} input shard(s)")
+        named = f"{paths[0]}" if len(paths) == 1 else f"{len(paths)} input shards ({paths[0]}, ...)"
+        raise InputError(f"{named}: no web pages (documents with a url) to recall from")
     return pages.sort("id")
 
 
@@ -50,6 +52,9 @@ def run(pages: pl.DataFrame, seeds: pl.DataFrame | None, tokenizer: Path, params
         out: Path) -> dict:
     if seeds is None:
         seeds = recall.initial_seeds(pages, params["seeds"]["positive_urls"])
+        if seeds.height == 0:
+            raise ConfigError(f"web.seeds.positive_urls: no URL of the {pages.height} web pages matches any of "
+                              f"{params['seeds']['positive_urls']}")
     result = recall.run_round(pages, seeds, classifier.Segmenter(tokenizer), params, round_number, params["seed"])
     recalled = pages.filter(result["scores"]["recalled"])
     with shards.atomic_dir(out) as tmp:
@@ -68,23 +73,29 @@ def run(pages: pl.DataFrame, seeds: pl.DataFrame | None, tokenizer: Path, params
     return stats
 
 
+def read_seeds(path: Path) -> pl.DataFrame:
+    seeds = shards.read_parquet(path)
+    missing = [c for c in recall.SEED_SCHEMA if c not in seeds.columns]
+    if missing:
+        raise InputError(f"{path}: missing seed column(s) {missing} (have {seeds.columns})")
+    return seeds.select(list(recall.SEED_SCHEMA))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder web-recall", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", required=True, nargs="+", type=Path, help="document shards (pages: rows with a url)")
+    add_io(parser, "input", nargs="+", type=Path, help="document shards (pages: rows with a url)")
     parser.add_argument("--tokenizer", required=True, type=Path, help="tokenizer folder or tokenizer.json (segmenter)")
     parser.add_argument("--round", required=True, type=int, help="round number, from 1")
     parser.add_argument("--seeds", type=Path, help="the previous round's seeds.parquet (round 1: from config)")
-    parser.add_argument("--output", required=True, type=Path, help="the round's folder (replaced)")
+    add_io(parser, "output", type=Path, help="the round's folder (replaced)")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    try:
-        params = round_params(stage_params(args, "web"), args.round)
-        if args.round > 1 and args.seeds is None:
-            raise ConfigError(f"web-recall: round {args.round} needs --seeds (the previous round's seeds.parquet)")
-        seeds = shards.read_parquet(args.seeds).select(list(recall.SEED_SCHEMA)) if args.seeds else None
-        run(read_pages(args.input), seeds, args.tokenizer, params, args.round, args.output)
-    except (ConfigError, shards.ShardError, ValueError) as exc:
-        print(f"opencoder web-recall: {exc}", file=sys.stderr)
-        return 1
+    params = round_params(stage_params(args, "web"), args.round)
+    if args.round > 1 and args.seeds is None:
+        raise ConfigError(f"web-recall: round {args.round} needs --seeds (the previous round's seeds.parquet)")
+    if not args.tokenizer.exists():
+        raise InputError(f"{args.tokenizer}: no such tokenizer")
+    seeds = read_seeds(args.seeds) if args.seeds else None
+    run(read_pages(args.input), seeds, args.tokenizer, params, args.round, args.output)
     return 0

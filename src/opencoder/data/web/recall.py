@@ -26,6 +26,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 
+from opencoder.core.errors import InputError
 from opencoder.data.web import classifier
 
 SEED_SCHEMA = {"id": pl.String(), "origin": pl.String()}  # origin: `config` or `url_pattern:<round>`
@@ -80,7 +81,9 @@ def run_round(pages: pl.DataFrame, seeds: pl.DataFrame, segment: classifier.Segm
     positives = pages.filter(is_positive)
     others = pages.filter(~is_positive)
     if positives.height == 0:
-        raise ValueError(f"web recall round {round_number}: no seed page is among the {pages.height} web pages")
+        raise InputError(f"web recall round {round_number}: none of the {seeds.height} seeds is among the {pages.height} web pages")
+    if others.height == 0:
+        raise InputError(f"web recall round {round_number}: all {pages.height} web pages are seeds; no page is left to draw negatives from")
     wanted = min(others.height, max(1, round(params["negatives_per_positive"] * positives.height)))
     negatives = others.sample(wanted, seed=rng_seed, shuffle=True) if wanted else others
     pos_out, neg_out = held_out(positives["id"], params["held_out"]), held_out(negatives["id"], params["held_out"])
