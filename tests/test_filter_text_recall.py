@@ -77,6 +77,7 @@ def test_classifier_separates_a_held_out_split_far_better_than_chance(labelled, 
 
 
 def test_training_is_deterministic(labelled, trained):
+    """A second training in the same process gives the same model (each trains in a fresh interpreter)."""
     model, _ = trained
     again = classifier.train(labelled["code"][0], labelled["other"][0], classifier.Segmenter(labelled["tokenizer"]),
                              SMALL, seed=1)

@@ -4,19 +4,25 @@ The paper segments text with a BPE tokenizer before fastText, which bounds the v
 languages written without spaces; here the segmenter is the project's own byte-level BPE (`tokenizer.json`),
 so its tokens (`Ġdef`, `Ċ`) never hold whitespace and one document is one fastText line. Every fastText
 setting comes from config (`classifier`: dim, word_ngrams, epoch, min_count, lr, bucket, threshold); the
-paper reports none of them, the defaults are DeepSeekMath's. Training uses one thread and a fixed seed so
-the same seeds give the same model.
+paper reports none of them, the defaults are DeepSeekMath's. Training uses one thread, a fixed seed and a
+fresh interpreter per model (see `train`), so the same seeds give the same model.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from opencoder.core.config import ConfigError
+from opencoder.core.errors import InputError
 
 POSITIVE, NEGATIVE = "__label__code", "__label__other"
 MAX_CHARS = 100_000  # a page's first characters are enough to tell its kind; bounds segmenting time
@@ -29,7 +35,11 @@ class Segmenter:
         from tokenizers import Tokenizer
 
         path = Path(path)
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json" if path.is_dir() else path))
+        file = path / "tokenizer.json" if path.is_dir() else path
+        try:
+            self.tokenizer = Tokenizer.from_file(str(file))
+        except Exception as exc:  # tokenizers raises a bare Exception for a missing or damaged file
+            raise InputError(f"{file}: not a readable tokenizer.json ({str(exc)[:200]})") from None
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         encoded = self.tokenizer.encode_batch([t[:MAX_CHARS] for t in texts], add_special_tokens=False)
@@ -59,21 +69,39 @@ def _fasttext():
     return fasttext
 
 
+# fastText trains in a fresh interpreter: a second training in one process can read memory the first one
+# left behind (fasttext-numpy2 0.10.4: the same file and seed then give other weights, at times NaN), while
+# a process's first training is reproducible. Costs ~0.4 s per model.
+_TRAIN = """
+import json, sys
+import fasttext
+job = json.loads(sys.argv[1])
+try:
+    fasttext.train_supervised(**job["args"]).save_model(job["model"])
+except RuntimeError as exc:
+    sys.exit(f"fastText: {exc}")
+"""
+
+
 def train(positives: Sequence[str], negatives: Sequence[str], segment: Segmenter, settings: dict, seed: int) -> Classifier:
     """A classifier trained on labelled texts (one thread, seeded: the same inputs give the same model)."""
     if not positives or not negatives:
-        raise ValueError(f"classifier: needs positives and negatives, got {len(positives)} and {len(negatives)}")
+        raise InputError(f"classifier: needs positives and negatives, got {len(positives)} and {len(negatives)}")
     lines = [f"{POSITIVE} {t}" for t in segment(positives)] + [f"{NEGATIVE} {t}" for t in segment(negatives)]
     order = np.random.default_rng(seed).permutation(len(lines))
     with tempfile.TemporaryDirectory(prefix="opencoder-fasttext-") as tmp:
-        data = os.path.join(tmp, "train.txt")
+        data, model_path = os.path.join(tmp, "train.txt"), os.path.join(tmp, "model.bin")
         with open(data, "w", encoding="utf-8") as fh:
             fh.writelines(lines[i] + "\n" for i in order)
-        model = _fasttext().train_supervised(
-            input=data, dim=settings["dim"], wordNgrams=settings["word_ngrams"], epoch=settings["epoch"],
-            minCount=settings["min_count"], lr=settings["lr"], bucket=settings["bucket"],
-            thread=1, seed=seed, verbose=0,
-        )
+        args = {"input": data, "dim": settings["dim"], "wordNgrams": settings["word_ngrams"], "epoch": settings["epoch"],
+                "minCount": settings["min_count"], "lr": settings["lr"], "bucket": settings["bucket"],
+                "thread": 1, "seed": seed, "verbose": 0}
+        done = subprocess.run([sys.executable, "-c", _TRAIN, json.dumps({"args": args, "model": model_path})],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
+            raise ConfigError(f"classifier: training failed ({why}); with NaN, lower the learning rate (lr {settings['lr']})")
+        model = _fasttext().load_model(model_path)
     return Classifier(model, segment)
 
 
