@@ -112,3 +112,13 @@ def test_preprocess_keeps_web_pages_as_text_and_old_shards_read_with_null_url(tm
     back = shards.read_documents(tmp_path / "old.parquet")
     assert back.columns == COLUMNS and back["url"].null_count() == back.height
     assert conform(old).columns == COLUMNS
+
+
+def test_a_symlinked_page_is_named_not_followed(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.html").write_text(html("A"))
+    (site / "b.html").symlink_to(site / "a.html")
+    docs, rejected = run(tmp_path, {"path": str(site), "url_prefix": "https://x.org/"})
+    assert docs["url"].to_list() == ["https://x.org/a.html"]
+    assert rejected.select("path", "reason").rows() == [(str(site / "b.html"), "symlink")]
