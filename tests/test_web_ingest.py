@@ -122,3 +122,25 @@ def test_a_symlinked_page_is_named_not_followed(tmp_path):
     docs, rejected = run(tmp_path, {"path": str(site), "url_prefix": "https://x.org/"})
     assert docs["url"].to_list() == ["https://x.org/a.html"]
     assert rejected.select("path", "reason").rows() == [(str(site / "b.html"), "symlink")]
+
+
+def test_text_pages_pack_records_into_pages_with_numbered_urls(tmp_path):
+    quotes = tmp_path / "quotes"
+    quotes.mkdir()
+    records = [f"Quote number {i} about the sea and the sky." for i in range(10)]  # 43-44 characters each
+    (quotes / "sea").write_text("\n%\n".join(records) + "\n%\n")
+    (quotes / "latin").write_bytes("Caf\xe9 au lait\n%\n".encode("latin-1"))
+    (quotes / "blank").write_text("%\n\n%\n")
+    spec = {"path": str(quotes), "url_prefix": "https://quotes.example/", "text_pages": {"separator": "%", "page_chars": 100}}
+    docs, rejected = run(tmp_path, spec)
+    sea = docs.filter(pl.col("domain") == "quotes.example").sort("url")
+    assert sea["url"].to_list() == [f"https://quotes.example/sea/{n}" for n in (1, 2, 3, 4)]  # 3+3+3+1 records
+    assert sea["text"][0] == "\n\n".join(records[:3]) and sea["text"][3] == records[9]
+    assert dict(zip(rejected["reason"], rejected["path"])) == {
+        "not_utf8": "https://quotes.example/latin", "empty_page": "https://quotes.example/blank"}
+
+    whole = run(tmp_path, {"path": str(quotes / "sea"), "url_prefix": "https://q.example/",
+                           "text_pages": {"separator": None}})[0]
+    assert whole["url"].to_list() == ["https://q.example/sea/1"] and whole["text"][0].count("Quote") == 10
+    no_prefix = list(pages.text_pages(quotes, None, ["sea"], "%", 100))
+    assert [(p.reason, p.where) for p in no_prefix] == [("no_url", str(quotes / "sea"))]

@@ -13,7 +13,9 @@ Sources (config `ingest.sources`, each with a unique `name`):
 * `web` — web pages (paper 2): parquet / JSONL(.gz) shards with `url` and `text` (FineWeb, the released
   `fineweb-code-corpus`; rename with `columns`), `.warc` / `.warc.gz` files, and `.html` / `.htm`
   files whose URL is `url_prefix` + their path under `path`; HTML text is extracted
-  (`opencoder.data.web.pages`). A page's `path` is its URL; `url` and `domain` are filled. A page
+  (`opencoder.data.web.pages`). With `text_pages`, any other file is plain text cut into pages
+  (records split at `separator` lines, packed to about `page_chars` characters; page n's URL is
+  `url_prefix` + path + `/n`). A page's `path` is its URL; `url` and `domain` are filled. A page
   without a URL is `no_url`, one without text `empty_page`, HTML not decodable in its charset
   `not_utf8`, a WARC record that cannot be parsed `corrupt_warc_record` (path `<file>@<offset>`;
   reading resumes at the next record).
@@ -395,6 +397,11 @@ def _web(spec: dict) -> Iterator[Raw]:
         elif name.endswith((".html", ".htm")):
             base, rel_path = (root, rel) if rel else (root.parent, file.name)
             yield from map(_page_raw, pages.html_files(base, spec.get("url_prefix"), [rel_path]))
+        elif "text_pages" in spec:
+            base, rel_path = (root, rel) if rel else (root.parent, file.name)
+            cut = spec["text_pages"]
+            yield from map(_page_raw, pages.text_pages(base, spec.get("url_prefix"), [rel_path],
+                                                       cut.get("separator"), cut.get("page_chars", 0)))
 
 
 def _page_raw(page: pages.Page) -> Raw:

@@ -1,5 +1,8 @@
 """Web pages as ingest reads them: HTML files, WARC archives, and text shards with `url` and `text`.
 
+Plain-text files (a source with `text_pages`) become pages too: records cut at separator lines, packed
+into pages of about `page_chars` characters (`text_pages`).
+
 Each reader yields `Page`s in a fixed order: a page with `text` (extracted, UTF-8) and `url`, or one
 with `reason` and `detail` saying why it cannot be used, named by `where` (file, file#row, or
 file@offset for a WARC record). Reasons:
@@ -81,6 +84,48 @@ def html_files(root: Path, url_prefix: str | None, rel_paths: list[str]) -> Iter
             yield Page(where, None, reason="unreadable", detail=f"{where}: {exc.strerror or exc}")
             continue
         yield page_from_html(where, url_prefix + rel if url_prefix else None, data)
+
+
+def text_pages(root: Path, url_prefix: str | None, rel_paths: list[str], separator: str | None,
+               page_chars: int) -> Iterator[Page]:
+    """Plain-text files under `root` as pages: records (split at lines equal to `separator`; none: the
+    whole file) packed in order into pages of at least `page_chars` characters (0: one record a page; the
+    last page of a file may be shorter). Page n (from 1) of a file has URL `url_prefix` + path + `/n`."""
+    for rel in rel_paths:
+        where = str(root / rel)
+        try:
+            data = (root / rel).read_bytes()
+        except OSError as exc:
+            yield Page(where, None, reason="unreadable", detail=f"{where}: {exc.strerror or exc}")
+            continue
+        if not url_prefix:
+            yield Page(where, None, reason="no_url", detail=f"{where}: page without a URL (no url_prefix)")
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Page(where, url_prefix + rel, reason="not_utf8", detail=f"{where}: not valid utf-8 at byte {exc.start}")
+            continue
+        lines = text.replace("\r\n", "\n").split("\n")
+        records, current = [], []
+        for line in lines:
+            if separator is not None and line.rstrip() == separator:
+                records.append("\n".join(current).strip())
+                current = []
+            else:
+                current.append(line)
+        records = [r for r in [*records, "\n".join(current).strip()] if r]
+        if not records:
+            yield Page(where, url_prefix + rel, reason="empty_page", detail=f"{where}: no text")
+            continue
+        page, size, number = [], 0, 0
+        for i, record in enumerate(records):
+            page.append(record)
+            size += len(record)
+            if size >= page_chars or i == len(records) - 1:
+                number += 1
+                yield Page(f"{where}#{number}", f"{url_prefix}{rel}/{number}", text="\n\n".join(page))
+                page, size = [], 0
 
 
 # ------------------------------------------------------------------- WARC ---
