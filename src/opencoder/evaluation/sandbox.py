@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 HARNESS = Path(__file__).with_name("harness")
-JUDGE, CANDIDATE = "/sandbox/judge.py", "/sandbox/candidate.py"
+JUDGE, CANDIDATE, WIRE = "/sandbox/judge.py", "/sandbox/candidate.py", "/sandbox/wire.py"
 OUTPUT_TAIL_BYTES = 8192
 JUDGE_GRACE_S = 5.0  # a batch's sandbox lives this much longer than the sum of its jobs' limits
 # exit status of a program stopped by SIGXCPU at the RLIMIT_CPU soft limit, as bwrap reports it
@@ -158,7 +158,7 @@ class Sandbox:
         self.drop_to = uid if os.geteuid() == 0 else None
         if self.drop_to is not None and shutil.which("setpriv") is None:
             raise SandboxError("running as root needs `setpriv` (util-linux) to drop to an unprivileged uid")
-        self.scripts = {JUDGE: (HARNESS / "judge.py").read_bytes(), CANDIDATE: (HARNESS / "candidate.py").read_bytes()}
+        self.scripts = {path: (HARNESS / Path(path).name).read_bytes() for path in (JUDGE, CANDIDATE, WIRE)}
         self.python = self._pick_python(python)
         log.info("sandbox: %s, python %s, uid %s, %s", self.bwrap, self.python,
                  self.drop_to if self.drop_to is not None else os.geteuid(), limits)
