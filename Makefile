@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # System packages the tests and the sandboxed evaluation need (Debian).
-SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium
+SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium python3.11-doc fortunes
 $(SYSTAMP): $(STAMP)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -15,6 +15,8 @@ REPORT_FIGURES = {
     "throughput": ("throughput", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
     "eval": ("eval", rules.eval.output.summaries, "Model"),
 }
+if WEB_BUILD:  # a build with web pages (rules/web.smk): each round's recall report
+    REPORT_FIGURES["web_recall"] = ("web-recall", [f"{OUT}/web/round{k}/stats.json" for k in WEB_ROUNDS], "Data")
 
 for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
 

@@ -199,7 +199,9 @@ CLEAN = {
 
 @functools.cache
 def engine() -> Engine:
-    return Engine(load()["filter"])
+    """The release's rule set alone: text-file recall (tests/test_filter_text_recall.py) switched off."""
+    params = load()["filter"]
+    return Engine({**params, "text_recall": {**params["text_recall"], "enabled": False}})
 
 
 def documents(items: list[tuple[str, str]]) -> pl.DataFrame:

@@ -16,6 +16,8 @@ from opencoder.data.dedup import exact as exact_dedup
 
 from opencoder.data import ingest, preprocess
 
+NOTEBOOKS = config.load()["ingest"]["notebooks"]
+
 GOOD = {
     "good/a.py": "def a():\n    return 'ä'\n",
     "good/b.c": "int b(void) { return 2; }\n",
@@ -41,7 +43,7 @@ def corpus(tmp_path) -> dict:
     good_parquet = (stack / "0.parquet").read_bytes()
     (stack / "1.parquet").write_bytes(good_parquet[: len(good_parquet) // 2])  # truncated: corrupt
     return {
-        "shard_bytes": 10**6,
+        "notebooks": NOTEBOOKS, "shard_bytes": 10**6,
         "sources": [
             {"name": "tree", "type": "directory", "path": str(tree)},
             {"name": "stack", "type": "dataset", "path": str(stack)},
@@ -117,7 +119,7 @@ def test_bad_dataset_rows_are_named_and_the_rest_kept(tmp_path, caplog):
         {"content": None, "path": "none.py"},
         {"content": 42, "path": "number.py"},
     ]) + "\n")
-    params = {"shard_bytes": 10**6, "sources": [{"name": "rows", "type": "dataset", "path": str(rows)}]}
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{"name": "rows", "type": "dataset", "path": str(rows)}]}
     stats = ingest.ingest(params, tmp_path / "out")
     messages = "\n".join(r.getMessage() for r in caplog.records)
     assert "rows.jsonl: ok.py: commit time 'yesterday' is not an ISO date" in messages
@@ -165,3 +167,55 @@ def test_a_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path):
     assert rejected["path"].to_list() == [f"{data / 'rows.jsonl.gz'}:{kept + 1}"]
     assert f"unreadable from line {kept + 1}" in rejected["detail"][0]
     assert stats["dropped"]["malformed_row"]["documents"] == 1
+
+
+def test_bad_web_pages_and_notebooks_are_named_in_rejected_and_the_good_ones_kept(tmp_path, capsys):
+    """The issue's bad inputs in one ingest run through `opencoder ingest`: HTML that is not UTF-8, an
+    empty page, a page without a URL, a corrupt WARC record, a malformed JSONL line, a notebook that is not JSON."""
+    from test_ingest_notebooks import analysis_notebook
+    from test_web_ingest import html, warc_record
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "good.html").write_text(html("Good page"))
+    (site / "latin.html").write_bytes(html("Café").encode("latin-1"))  # no charset declared: UTF-8 expected
+    (site / "empty.html").write_text("<html><body>  </body></html>")
+    first = warc_record("https://a.org/1", html("One").encode())
+    corrupt = b"WARC/1.0\r\nno colon here\r\n\r\nxx\r\n\r\n"
+    (tmp_path / "crawl.warc").write_bytes(first + corrupt + warc_record(None, html("Two").encode())
+                                           + warc_record("https://b.org/3", html("Three").encode()))
+    (tmp_path / "pages.jsonl").write_text(json.dumps({"url": "https://c.org/x", "text": "A page."}) + "\n"
+                                          + json.dumps({"text": "no url"}) + "\n" + '{"url": "https://c.org/y", "te\n')
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "analysis.ipynb").write_text(analysis_notebook())
+    (repo / "broken.ipynb").write_text("this is not JSON")
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [
+        {"name": "site", "type": "web", "path": str(site), "url_prefix": "https://docs.example.org/"},
+        {"name": "crawl", "type": "web", "path": str(tmp_path / "crawl.warc")},
+        {"name": "shards", "type": "web", "path": str(tmp_path / "pages.jsonl")},
+        {"name": "repo", "type": "directory", "path": str(repo)},
+    ]}
+    out = tmp_path / "ingest"
+    assert opencoder(["ingest", "--output", str(out), "--params", json.dumps(params)]) == 0
+    docs = shards.read_documents(out / "00000.parquet")
+    assert sorted(docs["path"]) == ["analysis.ipynb", "https://a.org/1", "https://b.org/3", "https://c.org/x",
+                                    "https://docs.example.org/good.html"]
+    rejected = {(row["source"], row["reason"]): row for row in shards.read_parquet(out / "rejected.parquet").iter_rows(named=True)}
+    warc = tmp_path / "crawl.warc"
+    assert {key: row["path"] for key, row in rejected.items()} == {
+        ("site", "not_utf8"): "https://docs.example.org/latin.html",  # a page is named by its URL ...
+        ("site", "empty_page"): "https://docs.example.org/empty.html",
+        ("crawl", "corrupt_warc_record"): f"{warc}@{len(first)}",
+        ("crawl", "no_url"): f"{warc}@{len(first) + len(corrupt)}",
+        ("shards", "no_url"): f"{tmp_path / 'pages.jsonl'}#row1",
+        ("shards", "malformed_row"): f"{tmp_path / 'pages.jsonl'}:3",
+        ("repo", "broken_notebook"): "broken.ipynb",
+    }
+    assert rejected[("site", "not_utf8")]["detail"].startswith(f"{site / 'latin.html'}: ")  # ... its detail by its file
+    assert rejected[("site", "empty_page")]["detail"].startswith(f"{site / 'empty.html'}: ")
+    for key in (("crawl", "corrupt_warc_record"), ("crawl", "no_url"), ("shards", "no_url")):
+        assert rejected[key]["detail"].startswith(rejected[key]["path"] + ": "), key
+    assert rejected[("shards", "malformed_row")]["detail"].startswith(f"{tmp_path / 'pages.jsonl'}: line 3: not a JSON object")
+    assert "broken.ipynb: notebook is not JSON" in rejected[("repo", "broken_notebook")]["detail"]
+    assert "not valid utf-8 at byte" in rejected[("site", "not_utf8")]["detail"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from opencoder.cli import STAGES, main as opencoder
@@ -34,6 +35,7 @@ HELP = {
     ("dedup-explain",): {"--input"},
     ("transform",): {"--input", "--output"},
     ("filter",): {"--input", "--output"},
+    ("web-recall",): {"--input", "--output"},
     ("sample", "plan"): {"--output"},
     ("sample", "apply"): {"--input", "--output"},
     ("funnel",): {"--input", "--output"},
@@ -157,3 +159,22 @@ def test_argument_files_expand_in_place(tmp_path):
     assert listing != argument_file(tmp_path, "docs", ["c.parquet"])
     assert expand_argument_files(["--input", f"@{listing}", "--output", "o"]) == ["--input", "a b.parquet", "c.parquet", "--output", "o"]
     assert expand_argument_files(["@"]) == ["@"]
+
+
+def test_web_recall_errors_are_one_line_naming_the_input(tmp_path, documents):
+    files = tmp_path / "00000.parquet"
+    shards.write_parquet(documents([{"path": "a.py", "text": "x = 1\n"}]), files)  # no url: no web page
+    tokenizer = tmp_path / "tokenizer.json"
+    tokenizer.write_text("{}")
+    common = ["--tokenizer", str(tokenizer), "--output", str(tmp_path / "round1")]
+    assert_one_line(run("web-recall", "--input", str(files), "--round", "1", *common), "web-recall", files, "no web pages")
+    assert_one_line(run("web-recall", "--input", str(files), "--round", "2", *common), "web-recall", "needs --seeds")
+    assert_one_line(run("web-recall", "--input", str(files), "--round", "1", "--tokenizer", str(tmp_path / "none"),
+                        "--output", str(tmp_path / "round1")), "web-recall", tmp_path / "none")
+
+    pages = tmp_path / "00001.parquet"
+    shards.write_parquet(documents([{"path": "https://news.example/a", "text": "Rain today."}])
+                         .with_columns(url=pl.col("path"), domain=pl.lit("news.example")), pages)
+    assert_one_line(run("web-recall", "--input", str(files), str(pages), "--round", "1", *common),
+                    "web-recall", "web.seeds.positive_urls", "no URL of the 1 web pages")
+    assert not (tmp_path / "round1").exists()

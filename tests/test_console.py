@@ -63,11 +63,23 @@ def test_summary_lists_what_exists(tmp_path):
     (tmp_path / "pretrain" / "metrics.jsonl").write_text(
         "".join(json.dumps({"step": s, "loss": 9.0 - s}) + "\n" for s in (1, 2, 3)))
     shards.write_json({"pass@1": 0.125, "problems": 8}, tmp_path / "eval" / "humaneval" / "summary.json")
+    for k, (recalled, precision) in {2: (40, None), 1: (30, 0.9)}.items():
+        shards.write_json({"extra": {"pages_scored": 500, "pages_recalled": recalled, "domains_marked": 2,
+                                     "pages_added_by_url_patterns": 7, "held_out": {"precision": precision, "recall": 0.8}}},
+                          tmp_path / "web" / f"round{k}" / "stats.json")
     full = summary(tmp_path)
-    assert "1,234 tokens in 2 group(s)" in full
+    assert "1,234 tokens in 2 group(s)" in full and "web pages" not in full
+    rounds = [line for line in full.splitlines() if "web round" in line]
+    assert "web round 1" in rounds[0] and "web round 2" in rounds[1]
+    assert rounds[0].endswith("30/500 pages recalled, 2 domains marked, +7 seeds by URL pattern, precision 0.90 recall 0.80")
+    assert "precision n/a" in rounds[1]
     assert "final loss 6.0000 after 3 steps" in full
     assert "pass@1 0.125 (8 problems)" in full
     assert all(len(line) < 200 for line in full.splitlines())
+
+    shards.write_json({"extra": {"groups": {"code": {"documents": 5, "tokens": 900}, "web": {"documents": 2, "tokens": 100}}}},
+                      tmp_path / "tokens" / "stats.json")
+    assert "1,000 tokens in 2 group(s); web pages 100 (10.0%)" in summary(tmp_path)
 
     # the chat model: samples per SFT stage after decontamination, its loss, its pass@1
     shards.write_json({"in": 120, "kept": 117, "removed": 3}, tmp_path / "sft" / "stage1" / "clean.stats.json")

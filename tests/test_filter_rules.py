@@ -17,7 +17,8 @@ from opencoder.data.filter.signals import SIGNALS
 
 # Active rules per group in the release (opc_data_filtering, pipeline/code_filter_config.py).
 ACTIVE = {"others": 31, "data": 28, "shell": 28, "sql": 31, "python": 39, "cpp": 36, "c": 36, "csharp": 35,
-          "go": 35, "html": 28, "java": 35, "javascript": 36, "text_zh": 26, "text_en": 26}
+          "go": 35, "html": 28, "java": 35, "javascript": 36, "text_zh": 26, "text_en": 26,
+          "notebook": 31}  # converted Jupyter notebooks: the code rules
 
 
 # ------------------------------------------------------------------------- rule set as data ---

@@ -17,6 +17,9 @@ from opencoder.data import ingest
 
 from opencoder.core import shards
 from opencoder.core.documents import COLUMNS, document_id
+from opencoder.core import config
+
+NOTEBOOKS = config.load()["ingest"]["notebooks"]
 
 
 def read_all(out: Path) -> pl.DataFrame:
@@ -56,7 +59,7 @@ def test_directory_source_globs_ids_shards_and_determinism(tmp_path):
         "build/gen.py": "x = 1\n",
         "README.md": "# proj\n",
     })
-    params = {"shard_bytes": 1000, "sources": [{
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 1000, "sources": [{
         "name": "local", "type": "directory", "path": str(root),
         "include": ["**/*.py", "**/*.c", "*.md"], "exclude": ["build/**", "**/skip_*"],
     }]}
@@ -101,7 +104,7 @@ def git_repo(tmp_path) -> Path:
 @pytest.mark.parametrize("as_url", [False, True])
 def test_git_source_reads_the_committed_tree_with_repo_and_commit_time(tmp_path, git_repo, as_url):
     location = git_repo.as_uri() if as_url else str(git_repo)
-    params = {"shard_bytes": 10**6, "sources": [{"name": "gh", "type": "git", "path": location}]}
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{"name": "gh", "type": "git", "path": location}]}
     ingest.ingest(params, tmp_path / "out")
     docs = read_all(tmp_path / "out")
     assert docs["path"].to_list() == ["docs/guide.md", "later.go", "tool.py"]
@@ -129,7 +132,7 @@ def test_dataset_source_parquet_and_jsonl_like_the_stack_v2(tmp_path):
     data.mkdir()
     pl.DataFrame(stack_v2_rows()).write_parquet(data / "part-0.parquet")
     (data / "part-1.jsonl").write_text(json.dumps({**stack_v2_rows()[0], "path": "pkg/b.py"}) + "\n")
-    params = {"shard_bytes": 10**6, "sources": [{"name": "stack", "type": "dataset", "path": str(data)}]}
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{"name": "stack", "type": "dataset", "path": str(data)}]}
     ingest.ingest(params, tmp_path / "out")
     docs = read_all(tmp_path / "out")
     assert docs["path"].to_list() == ["pkg/a.py", "src/m.cpp", "pkg/b.py"]  # file order, then row order
@@ -144,7 +147,7 @@ def test_dataset_column_names_are_configurable(tmp_path):
     file = tmp_path / "v1.parquet"
     pl.DataFrame({"body": ["x = 1\n"], "max_stars_repo_path": ["x.py"], "max_stars_repo_name": ["a/b"],
                   "max_stars_count": [3]}).write_parquet(file)
-    params = {"shard_bytes": 10**6, "sources": [{
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{
         "name": "v1", "type": "dataset", "path": str(file),
         "columns": {"content": "body", "path": "max_stars_repo_path", "repo": "max_stars_repo_name",
                     "stars": "max_stars_count"},
@@ -155,7 +158,7 @@ def test_dataset_column_names_are_configurable(tmp_path):
 
 
 def test_python_env_source_needs_no_download(tmp_path):
-    params = {"shard_bytes": 10**6, "sources": [{
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{
         "name": "env", "type": "python_env",
         "include": ["stdlib/json/**", "site-packages/polars/__init__.py"], "exclude": ["**/__pycache__/**"],
     }]}
@@ -171,7 +174,7 @@ def test_python_env_source_needs_no_download(tmp_path):
 
 def test_cli_runs_standalone_with_params_json(tmp_path):
     root = write_tree(tmp_path / "p", {"a.py": "a = 1\n"})
-    params = {"shard_bytes": 1000, "sources": [{"name": "p", "type": "directory", "path": str(root)}]}
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 1000, "sources": [{"name": "p", "type": "directory", "path": str(root)}]}
     assert ingest.main(["--out", str(tmp_path / "out"), "--params", json.dumps(params)]) == 0
     assert read_all(tmp_path / "out")["path"].to_list() == ["a.py"]
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["stage"] == "ingest"
@@ -179,7 +182,7 @@ def test_cli_runs_standalone_with_params_json(tmp_path):
 
 def test_duplicate_source_names_are_a_config_error(tmp_path, capsys):
     src = {"name": "p", "type": "directory", "path": str(tmp_path)}
-    params = {"shard_bytes": 1000, "sources": [src, src]}
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 1000, "sources": [src, src]}
     assert opencoder(["ingest", "--output", str(tmp_path / "out"), "--params", json.dumps(params)]) == 1
     assert "source names must be unique" in capsys.readouterr().err
 
@@ -189,7 +192,7 @@ def test_symlinks_are_not_followed_and_each_is_named(tmp_path):
     (root / "link.py").symlink_to(root / "a.py")
     (root / "pkg_link").symlink_to(root / "pkg", target_is_directory=True)
     (root / "skipped.txt").symlink_to(root / "a.py")  # outside the include globs: not named
-    params = {"shard_bytes": 10**6, "sources": [{"name": "src", "type": "directory", "path": str(root),
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [{"name": "src", "type": "directory", "path": str(root),
                                                  "include": ["**/*.py", "pkg_link/**"]}]}
     stats = ingest.ingest(params, tmp_path / "out")
     assert read_all(tmp_path / "out")["path"].to_list() == ["a.py", "pkg/b.py"]
@@ -201,7 +204,7 @@ def test_symlinks_are_not_followed_and_each_is_named(tmp_path):
 def test_a_source_without_files_next_to_others_is_a_warning(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     root = write_tree(tmp_path / "src", {"a.py": "a = 1\n"})
-    params = {"shard_bytes": 10**6, "sources": [
+    params = {"notebooks": NOTEBOOKS, "shard_bytes": 10**6, "sources": [
         {"name": "good", "type": "directory", "path": str(root)},
         {"name": "typo", "type": "directory", "path": str(root), "include": ["**/*.pyy"]},
     ]}

@@ -35,7 +35,7 @@ PARAMS = {"max_file_bytes": 8_000_000, "keep_doc_types": ["code", "data", "text"
         ("paper.tex", ("tex", "text")),
         ("table.csv", ("csv", "excluded")),
         ("icon.svg", ("svg", "excluded")),
-        ("nb.ipynb", ("jupyter-notebook", "excluded")),
+        ("nb.ipynb", ("jupyter-notebook", "code")),  # ingest converts notebooks (opencoder.data.notebooks)
         ("robots.txt", ("robots-exclusion-rules", "excluded")),
         ("photo.png", ("unknown", "unknown")),
         ("noextension", ("unknown", "unknown")),

@@ -26,7 +26,7 @@ from opencoder.training.metrics import read as read_metrics
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = ["funnel_stages", "funnel_languages", "filter_rules", "dedup_clusters", "tokens", "training",
-           "throughput", "eval"]
+           "throughput", "eval", "web_recall"]  # the smoke build has web pages: web_recall too
 
 
 def _docs(spec: dict[str, int]) -> pl.DataFrame:
@@ -55,6 +55,11 @@ def stats_dir(tmp_path):
                        "tokens_per_s": 1000.0 + step, "mfu": None, "grad_norm": 1.0})
         log.publish(tmp_path / stage / "metrics.jsonl")
     shards.write_json({"pass@1": 0.0366, "problems": 164}, tmp_path / "eval" / "humaneval" / "summary.json")
+    for k in (1, 2):
+        shards.write_json({"extra": {"round": k, "pages_scored": 900, "pages_recalled": 300 + 50 * k, "domains_marked": k,
+                                     "pages_added_by_url_patterns": 40 // k, "seeds": {"positives": 40 + 40 * (k - 1)},
+                                     "held_out": {"precision": 0.9, "recall": None if k == 2 else 0.7}}},
+                          tmp_path / "web" / f"round{k}" / "stats.json")
     return tmp_path
 
 
@@ -63,6 +68,7 @@ INPUTS = {
     "filter-rules": ["filter/00000.stats.json"], "dedup-clusters": ["fuzzy/removed.parquet"],
     "tokens": ["tokens/stats.json"], "training": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"],
     "throughput": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"], "eval": ["eval/humaneval/summary.json"],
+    "web-recall": ["web/round2/stats.json", "web/round1/stats.json"],
 }
 
 

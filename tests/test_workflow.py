@@ -5,49 +5,21 @@ setting reruns evaluation only; a model change retrains."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
 from opencoder.core import shards
+from smoke_workflow import dry_run, planned_jobs
 
-REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = {"ingest", "preprocess", "exact_hashes", "exact_dedup_plan", "exact_dedup",
             "fuzzy_signatures", "fuzzy_buckets", "fuzzy_clusters", "fuzzy_dedup", "transform"}
-DOWNSTREAM = {"filter", "sample_plan", "sample", "corpus", "tokenizer", "tokens_shard", "tokens"}
-
-
-def dry_run(build, tmp_path: Path, *targets: str, extra: dict | None = None) -> str:
-    """Plan `targets` of the shared smoke build (with `extra` config on top); return Snakemake's output.
-    A dry run changes nothing, so the shared build stays as it was for the other tests."""
-    files = list(build.configfiles)
-    if extra:
-        files.append(tmp_path / "extra.yaml")
-        files[-1].write_text(yaml.safe_dump(extra))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", *targets, "-s", str(REPO / "Snakefile"), "-d", str(REPO), "-c2",
-         "--configfile", *map(str, files)],
-        capture_output=True, text=True, check=False,  # the caller asserts on the output
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    """Rule → job count from the 'Job stats' table of a dry run (empty when nothing is to be done)."""
-    table = dry_run_output.split("Job stats:", 1)[1] if "Job stats:" in dry_run_output else ""
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table.split("total", 1)[0], re.MULTILINE)}
+DOWNSTREAM = {"filter", "sample_plan", "sample", "corpus", "tokenizer", "tokens_shard", "tokens", "web_round", "tokens_web"}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # the first user of the shared smoke build waits for it
 def test_data_workflow_builds_corpus_tokenizer_tokens_and_reruns_only_what_changed(smoke_build, tmp_path):
     out = smoke_build.out
-    assert len(list((out / "ingest").glob("0*.parquet"))) == 4  # config/smoke.yaml: ~5.8 MB of stdlib, 4 shards
+    assert len(list((out / "ingest").glob("0*.parquet"))) == 4  # config/smoke.yaml: ~7 MB of stdlib and web pages, 4 shards
     funnel = shards.read_json(out / "corpus" / "funnel.json")
     assert [s["stage"] for s in funnel["stages"]] == ["ingest", "preprocess", "exact_dedup", "fuzzy_dedup", "transform", "filter", "sample"]
     assert funnel["missing"] == [] and funnel["checks"] == []  # every stage reported, and the numbers add up
@@ -56,7 +28,8 @@ def test_data_workflow_builds_corpus_tokenizer_tokens_and_reruns_only_what_chang
 
     blend = shards.read_json(out / "tokens" / "blend.json")
     tokens_stats = shards.read_json(out / "tokens" / "stats.json")
-    assert tokens_stats["in"]["documents"] == corpus["documents"]
+    web = shards.read_json(out / "tokens" / "shards" / "web" / "stats.json")  # the last web-recall round's pages
+    assert tokens_stats["in"]["documents"] == corpus["documents"] + web["in"]["documents"]
     assert sum(g["documents"] for g in blend["groups"].values()) == tokens_stats["out"]["documents"] > 0
     assert blend["vocab_size"] == 2048 and (out / "tokens" / blend["tokenizer"] / "tokenizer.json").exists()
     for _, prefix in blend["blend"]:

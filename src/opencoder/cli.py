@@ -25,6 +25,7 @@ STAGES = {
     "dedup-explain": "opencoder.data.dedup.fuzzy.explain",
     "transform": "opencoder.data.transform",
     "filter": "opencoder.data.filter.cli",
+    "web-recall": "opencoder.data.web.cli",
     "sample": "opencoder.data.sample",
     "funnel": "opencoder.data.funnel",
     "tokenizer": "opencoder.tokenization.tokenizer",

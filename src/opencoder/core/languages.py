@@ -12,6 +12,7 @@ import functools
 from importlib import resources
 
 UNKNOWN = ("unknown", "unknown")
+WEB_PAGE = ("web", "text")  # a web page's extracted text, whatever its URL ends in
 
 
 @functools.cache
@@ -38,6 +39,11 @@ def classify(path: str) -> tuple[str, str]:
             return extensions[lowered[dot:]]
         dot = lowered.find(".", dot + 1)
     return UNKNOWN
+
+
+def classify_document(path: str, url: str | None) -> tuple[str, str]:
+    """(language, doc_type) of a document: WEB_PAGE for a web page (it has a URL), else by its path."""
+    return WEB_PAGE if url else classify(path)
 
 
 def languages() -> list[str]:

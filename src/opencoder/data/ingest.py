@@ -10,6 +10,15 @@ Sources (config `ingest.sources`, each with a unique `name`):
   time are recorded on every document.
 * `dataset` — parquet / JSONL(.gz) files laid out like The Stack v2 (`content`, `path`, `repo_name`,
   `star_events_count`, `committer_date`; rename with `columns`).
+* `web` — web pages (paper 2): parquet / JSONL(.gz) shards with `url` and `text` (FineWeb, the released
+  `fineweb-code-corpus`; rename with `columns`), `.warc` / `.warc.gz` files, and `.html` / `.htm`
+  files whose URL is `url_prefix` + their path under `path`; HTML text is extracted
+  (`opencoder.data.web.pages`). With `text_pages`, any other file is plain text cut into pages
+  (records split at `separator` lines, packed to about `page_chars` characters; page n's URL is
+  `url_prefix` + path + `/n`). A page's `path` is its URL; `url` and `domain` are filled. A page
+  without a URL is `no_url`, one without text `empty_page`, HTML not decodable in its charset
+  `not_utf8`, a WARC record that cannot be parsed `corrupt_warc_record` (path `<file>@<offset>`;
+  reading resumes at the next record).
 
 `include` / `exclude` globs (`*` within a path component, `**` across them) select paths as recorded.
 Files are read in (source name, path) order and packed into shards of about `shard_bytes`, so the
@@ -23,6 +32,9 @@ file's other rows are kept). These never reach a shard; they are counted in `sta
 (`dropped`) and listed by source and path in `rejected.parquet`, and each is logged. A source that
 yields no file at all is logged as a warning and listed in the stats (`extra.empty_sources`).
 Language and doc_type are filled from the linguist table for the stats; preprocess applies them.
+
+Jupyter notebooks (`.ipynb`) are converted into one structured document each (`opencoder.data.notebooks`,
+settings `notebooks`); one that cannot be read is rejected as `broken_notebook`, with the reason.
 """
 
 from __future__ import annotations
@@ -49,9 +61,11 @@ from opencoder.core import shards
 from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.errors import InputError
-from opencoder.core.documents import SCHEMA, document_id
-from opencoder.core.languages import classify
+from opencoder.core.documents import SCHEMA, document_id, domain_of
+from opencoder.core.languages import classify_document
 from opencoder.core.stats import stage_stats
+from opencoder.data import notebooks
+from opencoder.data.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +88,7 @@ class Raw:
     commit_time: datetime | None = None
     error: str | None = None  # set when the file could not be read at all
     reason: str = "unreadable"  # the drop reason when `error` is set
+    url: str | None = None  # web pages
 
 
 @dataclass
@@ -362,7 +377,65 @@ def _timestamp(value, where: str) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-SOURCES = {"python_env": _python_env, "directory": _directory, "git": _git_source, "dataset": _dataset}
+def _web(spec: dict) -> Iterator[Raw]:
+    """Pages of text shards, WARC files and HTML files under `path`, in file order."""
+    root = _existing(spec)
+    columns = {"url": "url", "text": "text", **spec.get("columns", {})}
+    include, exclude = spec.get("include", ["**/*"]), spec.get("exclude", [])
+    links: list[str] = []
+    rels = [""] if root.is_file() else sorted(r for r in _walk(root, "", include, links) if selected(r, include, exclude))
+    for rel in links:
+        if selected(rel, include, exclude) or (rel.endswith("/") and selected(rel, ["**"], exclude)):
+            yield Raw(path=str(root / rel), data=None, reason="symlink", error="a symbolic link; not followed")
+    for rel in rels:
+        file = root / rel if rel else root
+        name = file.name.lower()
+        if name.endswith((".parquet", ".jsonl", ".jsonl.gz")):
+            yield from _web_rows(file, columns)
+        elif name.endswith((".warc", ".warc.gz")):
+            yield from (_page_raw(page) for page in pages.warc_pages(file))
+        elif name.endswith((".html", ".htm")):
+            base, rel_path = (root, rel) if rel else (root.parent, file.name)
+            yield from map(_page_raw, pages.html_files(base, spec.get("url_prefix"), [rel_path]))
+        elif "text_pages" in spec:
+            base, rel_path = (root, rel) if rel else (root.parent, file.name)
+            cut = spec["text_pages"]
+            yield from map(_page_raw, pages.text_pages(base, spec.get("url_prefix"), [rel_path],
+                                                       cut.get("separator"), cut.get("page_chars", 0)))
+
+
+def _page_raw(page: pages.Page) -> Raw:
+    return Raw(path=page.url or page.where, data=page.text, url=page.url, error=page.detail,
+               reason=page.reason or "unreadable")
+
+
+def _web_rows(file: Path, columns: dict) -> Iterator[Raw]:
+    try:
+        names, rows = _read_rows(file)
+        missing = [columns[k] for k in ("url", "text") if columns[k] not in names]
+        only_bad = isinstance(rows, list) and rows and all(isinstance(r, BadRow) for r in rows)
+        if missing and not only_bad:  # a file of bad lines only: each is named below
+            raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
+    except Exception as exc:  # a damaged file must not take the good files down with it
+        detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
+        yield Raw(path=str(file), data=None, error=f"unreadable web shard: {detail}")
+        return
+    for number, row in enumerate(rows):
+        if isinstance(row, BadRow):
+            yield Raw(path=row.where, data=None, reason="malformed_row", error=row.problem)
+            continue
+        url, text, where = row.get(columns["url"]), row.get(columns["text"]), f"{file}#row{number}"
+        if not isinstance(url, str) or not url.strip():
+            yield Raw(path=where, data=None, reason="no_url", error=f"{where}: page without a URL")
+        elif not isinstance(text, str):
+            yield Raw(path=url, data=None, url=url, error=f"{where}: text is {type(text).__name__}, not a string")
+        elif not text.strip():
+            yield Raw(path=url, data=None, url=url, reason="empty_page", error=f"{where}: empty page")
+        else:
+            yield Raw(path=url, data=text, url=url)
+
+
+SOURCES = {"python_env": _python_env, "directory": _directory, "git": _git_source, "dataset": _dataset, "web": _web}
 
 
 # ----------------------------------------------------------------- decode ---
@@ -417,12 +490,17 @@ def ingest(params: dict, out: Path) -> dict:
         for spec in sorted(params["sources"], key=lambda s: s["name"]):
             source = spec["name"]
             for raw in tqdm(SOURCES[spec["type"]](spec), desc=f"ingest {source}", unit=" files", mininterval=5):
-                language, doc_type = classify(raw.path)
+                language, doc_type = classify_document(raw.path, raw.url)
                 found[source] += 1
                 if raw.error:
                     text, reason, detail = None, raw.reason, raw.error
                 else:
                     text, reason, detail = decode(raw.data)
+                if text is not None and language == notebooks.LANGUAGE:
+                    try:
+                        text, _ = notebooks.convert(text, raw.path, params["notebooks"]["max_output_chars"])
+                    except notebooks.NotebookError as exc:
+                        text, reason, detail = None, "broken_notebook", str(exc)
                 if text is None:
                     size = len(raw.data) if isinstance(raw.data, bytes) else len((raw.data or "").encode())
                     log.warning("%s: %s: dropped (%s: %s)", source, raw.path, reason, detail)
@@ -434,6 +512,7 @@ def ingest(params: dict, out: Path) -> dict:
                     "id": document_id(source, raw.repo, raw.path), "text": text, "path": raw.path,
                     "language": language, "doc_type": doc_type, "repo": raw.repo,
                     "stars": raw.stars, "commit_time": raw.commit_time, "source": source, "bytes": size,
+                    "url": raw.url, "domain": domain_of(raw.url),
                 })
                 kept.append((language, size))
         writer.flush()

@@ -1,11 +1,12 @@
 """Preprocess (paper 1.2): give each file its language and doc_type, drop what is not worth keeping.
 
 Language and doc_type come from the path through the linguist-derived table (`opencoder.core.languages`),
-always re-derived here so that shards from anywhere get the paper's mapping. Drop reasons, in order:
+always re-derived here so that shards from anywhere get the paper's mapping; a web page (it has a `url`)
+is language `web`, doc_type `text`. Drop reasons, in order:
 
 * `empty`     — no content, or only whitespace (logged with the file's path)
 * `too_large` — over `max_file_bytes` (the paper's 8 MB; logged with the file's path)
-* `excluded`  — a type the paper hard-excludes (CSV, SVG, raw notebooks, pickles, keys, …)
+* `excluded`  — a type the paper hard-excludes (CSV, SVG, pickles, keys, …)
 * `unknown`   — a name or extension the table does not know
 * `doc_type`  — a doc_type not in `keep_doc_types`
 
@@ -25,7 +26,7 @@ import logging
 import polars as pl
 
 from opencoder.core import stage_cli as shard_stage
-from opencoder.core.languages import classify
+from opencoder.core.languages import classify_document
 from opencoder.core.stats import stage_stats
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def preprocess(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict, pl
     if bom.any():  # a leading byte-order mark is no part of the text (`ast.parse` refuses it)
         docs = docs.with_columns(text=pl.col("text").str.strip_prefix(BOM)).with_columns(
             bytes=pl.when(bom).then(pl.col("text").str.len_bytes().cast(pl.Int64)).otherwise(pl.col("bytes")))
-    table = [classify(path) for path in docs["path"]]
+    table = [classify_document(path, url) for path, url in zip(docs["path"], docs["url"])]
     docs = docs.with_columns(
         language=pl.Series([lang for lang, _ in table], dtype=pl.String()),
         doc_type=pl.Series([doc_type for _, doc_type in table], dtype=pl.String()),

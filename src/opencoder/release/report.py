@@ -5,7 +5,7 @@
 Each figure is its own workflow target (rules/report.smk), so a changed stage redraws only the
 figures it feeds; `snakemake --report report.html` embeds them with the captions in `report/`.
 Figures: the data funnel per stage and per language, filter rule hits, fuzzy-dedup cluster sizes,
-tokens per blend group, loss and learning rate of pretraining and annealing, training throughput
+tokens per blend group, the web-recall rounds, loss and learning rate of pretraining and annealing, training throughput
 and the evaluation table. Drawn with matplotlib's Agg backend (no display needed); PNGs carry no
 timestamp, so an unchanged input gives the same bytes.
 """
@@ -112,6 +112,25 @@ def token_groups(stats: dict):
     return fig
 
 
+def web_recall(reports: Sequence[dict]):
+    """Each web-recall round's report (`web/round<k>/stats.json`, `extra`): pages recalled, seeds and the
+    pages URL patterns added to them; the classifier's held-out precision and recall."""
+    rounds = [f"round {r['round']}" for r in reports]
+    fig, (pages, quality) = plt.subplots(1, 2, figsize=(12, 4.5))
+    _bars(pages, rounds, {
+        "pages recalled": [r["pages_recalled"] for r in reports],
+        "seed positives": [r["seeds"]["positives"] for r in reports],
+        "added by URL patterns": [r["pages_added_by_url_patterns"] for r in reports],
+    })
+    scored = max((r["pages_scored"] for r in reports), default=0)
+    pages.set_title(f"pages per round ({scored:,} scored), domains marked: "
+                    + ", ".join(str(r["domains_marked"]) for r in reports))
+    _bars(quality, rounds, {key: [r["held_out"][key] or 0.0 for r in reports] for key in ("precision", "recall")})
+    quality.set_ylim(0, 1.05)
+    quality.set_title("classifier on the held-out seeds")
+    return fig
+
+
 def _runs(metrics: Sequence[list[dict]]) -> list[tuple[str, list[dict]]]:
     """Stages in order, steps renumbered so annealing continues where pretraining ended."""
     out, offset = [], 0
@@ -177,6 +196,7 @@ FIGURES: dict[str, Callable[[list[Path]], object]] = {
     "training": lambda paths: training_curves(_metrics(paths)),
     "throughput": lambda paths: throughput(_metrics(paths)),
     "eval": lambda paths: eval_table({Path(p).parent.name: shards.read_json(p) for p in paths}),
+    "web-recall": lambda paths: web_recall(sorted((shards.read_json(p)["extra"] for p in paths), key=lambda r: r["round"])),
 }
 
 

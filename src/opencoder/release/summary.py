@@ -2,9 +2,11 @@
 
 The workflow prints it when a build succeeds. It reads only the stats files the stages wrote, so it
 works on a partial build (one target) and lists just what exists: the corpus (documents, bytes),
-the tokenizer, the token datasets, the final pretrain and anneal loss (or the imported base model),
-pass@k per benchmark, the model folder, per SFT stage the samples left after decontamination and
-the final loss, the chat model's pass@k, its folder, the report figures and the publish receipt.
+each web-recall round (pages recalled, domains marked, pages added by URL patterns, the classifier's
+held-out precision and recall), the tokenizer, the token datasets (with the web pages' share), the
+final pretrain and anneal loss (or the imported base model), pass@k per benchmark, the model folder,
+per SFT stage the samples left after decontamination and the final loss, the chat model's pass@k,
+its folder, the report figures and the publish receipt.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
             out, first = stages[-1]["out"], stages[0]["out"]
             yield ("corpus", root / "corpus", f"{out['documents']:,} documents, {_size(out['bytes'])} "
                    f"(of {first['documents']:,} documents, {_size(first['bytes'])} ingested)")
+    yield from web_rounds(root)
     tokenizer = root / "tokenizer" / "tokenizer.json"
     if tokenizer.exists():
         stats = read_json(root / "tokenizer" / "stats.json") if (root / "tokenizer" / "stats.json").exists() else {}
@@ -65,7 +68,9 @@ def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
     if tokens.exists():
         groups = read_json(tokens).get("extra", {}).get("groups", {})
         total = sum(g["tokens"] for g in groups.values())
-        yield ("tokens", tokens.parent, f"{total:,} tokens in {len(groups)} group(s)")
+        web = groups.get("web", {}).get("tokens", 0)
+        share = f"; web pages {web:,} ({web / total:.1%})" if web and total else ""
+        yield ("tokens", tokens.parent, f"{total:,} tokens in {len(groups)} group(s){share}")
     for stage in ("pretrain", "anneal"):
         yield from _training(stage, root / stage)
     imported = root / "import" / "stats.json"
@@ -96,6 +101,23 @@ def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
     receipt = root / "publish" / "receipt.json"
     if receipt.exists():
         yield ("publish", receipt, "dry run: nothing uploaded" if read_json(receipt).get("dry_run") else "uploaded")
+
+
+def _share(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def web_rounds(root: Path) -> Iterator[tuple[str, Path, str]]:
+    """One line per web-recall round (its report in `web/round<k>/stats.json`), in round order."""
+    found = [(int(p.parent.name.removeprefix("round")), p) for p in (root / "web").glob("round*/stats.json")
+             if p.parent.name.removeprefix("round").isdigit()]
+    for k, path in sorted(found):
+        report = read_json(path).get("extra", {})
+        held = report.get("held_out", {})
+        yield (f"web round {k}", path.parent,
+               f"{report.get('pages_recalled', 0):,}/{report.get('pages_scored', 0):,} pages recalled, "
+               f"{report.get('domains_marked', 0)} domains marked, +{report.get('pages_added_by_url_patterns', 0)} "
+               f"seeds by URL pattern, precision {_share(held.get('precision'))} recall {_share(held.get('recall'))}")
 
 
 def summary(root: str | Path) -> str:

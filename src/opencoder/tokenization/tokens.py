@@ -1,7 +1,8 @@
 """Tokens stage: encode the corpus into megatron-core indexed datasets, one per group, plus a blend.
 
 A group (config `tokens.groups`) selects documents by `doc_types` and/or `languages` and has a
-blend weight; a document goes to the first group (in config order) that selects it, and documents
+blend weight; a document goes to the first group that selects it (groups with `languages` first, then
+config order), and documents
 no group selects are counted as dropped (`no_group`). Each group becomes `<group>.bin`/`<group>.idx`
 (`IndexedDatasetBuilder`; uint16 tokens when the vocabulary fits, else int32, as megatron's
 GPTDataset expects) with the end-of-document token after every document.
@@ -97,9 +98,12 @@ def encode_documents(documents, tokenizer, prefix: str | Path, *, eod_id: int | 
 
 
 def assign_groups(df: pl.DataFrame, groups: Mapping[str, Mapping]) -> pl.Series:
-    """Group name per document: the first group (config order) selecting it, else null."""
+    """Group name per document: the first group selecting it, else null. Groups naming `languages` come
+    first (the more specific choice), then config order: the order of a JSON mapping is not kept everywhere
+    (`--params` sorts keys), so a `web` language group must win over a `text` doc_type group by rule."""
     assigned = pl.lit(None, dtype=pl.String)
-    for name, spec in reversed(list(groups.items())):
+    ordered = sorted(groups.items(), key=lambda item: "languages" not in item[1])  # stable: config order within
+    for name, spec in reversed(ordered):
         cond = pl.lit(True)
         if "doc_types" in spec:
             cond &= pl.col("doc_type").is_in(list(spec["doc_types"]))
@@ -126,15 +130,16 @@ def write_blend(out_dir: Path, blend: Sequence[tuple[float, str]], groups: Mappi
 
 
 def write_group_blend(out_dir: Path, groups: Mapping[str, Mapping], counts: Mapping[str, Mapping], ids: Mapping,
-                      tokenizer_dir: Path, level: int = logging.WARNING) -> dict:
-    """blend.json of a folder of group datasets; empty groups are left out of the blend (logged at `level`)."""
+                      tokenizer_dir: Path, level: int = logging.WARNING, allow_empty: bool = False) -> dict:
+    """blend.json of a folder of group datasets; empty groups are left out of the blend (logged at `level`);
+    a blend with no group at all is an error unless `allow_empty` (one shard's folder)."""
     blend = []
     for name, spec in groups.items():
         if counts[name]["documents"]:
             blend.append((spec["weight"], name))
         else:
             log.log(level, "%s: group %r has no documents and is left out of the blend", out_dir, name)
-    if not blend:
+    if not blend and not allow_empty:
         raise ValueError(f"{out_dir}: no group has any documents; nothing to blend")
     return write_blend(out_dir, blend, {name: dict(counts[name]) for name in groups}, ids, tokenizer_dir)
 
@@ -154,8 +159,9 @@ def encode(input_paths: Sequence[str | Path], tokenizer_dir: str | Path, out_dir
     kept = df.filter(pl.col("group").is_not_null())
     stats = stage_stats("tokens", df, kept, dropped={"no_group": df.filter(pl.col("group").is_null())}, extra={"groups": counts})
     shards.write_json(stats, out_dir / "stats.json")
-    # one shard may well lack a group; only the merged blend warns about it
-    write_group_blend(out_dir, groups, counts, ids, Path(tokenizer_dir), level=logging.INFO)
+    # one shard may well lack a group, or every document (a shard of web pages, which enter through web
+    # recall); only the merged blend warns about it
+    write_group_blend(out_dir, groups, counts, ids, Path(tokenizer_dir), level=logging.INFO, allow_empty=True)
     return stats
 
 

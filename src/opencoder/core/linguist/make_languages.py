@@ -12,7 +12,8 @@ published in full, so these follow its description in section 1.2):
 * doc_type: linguist `programming` and `markup` → `code` (HTML, CSS, templates are code in the paper),
   `data` → `data`, `prose` → `text`; typesetting markup (TeX, BibTeX, roff) → `text`; SQL → `code`
   (linguist files it under data, but SQL is one of the paper's code languages).
-* EXCLUDED types (CSV, SVG, raw notebooks, pickles, meshes, checksums, subtitles, CAD boards, keys, ...)
+* Jupyter notebooks are `code`: ingest converts each into a structured document (opencoder.data.notebooks).
+* EXCLUDED types (CSV, SVG, pickles, meshes, checksums, subtitles, CAD boards, keys, ...)
   get doc_type `excluded` and are dropped by preprocess, as the paper's hard-exclude list does.
 * An extension claimed by several languages goes to PREFERRED if listed there, else to the language
   whose primary (first) extension it is, then to the lowest position in a language's list, then by name.
@@ -34,7 +35,7 @@ EXCLUDED = {
     "2-Dimensional Array", "Adobe Font Metrics", "Altium Designer", "C-ObjDump", "COLLADA", "CSV",
     "Checksums", "CoNLL-U", "Cpp-ObjDump", "Cue Sheet", "D-ObjDump", "DirectX 3D File", "Eagle",
     "FIGlet Font", "Formatted", "G-code", "Gerber Image", "Git Revision List", "Glyph Bitmap Distribution Format",
-    "Go Checksums", "IRC log", "Jest Snapshot", "Jupyter Notebook", "KiCad Layout", "KiCad Legacy Layout",
+    "Go Checksums", "IRC log", "Jest Snapshot", "KiCad Layout", "KiCad Legacy Layout",
     "KiCad Schematic", "LTspice Symbol", "M3U", "ObjDump", "Pickle", "Public Key", "Raw token data",
     "Robots Exclusion Rules", "STL", "SVG", "Simple File Verification", "Spline Font Database", "SubRip Text",
     "Survex data", "TSPLIB data", "TSV", "TextGrid", "Unity3D Asset", "Wavefront Material", "Wavefront Object",

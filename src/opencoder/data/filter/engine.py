@@ -25,6 +25,7 @@ from tqdm import tqdm
 from opencoder.data.filter import parsing, signals
 from opencoder.core.draw import uniform
 from opencoder.data.filter.rules import group_expr, load_groups
+from opencoder.data.filter.text_recall import TextRecall
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ DECISIONS = {
     "fired": pl.List(pl.String()),  # rules whose condition held (probabilistic ones whatever the draw)
     "dropped_by": pl.List(pl.String()),  # rules that dropped it (fired, and the draw said drop)
     "kept": pl.Boolean(),
+    "code_score": pl.Float64(),  # text files: the code-related classifier's score (text_recall), else null
 }
 
 def chunks(docs: pl.DataFrame, chunk_bytes: int) -> Iterator[pl.DataFrame]:
@@ -75,6 +77,7 @@ class Engine:
     def __init__(self, params: Mapping, threads: int = 1):
         self.params = params
         self.groups = load_groups(params)
+        self.recall = TextRecall(params["text_recall"])
         self.seed = int(params["seed"])
         self.threads = max(1, int(threads))
         self.rule_ids = sorted({r for rules in self.groups.values() for r, rule in rules.items() if rule.enabled})
@@ -101,12 +104,17 @@ class Engine:
         values = judged.select(r for r in self.rule_ids if r in judged.columns) if parts else pl.DataFrame()
         listed = {"fired": judged["fired"], "dropped_by": judged["dropped_by"]} if parts else {}
         error_list = pl.when(errors.is_not_null()).then(pl.lit([SIGNAL_ERROR]))
+        recall_drop, code_score = self.recall.judge(frame)
+        recall_list = pl.when(recall_drop).then(pl.lit([TextRecall.RULE])).otherwise(pl.lit([], pl.List(pl.String())))
         decisions = frame.select("id", "path", "language", "group", "text_language", "bytes", "error").with_columns(
             **listed
         ).with_columns(
-            fired=error_list.otherwise(pl.col("fired")),
-            dropped_by=error_list.otherwise(pl.col("dropped_by")),
+            fired=error_list.otherwise(pl.col("fired").list.concat(recall_list)),
+            dropped_by=error_list.otherwise(pl.col("dropped_by").list.concat(recall_list)),
+            code_score=code_score,
         ).with_columns(kept=pl.col("dropped_by").list.len() == 0)
+        if self.recall.enabled:
+            values = values.with_columns(**{TextRecall.RULE: code_score})
         self.seconds["columns"] += time.perf_counter() - start
         return decisions.select([pl.col(c).cast(t) for c, t in DECISIONS.items()]), values
 
