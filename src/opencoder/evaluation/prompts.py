@@ -151,6 +151,9 @@ def function_body(code: str, name: str, language: str) -> str | None:
             return None
         body = code[opening + 1 : end]
         body = body[1:] if body.startswith("\n") else body
+        last = body.rfind("\n") + 1
+        if not body[last:].strip():  # the closing brace's own indentation
+            body = body[:last]
         return body if body.endswith("\n") else body + "\n"
     return None
 
