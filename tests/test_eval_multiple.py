@@ -286,3 +286,31 @@ def test_network_and_writes_outside_tmp_fail(sandbox):
         thread.join(5)
         server.close()
     assert len(accepted) == 1
+
+
+def test_model_evaluation_runs_a_multiple_benchmark(tmp_path):
+    import torch
+    from tiny_llama import build_tiny_llama
+
+    model = build_tiny_llama(tmp_path / "hf_export")
+    params = config.load("config/smoke.yaml")["eval"]
+    params.update(benchmarks=[{"name": "multiple_js", "path": str(write_fixture(tmp_path, "js"))},
+                              {"name": "multiple_sh"}],
+                  max_new_tokens=8, batch_size=2, device="cpu")
+    before = torch.get_num_threads()
+    try:
+        assert eval_main(["--input", str(model), "--output", str(tmp_path / "eval"), "--threads", "1",
+                          "--params", json.dumps(params)]) == 0
+    finally:
+        torch.set_num_threads(before)
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "multiple_js" / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in rows] == ["HumanEval_53_add", "HumanEval_42_incr_list"]
+    assert all(r["result"] != "unavailable" for r in rows)  # a random model's body: judged (and failed)
+    summary = json.loads((tmp_path / "eval" / "multiple_js" / "summary.json").read_text())
+    assert summary["prompt_format"] == "base" and summary["decoding"]["stop"] == FIXTURES["js"]["stop"]
+    assert summary["environment"]["toolchain"]["versions"]["node"].startswith("v")
+    assert "not applicable" in summary["references"]["gate"] and summary["pass@1"] == sum(r["passed"] for r in rows) / 2
+    stats = json.loads((tmp_path / "eval" / "multiple_js" / "stats.json").read_text())
+    assert stats["in"]["documents"] == 2
+    skipped = json.loads((tmp_path / "eval" / "multiple_sh" / "summary.json").read_text())
+    assert skipped["skipped"].startswith("multiple_sh: skipped, no data")
