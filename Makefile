@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import megatron.core.datasets.helpers_cpp"
 	touch $@
 
-# System packages the tests and the sandboxed evaluation need (Debian).
-SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium python3.11-doc fortunes
+# System packages the tests and the sandboxed evaluation need (Debian); the second line: the
+# toolchains of MultiPL-E's languages (config eval.languages), each in its own sandbox.
+SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium python3.11-doc fortunes \
+  g++ openjdk-17-jdk-headless libjavatuples-java mono-mcs nodejs node-typescript php-cli
 $(SYSTAMP): $(STAMP)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

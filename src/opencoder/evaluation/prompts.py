@@ -14,6 +14,13 @@ Base formats:
 Instruct formats (EvalPlus's chat prompt, `evalplus/provider/utility.py`): the user asks for a
 self-contained script solving the problem in a markdown code block; the reply is the code block,
 of which the code is extracted (`extract_code`).
+
+MultiPL-E (Cassano et al. 2023): the base prompt is the record's own prompt (a commented function
+signature, continued by the body; the tests close the function). The instruct prompt is EvalPlus's
+request with the language named (`instruct_messages(text, language)`); the program is then the
+prompt + the body of the reply's function of that name (`function_body`) + the tests, so the tests
+run against the reply's function under the prompt's own signature (code the reply writes outside
+that function, such as a helper function, is not kept).
 """
 
 from __future__ import annotations
@@ -48,30 +55,107 @@ def mbpp_0shot(text: str, first_test: str) -> str:
     return f'"""\n{text.strip()}\n{first_test}\n"""\n'
 
 
-def instruct_messages(problem_text: str) -> list[dict[str, str]]:
+# MultiPL-E's language codes: (the name a request uses, the markdown fence's tag)
+LANGUAGES = {
+    "python": ("Python", "python"), "cpp": ("C++", "cpp"), "java": ("Java", "java"), "cs": ("C#", "csharp"),
+    "ts": ("TypeScript", "typescript"), "js": ("JavaScript", "javascript"), "php": ("PHP", "php"),
+    "sh": ("Bash", "bash"),
+}
+
+
+def instruct_messages(problem_text: str, language: str = "python") -> list[dict[str, str]]:
     """Chat messages for an instruct model: the user turn and the start of the assistant's reply
-    (EvalPlus's format; a chat template renders them, the reply is continued)."""
+    (EvalPlus's format, with the language named; a chat template renders them, the reply is continued)."""
+    request, reply = INSTRUCT_REQUEST, INSTRUCT_REPLY
+    if language != "python":
+        name = LANGUAGES[language][0]
+        request, reply = request.replace("Python", name), reply.replace("Python", name)
     return [
-        {"role": "user", "content": f"{INSTRUCT_REQUEST}\n```\n{problem_text.strip()}\n```"},
-        {"role": "assistant", "content": f"{INSTRUCT_REPLY}\n```python\n"},
+        {"role": "user", "content": f"{request}\n```\n{problem_text.strip()}\n```"},
+        {"role": "assistant", "content": f"{reply}\n```{LANGUAGES[language][1]}\n"},
     ]
 
 
-_FENCE = re.compile(r"```[A-Za-z0-9_+-]*\n(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[A-Za-z0-9_+#-]*\n(.*?)(?:```|\Z)", re.S)
 
 
-def extract_code(reply: str) -> str:
+def extract_code(reply: str, language: str = "python", name: str | None = None) -> str:
     """The code of an instruct model's reply: a reply continued after the prefilled opening fence
-    is code up to the closing fence; otherwise the longest fenced block, else the whole reply."""
+    is code up to the closing fence (Python: if it parses; another language: if it defines `name`);
+    otherwise the longest fenced block (defining `name`, if one does), else the whole reply."""
     head = reply.split("```", 1)[0]
+    blocks = _FENCE.findall(reply)
+    if language != "python":
+        defining = [c for c in [head, *blocks] if c.strip() and name and function_body(c, name, language) is not None]
+        if defining:
+            return defining[0] if defining[0] is head else max(defining, key=len)
+        return max(blocks, key=len) if blocks else reply
     if head.strip():
         try:
             ast.parse(head)
             return head
         except SyntaxError:
             pass
-    blocks = _FENCE.findall(reply)
     return max(blocks, key=len) if blocks else reply
+
+
+def signature_name(prompt: str) -> str:
+    """The function a MultiPL-E prompt declares: the identifier before the first '(' of its last
+    line (`bool has_close_elements(...) {`, `function f($x) {`, `f() {`)."""
+    last = prompt.rstrip().splitlines()[-1]
+    found = re.search(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*\(", last)
+    return found.group(1) if found else ""
+
+
+def _matching(code: str, start: int, opening: str, closing: str, language: str) -> int | None:
+    """Index of the bracket closing the one at `start`, skipping strings and comments (Bash: only
+    comments: its quotes nest inside $(...)); None if it is never closed."""
+    depth, i, n = 0, start, len(code)
+    while i < n:
+        c = code[i]
+        if language != "sh" and c in "\"'`":
+            i += 1
+            while i < n and code[i] != c:
+                i += 2 if code[i] == "\\" else 1
+        elif code.startswith("//", i) and language != "sh" or c == "#" and language in ("sh", "php") and (
+                i == 0 or code[i - 1] in " \t\n"):
+            i = code.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        elif code.startswith("/*", i) and language != "sh":
+            i = code.find("*/", i + 2)
+            i = n if i < 0 else i + 1
+        elif c == opening:
+            depth += 1
+        elif c == closing:
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def function_body(code: str, name: str, language: str) -> str | None:
+    """The body of the function `name` that `code` defines (between its braces, the closing one
+    left out, as a base model's completion would be), or None if `code` defines no such function."""
+    for found in re.finditer(rf"(?<![A-Za-z0-9_$]){re.escape(name)}\s*\(", code):
+        close = _matching(code, found.end() - 1, "(", ")", language)
+        if close is None:
+            return None
+        head = re.match(r"[^;{}()/#]*\{", code[close + 1 :])  # a return type, `throws`, a newline: then {
+        if not head:
+            continue
+        opening = close + head.end()
+        end = _matching(code, opening, "{", "}", language)
+        if end is None:
+            return None
+        body = code[opening + 1 : end]
+        body = body[1:] if body.startswith("\n") else body
+        last = body.rfind("\n") + 1
+        if not body[last:].strip():  # the closing brace's own indentation
+            body = body[:last]
+        return body if body.endswith("\n") else body + "\n"
+    return None
 
 
 def prompt_hash(prompts: Sequence[str | list]) -> str:

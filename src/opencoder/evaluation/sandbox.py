@@ -20,6 +20,13 @@ process boundary and get plain data back, so a completion cannot fool them (obje
 equality, exiting early, patched builtins, a printed success line): a program passes only on the
 judge's verdict, read from a descriptor the completion cannot reach and prefixed by a per-run
 random nonce. Every run gets a status, whatever the completion does.
+
+A program in another language (MultiPL-E's: `Program.language` names a `languages.Toolchain`) is one
+source file, prompt + completion + tests, which a trusted runner (`harness/runner.py`) builds with the
+language's compiler and runs, in the same sandbox with the same limits (the language's own address
+space and process limits where its runtime needs more, a JVM's or mono's); it passes on exit status 0
+without a failure marker in its output, MultiPL-E's rule. A language whose toolchain does not run in
+the sandbox gets the status "unavailable" for every program: not evaluated, neither passed nor failed.
 """
 
 from __future__ import annotations
@@ -44,12 +51,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from opencoder.core.errors import OpencoderError
+from opencoder.evaluation.languages import Toolchain
 
 log = logging.getLogger(__name__)
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 HARNESS = Path(__file__).with_name("harness")
 JUDGE, CANDIDATE, WIRE = "/sandbox/judge.py", "/sandbox/candidate.py", "/sandbox/wire.py"
+RUNNER = "/sandbox/runner.py"  # programs in other languages (imports the judge's `clear`)
+UNAVAILABLE = "unavailable"  # the status of a program whose language's toolchain does not run here
 OUTPUT_TAIL_BYTES = 8192
 JUDGE_GRACE_S = 5.0  # a batch's sandbox lives this much longer than the sum of its jobs' limits
 # exit status of a program stopped by SIGXCPU at the RLIMIT_CPU soft limit, as bwrap reports it
@@ -92,12 +102,14 @@ class Program:
     context: str = ""
     support: str = ""
     timeout_s: float | None = None  # this run's wall-clock limit (None: the sandbox's)
+    language: str = "python"  # another: the file context + completion + "\n" + tests, built and run
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one program: `status` is "passed", "timed out", "failed: <reason>" or
-    "not evaluated: <reason>" (the tests needed something the judge cannot pass across)."""
+    """What happened to one program: `status` is "passed", "timed out", "failed: <reason>",
+    "not evaluated: <reason>" (the tests needed something the judge cannot pass across) or
+    "unavailable" (its language's toolchain does not run here; `output` says why)."""
 
     status: str
     returncode: int | None
@@ -107,6 +119,10 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def evaluated(self) -> bool:
+        return self.status != UNAVAILABLE
 
 
 def _world_executable(path: Path) -> bool:
@@ -146,9 +162,12 @@ class Sandbox:
     Construction runs a probe program, so a machine that cannot sandbox fails here, clearly.
     """
 
-    def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534, batch: int = 8):
+    def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534, batch: int = 8,
+                 toolchains: Mapping[str, Toolchain] = {}):
         self.limits = limits
         self.batch = batch
+        self.toolchains = dict(toolchains)
+        self._probed: dict[str, dict] = {}
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
             raise SandboxError(f"`bwrap` not found on PATH: {INSTALL_HINT}")
@@ -158,7 +177,7 @@ class Sandbox:
         self.drop_to = uid if os.geteuid() == 0 else None
         if self.drop_to is not None and shutil.which("setpriv") is None:
             raise SandboxError("running as root needs `setpriv` (util-linux) to drop to an unprivileged uid")
-        self.scripts = {path: (HARNESS / Path(path).name).read_bytes() for path in (JUDGE, CANDIDATE, WIRE)}
+        self.scripts = {path: (HARNESS / Path(path).name).read_bytes() for path in (JUDGE, CANDIDATE, WIRE, RUNNER)}
         self.python = self._pick_python(python)
         log.info("sandbox: %s, python %s, uid %s, %s", self.bwrap, self.python,
                  self.drop_to if self.drop_to is not None else os.geteuid(), limits)
@@ -185,7 +204,8 @@ class Sandbox:
             tried.append(f"{cand}: probe failed ({describe_exit(returncode)}): {output.strip()[-500:]}")
         raise SandboxError("no Python 3 interpreter runs in the sandbox; tried " + "; ".join(tried))
 
-    def _command(self, python: str, files: Mapping[str, int], args: Sequence[str], timeout_s: float) -> list[str]:
+    def _command(self, python: str, files: Mapping[str, int], args: Sequence[str], timeout_s: float,
+                 memory_mb: int | None = None, nproc: int | None = None) -> list[str]:
         lim = self.limits
         cmd: list[str] = []
         if self.drop_to is not None:
@@ -209,7 +229,8 @@ class Sandbox:
             "--setenv", "PYTHONHASHSEED", "0", "--setenv", "LANG", "C.UTF-8",
             "--",
             self.prlimit,
-            f"--as={lim.memory_mb * 2**20}", f"--cpu={int(timeout_s) + 1}:{int(timeout_s) + 2}", f"--nproc={lim.nproc}",
+            f"--as={(memory_mb or lim.memory_mb) * 2**20}", f"--cpu={int(timeout_s) + 1}:{int(timeout_s) + 2}",
+            f"--nproc={nproc or lim.nproc}",
             f"--fsize={fsize}", f"--nofile={lim.nofile}", "--core=0",
             "--", python, "-I", "-S", "-B", *args,
         ]
@@ -217,16 +238,18 @@ class Sandbox:
 
     def _run(self, python: str, args: Sequence[str], files: Mapping[str, bytes] = {},
              fds: Sequence[int] = (), timeout_s: float | None = None,
-             tail: int | None = OUTPUT_TAIL_BYTES) -> tuple[int, bool, str, float]:
+             tail: int | None = OUTPUT_TAIL_BYTES, memory_mb: int | None = None,
+             nproc: int | None = None) -> tuple[int, bool, str, float]:
         """Run `python args` in a fresh sandbox with `files` (path -> content, read-only) and the host
-        descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds)."""
+        descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds).
+        `memory_mb`, `nproc`: this run's limits instead of the sandbox's (a language's toolchain)."""
         timeout_s = timeout_s or self.limits.timeout_s
         start = time.monotonic()
         opened = [_memfd(Path(path).name, data) for path, data in files.items()]
         with tempfile.TemporaryFile() as out:
             try:
                 # stdout and stderr go to a regular file, so RLIMIT_FSIZE bounds them too
-                cmd = self._command(python, dict(zip(files, opened)), args, timeout_s)
+                cmd = self._command(python, dict(zip(files, opened)), args, timeout_s, memory_mb, nproc)
                 proc = subprocess.Popen(
                     cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                     pass_fds=(*opened, *fds),
@@ -258,17 +281,33 @@ class Sandbox:
     def _judge_batch(self, programs: Sequence[Program]) -> list[Outcome | None]:
         """One sandbox judging `programs` in turn; None for a program that got no verdict (the judge was
         killed, or the batch ran past its time): `judge_many` runs those again, alone."""
-        nonce = secrets.token_hex(16)
+        if programs[0].language != "python":
+            return self._run_batch(programs, self.toolchains[programs[0].language])
         limits = [p.timeout_s or self.limits.timeout_s for p in programs]
         jobs = [{"context": p.context, "completion": p.completion, "support": p.support, "tests": p.tests,
                  "entry_points": list(p.entry_points), "timeout_s": t} for p, t in zip(programs, limits)]
-        job_fd = _memfd("job", json.dumps({"nonce": nonce, "jobs": jobs}).encode())
+        return self._batch([JUDGE, "{input}", "{verdict}", CANDIDATE], jobs, sum(limits))
+
+    def _run_batch(self, programs: Sequence[Program], tool: Toolchain) -> list[Outcome | None]:
+        """`_judge_batch` for programs in another language: the runner builds and runs each file."""
+        limits = [p.timeout_s or self.limits.timeout_s for p in programs]
+        jobs = [tool.job(p.context + p.completion + "\n" + p.tests, t) for p, t in zip(programs, limits)]
+        total = sum(limits) + len(jobs) * (tool.build_timeout_s if tool.build else 0)
+        return self._batch([RUNNER, "{input}", "{verdict}"], jobs, total, tool.memory_mb, tool.nproc)
+
+    def _batch(self, args: Sequence[str], jobs: Sequence[dict], total_s: float, memory_mb: int | None = None,
+               nproc: int | None = None) -> list[Outcome | None]:
+        """Run a harness script over `jobs` in one sandbox; `args` name the input and verdict
+        descriptors as {input} and {verdict}; one outcome per job, None for a job without a verdict."""
+        nonce = secrets.token_hex(16)
+        job_fd = _memfd("job", json.dumps({"nonce": nonce, "jobs": list(jobs)}).encode())
         verdict_r, verdict_w = os.pipe()
         try:
-            # the judge enforces each job's limit; the sandbox's, a little later, catches a stuck judge
+            # the harness enforces each job's limit; the sandbox's, a little later, catches a stuck harness
+            argv = [a.format(input=job_fd, verdict=verdict_w) for a in args]
             returncode, timed_out, output, seconds = self._run(
-                self.python, [JUDGE, str(job_fd), str(verdict_w), CANDIDATE], self.scripts, (job_fd, verdict_w),
-                sum(limits) + JUDGE_GRACE_S, tail=None,
+                self.python, argv, self.scripts, (job_fd, verdict_w), total_s + JUDGE_GRACE_S, tail=None,
+                memory_mb=memory_mb, nproc=nproc,
             )
         finally:
             os.close(job_fd)
@@ -279,32 +318,71 @@ class Sandbox:
                 verdicts = (f.read(2**20) or b"").decode("utf-8", "replace")
             except BlockingIOError:
                 verdicts = ""
-        found = _verdicts(verdicts, nonce, len(programs))
+        found = _verdicts(verdicts, nonce, len(jobs))
         parts = re.split(rf"^{nonce} job (\d+)$\n?", output, flags=re.M)  # markers only the judge can write
         outputs = {int(n): text[-OUTPUT_TAIL_BYTES:] for n, text in zip(parts[1::2], parts[2::2])}
         output = output.replace(nonce, "<nonce>")
         outcomes: list[Outcome | None] = []
-        for number in range(len(programs)):
+        for number in range(len(jobs)):
             if number in found:
                 status, took = found[number]
                 outcomes.append(Outcome(status, returncode, took, outputs.get(number, "")))
-            elif len(programs) == 1:  # alone and still no verdict: the run's own end is its status
+            elif len(jobs) == 1:  # alone and still no verdict: the run's own end is its status
                 status = "timed out" if timed_out else _harness_failure(returncode)
                 outcomes.append(Outcome(status, returncode, seconds, output[-OUTPUT_TAIL_BYTES:]))
             else:
                 outcomes.append(None)
         return outcomes
 
+    def toolchain(self, language: str) -> dict:
+        """Whether `language`'s toolchain runs in this sandbox, and its tools' versions (the first line of
+        `<tool> --version`, run inside): {language, available, versions, reason}; probed once."""
+        if language in self._probed:
+            return self._probed[language]
+        if language not in self.toolchains:
+            raise SandboxError(f"no toolchain configured for language {language!r} (eval.languages)")
+        tool = self.toolchains[language]
+        found = {"language": language, "available": True, "versions": {}, "reason": None}
+        missing = [t for t in tool.tools() if not tool.findable(t)]
+        if missing:
+            found.update(available=False, reason=f"{', '.join(missing)} not found (install: {tool.packages})")
+        else:
+            probes = [Toolchain.probe(t) for t in tool.tools()]
+            outcomes = self._batch([RUNNER, "{input}", "{verdict}"], probes, len(probes) * Toolchain.PROBE_S,
+                                   tool.memory_mb, tool.nproc)
+            for name, outcome in zip(tool.tools(), outcomes):
+                lines = [line for line in (outcome.output if outcome else "").splitlines() if line.strip()]
+                if outcome is None or not outcome.passed:
+                    why = outcome.status if outcome else "no verdict"
+                    found.update(available=False, reason=f"`{name} --version` fails in the sandbox ({why}): "
+                                 + (lines[-1][:300] if lines else ""))
+                    break
+                found["versions"][name] = lines[0].strip() if lines else ""
+        if not found["available"]:
+            log.warning("%s: toolchain unavailable, its programs are not evaluated: %s", language, found["reason"])
+        self._probed[language] = found
+        return found
+
     def judge_many(self, programs: Sequence[Program], threads: int = 1, desc: str = "sandbox",
                    batch: int | None = None, progress: bool = True) -> list[Outcome]:
         """`judge` each program, `threads` sandboxes at a time, `batch` programs per sandbox (default:
-        the sandbox's `batch`); results in input order. A program whose batch gave it no verdict is
-        judged again alone."""
+        the sandbox's `batch`, one language per sandbox); results in input order. A program whose batch
+        gave it no verdict is judged again alone; a program whose language's toolchain is unavailable
+        gets the status "unavailable"."""
         size = max(1, batch or self.batch)
-        chunks = [list(range(i, min(i + size, len(programs)))) for i in range(0, len(programs), size)]
         outcomes: list[Outcome | None] = [None] * len(programs)
+        by_language: dict[str, list[int]] = {}
+        for i, p in enumerate(programs):
+            by_language.setdefault(p.language, []).append(i)
+        chunks = []
+        for language, indices in by_language.items():
+            if language != "python" and not (probe := self.toolchain(language))["available"]:
+                for i in indices:
+                    outcomes[i] = Outcome(UNAVAILABLE, None, 0.0, probe["reason"])
+                continue
+            chunks += [indices[i : i + size] for i in range(0, len(indices), size)]
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, \
-                tqdm(total=len(programs), desc=desc, unit="program", disable=not progress) as bar:
+                tqdm(total=sum(map(len, chunks)), desc=desc, unit="program", disable=not progress) as bar:
             for chunk, got in zip(chunks, pool.map(lambda c: self._judge_batch([programs[i] for i in c]), chunks)):
                 for i, outcome in zip(chunk, got):
                     outcomes[i] = outcome

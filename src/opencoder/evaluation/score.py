@@ -26,7 +26,9 @@ def score(
 
     A result row: task_id, sample (index), completion, passed, result (the sandbox's status), and
     the run's seconds if `with_seconds` (left out by default: results are deterministic).
-    `timeouts` (task id -> seconds) replaces the sandbox's limit per problem.
+    `timeouts` (task id -> seconds) replaces the sandbox's limit per problem. A sample whose
+    language's toolchain is unavailable ("unavailable") is not evaluated: it counts in no pass@k,
+    and when no sample is evaluated, pass@k is None and `not_evaluated` says why.
     """
     jobs = [(p, i, c) for p in problems for i, c in enumerate(completions[p.task_id])]
     programs = [dataclasses.replace(p.program(c, instruct), timeout_s=(timeouts or {}).get(p.task_id))
@@ -37,23 +39,35 @@ def score(
          **({"seconds": round(o.seconds, 3)} if with_seconds else {})}
         for (p, i, c), o in zip(jobs, outcomes)
     ]
-    passed: dict[str, list[bool]] = {p.task_id: [] for p in problems}
-    for row in results:
-        passed[row["task_id"]].append(row["passed"])
+    passed: dict[str, list[bool]] = {}
+    for row, outcome in zip(results, outcomes):
+        if outcome.evaluated:
+            passed.setdefault(row["task_id"], []).append(row["passed"])
     summary = {
         "benchmark": name,
         "problems": len(problems),
         "samples": len(results),
         "passed": sum(r["passed"] for r in results),
         "results": dict(sorted(Counter(r["result"] for r in results).items())),
-        **pass_at_k(passed, ks),
     }
+    if passed:
+        summary.update(pass_at_k(passed, ks))
+    else:
+        counts = Counter(r["task_id"] for r in results)
+        summary.update(dict.fromkeys(pass_at_k({t: [False] * n for t, n in counts.items()}, ks)))
+    skipped = [o for o in outcomes if not o.evaluated]
+    if skipped:
+        summary["not_evaluated"] = (f"{len(skipped)} of {len(results)} samples: toolchain unavailable "
+                                    f"({skipped[0].output}); counted in no pass@k")
     return results, summary
 
 
 def canonical(problems: Sequence[Problem], sandbox: Sandbox, threads: int = 1,
               name: str = "benchmark") -> tuple[list[dict], dict]:
     """Score the benchmark's own reference solutions: the ground truth of the machine's sandbox."""
+    if any(not p.reference for p in problems):
+        raise BenchmarkError(f"{name}: ships no reference solutions (MultiPL-E has none), so there is no "
+                             "ground truth to score; its fixtures' tests check it instead")
     results, summary = score(problems, {p.task_id: [p.reference] for p in problems}, sandbox,
                              threads=threads, name=f"{name} (references)", with_seconds=True)
     summary["pass_rate"] = summary["passed"] / max(1, summary["samples"])
