@@ -13,10 +13,13 @@ REPORT_FIGURES = {
     "tokens": ("tokens", f"{OUT}/tokens/stats.json", "Data"),
     "training": ("training", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
     "throughput": ("throughput", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
-    "eval": ("eval", rules.eval.output.summaries, "Model"),
+    "eval": ("eval", rules.eval.output.summaries + rules.eval_instruct.output.summaries, "Model"),
 }
 if WEB_BUILD:  # a build with web pages (rules/web.smk): each round's recall report
     REPORT_FIGURES["web_recall"] = ("web-recall", [f"{OUT}/web/round{k}/stats.json" for k in WEB_ROUNDS], "Data")
+
+# the eval table prints the paper's pass@1 beside the build's when the shape is one the paper released
+REPORT_OPTIONS = {"eval": f"--shape {config['model']['name']}"}
 
 for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
 
@@ -32,13 +35,14 @@ for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
         params:
             figure=_figure,
             inputs=listed(),
+            options=REPORT_OPTIONS.get(_name, ""),
         threads: res("report")["threads"]
         resources:
             **res("report"),
         log:
             f"{OUT}/logs/report/{_name}.log",
         shell:
-            "{OPENCODER} report {params.figure} --input {params.inputs:q} --output {output:q} 2> {log:q}"
+            "{OPENCODER} report {params.figure} --input {params.inputs:q} --output {output:q} {params.options} 2> {log:q}"
 
 
 rule report_figures:

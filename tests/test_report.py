@@ -55,6 +55,8 @@ def stats_dir(tmp_path):
                        "tokens_per_s": 1000.0 + step, "mfu": None, "grad_norm": 1.0})
         log.publish(tmp_path / stage / "metrics.jsonl")
     shards.write_json({"pass@1": 0.0366, "problems": 164}, tmp_path / "eval" / "humaneval" / "summary.json")
+    shards.write_json({"pass@1": 0.125, "problems": 8}, tmp_path / "eval_instruct" / "humaneval" / "summary.json")
+    shards.write_json({"pass@1": 0.5, "problems": 4}, tmp_path / "eval_instruct" / "multiple_sh" / "summary.json")
     for k in (1, 2):
         shards.write_json({"extra": {"round": k, "pages_scored": 900, "pages_recalled": 300 + 50 * k, "domains_marked": k,
                                      "pages_added_by_url_patterns": 40 // k, "seeds": {"positives": 40 + 40 * (k - 1)},
@@ -67,7 +69,7 @@ INPUTS = {
     "funnel-stages": ["corpus/funnel.json"], "funnel-languages": ["corpus/funnel.json"],
     "filter-rules": ["filter/00000.stats.json"], "dedup-clusters": ["fuzzy/removed.parquet"],
     "tokens": ["tokens/stats.json"], "training": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"],
-    "throughput": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"], "eval": ["eval/humaneval/summary.json"],
+    "throughput": ["pretrain/metrics.jsonl", "anneal/metrics.jsonl"], "eval": ["eval/humaneval/summary.json", "eval_instruct/humaneval/summary.json"],
     "web-recall": ["web/round2/stats.json", "web/round1/stats.json"],
 }
 
@@ -95,6 +97,28 @@ def test_figures_show_the_numbers_of_their_files(stats_dir):
     fig = report.training_curves([read_metrics(stats_dir / s / "metrics.jsonl") for s in ("pretrain", "anneal")])
     pre, ann = fig.axes[0].get_lines()
     assert list(pre.get_xdata()) == [1, 2, 3, 4, 5, 6] and list(ann.get_xdata()) == [7, 8, 9]
+
+
+def _cells(fig) -> list[list[str]]:
+    cells = fig.axes[0].tables[0].get_celld()
+    rows, cols = max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
+    return [[cells[r, c].get_text().get_text() for c in range(cols)] for r in range(rows)]
+
+
+def test_eval_table_by_model_with_the_papers_numbers_for_its_shape(stats_dir):
+    paths = [stats_dir / p for p in ("eval/humaneval/summary.json", "eval_instruct/humaneval/summary.json",
+                                     "eval_instruct/multiple_sh/summary.json")]
+    summaries = report._summaries(paths)
+    assert _cells(report.eval_table(summaries, "tiny")) == [
+        ["benchmark", "base pass@1", "instruct pass@1"],
+        ["humaneval", "3.7", "12.5"],
+        ["multiple_sh", "-", "50.0"],
+    ]
+    assert _cells(report.eval_table(summaries, "opencoder-1.5b")) == [
+        ["benchmark", "base pass@1", "instruct pass@1", "paper opencoder-1.5b base", "paper opencoder-1.5b instruct"],
+        ["humaneval", "3.7", "12.5", "54.3", "72.5"],
+        ["multiple_sh", "-", "50.0", "-", "29.7"],
+    ]
 
 
 def _report_results(html: str) -> dict[str, bytes]:

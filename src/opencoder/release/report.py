@@ -6,7 +6,7 @@ Each figure is its own workflow target (rules/report.smk), so a changed stage re
 figures it feeds; `snakemake --report report.html` embeds them with the captions in `report/`.
 Figures: the data funnel per stage and per language, filter rule hits, fuzzy-dedup cluster sizes,
 tokens per blend group, the web-recall rounds, loss and learning rate of pretraining and annealing, training throughput
-and the evaluation table. Drawn with matplotlib's Agg backend (no display needed); PNGs carry no
+and the evaluation table (benchmarks by model, the paper's numbers beside). Drawn with matplotlib's Agg backend (no display needed); PNGs carry no
 timestamp, so an unchanged input gives the same bytes.
 """
 
@@ -25,6 +25,7 @@ import polars as pl  # noqa: E402
 
 from opencoder.core import shards  # noqa: E402
 from opencoder.core.stats import merge  # noqa: E402
+from opencoder.evaluation.paper import paper_pass1  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +166,36 @@ def throughput(metrics: Sequence[list[dict]]):
     return fig
 
 
-def eval_table(summaries: dict[str, dict]):
-    """pass@k of every benchmark, as a table."""
+# the folder a model's eval summaries sit in -> its column label
+EVAL_MODELS = {"eval": "base", "eval_instruct": "instruct"}
+
+
+def eval_table(summaries: dict[tuple[str, str], dict], shape: str | None = None):
+    """pass@k per benchmark (rows) and model (columns: base, instruct), and beside them the paper's
+    pass@1 for the same model shape where it published one."""
+    models = sorted({m for m, _ in summaries}, key=lambda m: (m != "base", m))
+    benchmarks = sorted({b for _, b in summaries})
     ks = sorted({k for s in summaries.values() for k in s if k.startswith("pass@")}, key=lambda k: int(k[5:]))
-    rows = [[name, *(f"{100 * s[k]:.1f}" if k in s else "-" for k in ks)] for name, s in sorted(summaries.items())]
-    fig, ax = plt.subplots(figsize=(2 + 1.5 * len(ks), 0.5 * len(rows) + 1.2))
+    columns = [(m, k) for m in models for k in ks]
+    papers = [m for m in models if any(paper_pass1(shape, m, b) is not None for b in benchmarks)]
+    rows = []
+    for b in benchmarks:
+        ours = [summaries.get((m, b), {}).get(k) for m, k in columns]
+        published = [paper_pass1(shape, m, b) for m in papers]
+        rows.append([b, *("-" if v is None else f"{100 * v:.1f}" for v in ours),
+                     *("-" if v is None else f"{v:.1f}" for v in published)])
+    labels = ["benchmark", *(f"{m} {k}" for m, k in columns), *(f"paper {shape} {m}" for m in papers)]
+    fig, ax = plt.subplots(figsize=(2.5 + 1.6 * (len(labels) - 1), 0.5 * len(rows) + 1.2))
     ax.axis("off")
-    ax.table(cellText=rows, colLabels=["benchmark", *ks], loc="center").scale(1, 1.5)
+    ax.table(cellText=rows, colLabels=labels, loc="center").scale(1, 1.5)
     ax.set_title("evaluation (pass@k, %)")
     return fig
+
+
+def _summaries(paths: Sequence[Path]) -> dict[tuple[str, str], dict]:
+    """(model, benchmark) -> summary, from `<eval folder>/<benchmark>/summary.json` paths."""
+    return {(EVAL_MODELS.get(p.parent.parent.name, p.parent.parent.name), p.parent.name): shards.read_json(p)
+            for p in map(Path, paths)}
 
 
 def _metrics(paths: Sequence[Path]) -> list[list[dict]]:
@@ -186,17 +208,17 @@ def _removed(paths: Sequence[Path]) -> pl.DataFrame:
     return pl.concat([shards.read_parquet(p, columns=["cluster_id"]) for p in paths])
 
 
-# figure name -> (what it draws from its input files)
-FIGURES: dict[str, Callable[[list[Path]], object]] = {
-    "funnel-stages": lambda paths: funnel_stages(shards.read_json(paths[0])),
-    "funnel-languages": lambda paths: funnel_languages(shards.read_json(paths[0])),
-    "filter-rules": lambda paths: filter_rules([shards.read_json(p) for p in paths]),
-    "dedup-clusters": lambda paths: dedup_clusters(_removed(paths)),
-    "tokens": lambda paths: token_groups(shards.read_json(paths[0])),
-    "training": lambda paths: training_curves(_metrics(paths)),
-    "throughput": lambda paths: throughput(_metrics(paths)),
-    "eval": lambda paths: eval_table({Path(p).parent.name: shards.read_json(p) for p in paths}),
-    "web-recall": lambda paths: web_recall(sorted((shards.read_json(p)["extra"] for p in paths), key=lambda r: r["round"])),
+# figure name -> how it is drawn from the command line's arguments (its input files, the model shape)
+FIGURES: dict[str, Callable[[argparse.Namespace], object]] = {
+    "funnel-stages": lambda a: funnel_stages(shards.read_json(a.input[0])),
+    "funnel-languages": lambda a: funnel_languages(shards.read_json(a.input[0])),
+    "filter-rules": lambda a: filter_rules([shards.read_json(p) for p in a.input]),
+    "dedup-clusters": lambda a: dedup_clusters(_removed(a.input)),
+    "tokens": lambda a: token_groups(shards.read_json(a.input[0])),
+    "training": lambda a: training_curves(_metrics(a.input)),
+    "throughput": lambda a: throughput(_metrics(a.input)),
+    "eval": lambda a: eval_table(_summaries(a.input), a.shape),
+    "web-recall": lambda a: web_recall(sorted((shards.read_json(p)["extra"] for p in a.input), key=lambda r: r["round"])),
 }
 
 
@@ -213,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("figure", choices=sorted(FIGURES))
     parser.add_argument("--input", type=Path, nargs="+", required=True, help="the stats files it is drawn from")
     parser.add_argument("--output", type=Path, required=True, help="PNG to write")
+    parser.add_argument("--shape", help="eval: the model's shape (model.name), to print the paper's pass@1 beside")
     args = parser.parse_args(argv)
-    save(FIGURES[args.figure](args.input), args.output)
+    save(FIGURES[args.figure](args), args.output)
     log.info("%s: drawn from %d file(s) into %s", args.figure, len(args.input), args.output)
     return 0
