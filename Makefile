@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 
 # System packages the tests and the sandboxed evaluation need (Debian); the second line: the
 # toolchains of MultiPL-E's languages (config eval.languages), each in its own sandbox.
-SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium python3.11-doc fortunes \
+SYSTEM_PACKAGES := bubblewrap slurm-wlm munge chromium python3.11-doc fortunes python-nbsphinx-doc \
   g++ openjdk-17-jdk-headless libjavatuples-java mono-mcs nodejs node-typescript php-cli
 $(SYSTAMP): $(STAMP)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
