@@ -1,4 +1,4 @@
-# Publishing (`publish` target): the model folder and the corpus, with their cards, to the Hub repos
+# Publishing (`publish` target): the model, the chat model and the corpus, with their cards, to the Hub repos
 # named in config `publish`. A dry run (prints what would go where) unless publish.enabled is true.
 # Runs where Snakemake runs, not as a cluster job: compute nodes often cannot reach the internet.
 # The whole config goes along: the dataset card lists its sources, filter rules and dedup
@@ -11,6 +11,7 @@ localrules:
 rule publish:
     input:
         model=rules.model.output[0],
+        instruct=rules.model_instruct.output[0],
         corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
         funnel=f"{OUT}/corpus/funnel.json",
     output:
@@ -27,5 +28,5 @@ rule publish:
     log:
         f"{OUT}/logs/publish.log",
     shell:
-        "{OPENCODER} publish --model {input.model:q} --corpus {params.corpus:q} --funnel {input.funnel:q}"
+        "{OPENCODER} publish --model {input.model:q} --instruct-model {input.instruct:q} --corpus {params.corpus:q} --funnel {input.funnel:q}"
         " --build-config {params.build:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hub_server import HubServer, git_blob_id  # noqa: E402
 
 TOKEN = "hf_test_SECRET_9f3c2a71d0"
-MODEL_REPO, DATASET_REPO = "tester/tiny-coder", "tester/tiny-corpus"
+MODEL_REPO, DATASET_REPO, INSTRUCT_REPO = "tester/tiny-coder", "tester/tiny-corpus", "tester/tiny-coder-instruct"
 
 
 def _documents(files: list[Path], root: Path) -> pl.DataFrame:
@@ -68,12 +69,15 @@ def build(tmp_path_factory):
                                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2))
     model.save_pretrained(model_dir)
     (model_dir / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny-coder\n\nA test model.\n")
+    shutil.copytree(model_dir, out / "model_instruct")  # the chat model: same files, its own card
+    (out / "model_instruct" / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny-coder-instruct\n\nA chat model.\n")
     return out
 
 
 def _config(enabled: bool) -> dict:
     c = cfg.load()
-    c["publish"].update(enabled=enabled, model_repo=MODEL_REPO, dataset_repo=DATASET_REPO, private=False)
+    c["publish"].update(enabled=enabled, model_repo=MODEL_REPO, dataset_repo=DATASET_REPO, instruct_repo=INSTRUCT_REPO,
+                        private=False)
     return c
 
 
@@ -85,6 +89,7 @@ def _digest(root: Path) -> dict[str, str]:
 def publish(build: Path, receipt: Path, *, enabled: bool, env: dict) -> subprocess.CompletedProcess:
     c = _config(enabled)
     cmd = [sys.executable, "-m", "opencoder", "publish", "--model", str(build / "model"),
+           "--instruct-model", str(build / "model_instruct"),
            "--corpus", *map(str, sorted((build / "corpus").glob("*.parquet"))),
            "--funnel", str(build / "corpus" / "funnel.json"), "--build-config", json.dumps(c),
            "--receipt", str(receipt), "--params", json.dumps(c["publish"])]
@@ -115,6 +120,7 @@ def test_dry_run_lists_every_file_and_sends_nothing(build, hub, tmp_path):
     listed = {r["repo_id"]: [f["path"] for f in r["files"]] for r in receipt["repos"]}
     assert "data/00000.parquet" in listed[DATASET_REPO] and "README.md" in listed[DATASET_REPO]
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= set(listed[MODEL_REPO])
+    assert set(listed[INSTRUCT_REPO]) == set(listed[MODEL_REPO])
     for repo, paths in listed.items():
         assert f"repo {repo} at {hub.endpoint}" in proc.stdout
         assert all(f"  {p}  (" in proc.stdout for p in paths)
@@ -166,6 +172,9 @@ print(json.dumps({{"same_logits": bool(torch.equal(remote, local)), "files_ids":
     assert got["files_ids"] == corpus_ids and got["by_id_ids"] == corpus_ids
     build_hash = config_hash(_config(True))
     assert DATASET_REPO in got["model_card"] and build_hash in got["model_card"] and "A test model." in got["model_card"]
+    chat = hub.repo("models", INSTRUCT_REPO).files["README.md"].decode()
+    assert f"base_model: {MODEL_REPO}" in chat and f"Fine-tuned from [{MODEL_REPO}]" in chat and "A chat model." in chat
+    assert hub.repo("models", INSTRUCT_REPO).files["model.safetensors"] == (build / "model_instruct" / "model.safetensors").read_bytes()
     card = got["dataset_card"]
     assert "| sample |" in card and "qsc_code_num_words" in card and "2048 permutations" in card
 
@@ -177,6 +186,7 @@ print(json.dumps({{"same_logits": bool(torch.equal(remote, local)), "files_ids":
     assert third.returncode == 0, third.stderr
     r3 = {r["repo_id"]: r for r in json.loads((tmp_path / "r3.json").read_text())["repos"]}
     assert r3[DATASET_REPO]["uploaded"] == ["data/00001.parquet"] and r3[MODEL_REPO]["uploaded"] == []
+    assert r3[INSTRUCT_REPO]["uploaded"] == []
 
     # the secret is nowhere: not in any output, receipt, card or file the Hub holds
     texts = [p.stdout + p.stderr for p in (first, again, third)]

@@ -1,16 +1,19 @@
-"""Publish the build to the Hugging Face Hub: the model folder and the corpus, each with its card.
+"""Publish the build to the Hugging Face Hub: the models and the corpus, each with its card.
 
-    opencoder publish --model results/default/model --corpus results/default/corpus/*.parquet \\
-        --funnel results/default/corpus/funnel.json --build-config my-config.json --output receipt.json
+    opencoder publish --model results/default/model --instruct-model results/default/model_instruct \\
+        --corpus results/default/corpus/*.parquet --funnel results/default/corpus/funnel.json \\
+        --build-config my-config.json --output receipt.json
 
-Two repositories, named in config `publish`:
+Up to three repositories, named in config `publish`:
 
 - the dataset repo: the corpus shards as `data/<shard>.parquet` (loadable with
   `datasets.load_dataset("<repo>")` and `load_dataset("parquet", data_files=...)`), `funnel.json`
   and a card (sources, the funnel per stage and language, the filter rules and thresholds, the dedup
   parameters, licence notes);
 - the model repo: the HF model folder, its card extended with the dataset repo it was trained on
-  and the hash of the build config.
+  and the hash of the build config;
+- the instruct model repo (given `--instruct-model`, the build's `model_instruct` folder): the chat
+  model after SFT, its card naming the base model repo (`base_model`) and the same build hash.
 
 Dry run is the default (`publish.enabled: false`): it prints every file and the repo it would go
 to, and needs neither a token nor the network. Publishing compares each file with the Hub's listing
@@ -147,42 +150,59 @@ keys) was masked and copyright headers removed by the transform stage where conf
     return card_text(data, body)
 
 
-def model_card(model_dir: Path, *, dataset_repo: str, build_hash: str) -> str:
-    """The model folder's card with the dataset repo and the build's config hash added."""
+def model_card(model_dir: Path, *, dataset_repo: str, build_hash: str, base_model: str | None = None) -> str:
+    """The model folder's card with the dataset repo and the build's config hash added; for the chat
+    model, the base model repo it was fine-tuned from (`base_model`)."""
     from huggingface_hub import ModelCard
 
     readme = model_dir / "README.md"
     card = ModelCard(readme.read_text()) if readme.is_file() else ModelCard("---\n---\n# Model\n")
     datasets = list(card.data.get("datasets") or [])
     card.data.datasets = sorted(set(datasets) | {dataset_repo})
+    tuned = ""
+    if base_model:
+        card.data.base_model = base_model
+        tuned = f"Fine-tuned from [{base_model}](../{base_model}), which was pretrained on "
     card.text = card.text.rstrip() + (
-        f"\n\n## Build\n\nTrained on [{dataset_repo}](../datasets/{dataset_repo}); "
+        f"\n\n## Build\n\n{tuned or 'Trained on '}[{dataset_repo}](../datasets/{dataset_repo}); "
         f"build config hash `{build_hash}` (sha256 of the config sections that shape the artifacts).\n"
     )
     return str(card)
 
 
-# --- plan and upload -----------------------------------------------------------------------------
-
-def plan(params: dict, *, model_dir: Path, corpus: list[Path], funnel_path: Path, config: dict) -> list[RepoUpload]:
-    """The two repo uploads, cards included; checks that every local artifact is there."""
-    model_dir = Path(model_dir)
+def _model_files(model_dir: Path, card: str) -> dict[str, Path | bytes]:
+    """Every file of an HF model folder (hidden ones aside), its README replaced by `card`."""
     if not (model_dir / "config.json").is_file():
         raise PublishError(f"{model_dir}: not an HF model folder (no config.json)")
+    files: dict[str, Path | bytes] = {
+        p.relative_to(model_dir).as_posix(): p for p in sorted(model_dir.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(model_dir).parts)
+    }
+    files["README.md"] = card.encode()
+    return files
+
+
+# --- plan and upload -----------------------------------------------------------------------------
+
+def plan(params: dict, *, model_dir: Path, corpus: list[Path], funnel_path: Path, config: dict,
+         instruct_dir: Path | None = None) -> list[RepoUpload]:
+    """The repo uploads (corpus, model, and the chat model if given), cards included; checks that
+    every local artifact is there."""
     missing = [str(p) for p in corpus if not Path(p).is_file()]
     if not corpus or missing:
         raise PublishError(f"corpus shards missing: {missing or 'none given'}")
     funnel = shards.read_json(funnel_path)
     build_hash = config_hash(config)
-    model_files: dict[str, Path | bytes] = {
-        p.relative_to(model_dir).as_posix(): p for p in sorted(model_dir.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(model_dir).parts)
-    }
-    model_files["README.md"] = model_card(model_dir, dataset_repo=params["dataset_repo"], build_hash=build_hash).encode()
+    dataset_repo = params["dataset_repo"]
+    model_files = _model_files(Path(model_dir), model_card(Path(model_dir), dataset_repo=dataset_repo, build_hash=build_hash))
     data_files: dict[str, Path | bytes] = {f"data/{Path(p).name}": Path(p) for p in sorted(corpus)}
     data_files["funnel.json"] = Path(funnel_path)
     data_files["README.md"] = dataset_card(config, funnel, model_repo=params["model_repo"], build_hash=build_hash).encode()
-    return [RepoUpload(params["dataset_repo"], "dataset", data_files), RepoUpload(params["model_repo"], "model", model_files)]
+    uploads = [RepoUpload(dataset_repo, "dataset", data_files), RepoUpload(params["model_repo"], "model", model_files)]
+    if instruct_dir is not None:
+        card = model_card(Path(instruct_dir), dataset_repo=dataset_repo, build_hash=build_hash, base_model=params["model_repo"])
+        uploads.append(RepoUpload(params["instruct_repo"], "model", _model_files(Path(instruct_dir), card)))
+    return uploads
 
 
 def _listing(upload: RepoUpload) -> list[dict]:
@@ -243,6 +263,7 @@ def upload(uploads: list[RepoUpload], *, endpoint: str | None, private: bool, to
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder publish", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="HF model folder")
+    parser.add_argument("--instruct-model", type=Path, help="the chat model's HF folder (to `publish.instruct_repo`)")
     parser.add_argument("--corpus", type=Path, nargs="+", required=True, help="corpus parquet shards")
     parser.add_argument("--funnel", type=Path, required=True, help="corpus/funnel.json")
     parser.add_argument("--build-config", metavar="FILE|JSON", required=True,
@@ -252,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = stage_params(args, "publish")
     config = read_params(args.build_config)
-    uploads = plan(params, model_dir=args.model, corpus=args.corpus, funnel_path=args.funnel, config=config)
+    uploads = plan(params, model_dir=args.model, corpus=args.corpus, funnel_path=args.funnel, config=config,
+                   instruct_dir=args.instruct_model)
     if params["enabled"]:
         receipt = upload(uploads, endpoint=params.get("endpoint"), private=params["private"])
     else:
