@@ -213,28 +213,37 @@ def clear():
             os.unlink(path) if os.path.islink(path) else os.rmdir(path)
 
 
-def main():
-    input_fd, verdict_fd, script = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def serve(name, run_one):
+    """Run a batch: read it (the nonce, the jobs) from the descriptor argv[1] and close it, make this
+    process non-dumpable, then judge each job with `run_one` and write its verdict, prefixed by the
+    nonce, to the descriptor argv[2], which no child inherits; between jobs every other process of
+    the sandbox is killed and /tmp emptied. The judge's and the runner's one loop."""
+    input_fd, verdict_fd = int(sys.argv[1]), int(sys.argv[2])
     with open(input_fd, "rb") as f:
         batch = json.loads(f.read())
     import ctypes
 
     if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 0
-        raise SystemExit("judge: cannot make itself non-dumpable")
+        raise SystemExit(f"{name}: cannot make itself non-dumpable")
     os.set_inheritable(verdict_fd, False)
-    sys.setrecursionlimit(10000)
     nonce = batch["nonce"]
     with open(verdict_fd, "w") as out:
         for number, job in enumerate(batch["jobs"]):
             print(f"{nonce} job {number}", file=sys.stderr, flush=True)  # splits the output by job
             sys.stdout.flush()
             start = time.monotonic()
-            verdict = judge(job, script)
+            verdict = run_one(job)
             verdict["seconds"] = round(time.monotonic() - start, 4)
             sys.stderr.flush()
             clear()
             out.write(f"{nonce} {number} {json.dumps(verdict)}\n")
             out.flush()
+
+
+def main():
+    script = sys.argv[3]
+    sys.setrecursionlimit(10000)
+    serve("judge", lambda job: judge(job, script))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ the sandbox is killed and /tmp emptied (`judge.clear`).
     runner.py INPUT_FD VERDICT_FD
 """
 
-import json
 import os
 import select
 import subprocess
@@ -24,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off the path
-from judge import clear, describe_exit  # noqa: E402
+from judge import describe_exit, serve  # noqa: E402
 del sys.path[0]
 
 WORK = "/tmp/job"
@@ -105,29 +104,15 @@ def run_job(job, env):
 
 
 def main():
-    input_fd, verdict_fd = int(sys.argv[1]), int(sys.argv[2])
-    with open(input_fd, "rb") as f:
-        batch = json.loads(f.read())
-    import ctypes
-
-    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 0
-        raise SystemExit("runner: cannot make itself non-dumpable")
-    os.set_inheritable(verdict_fd, False)
-    nonce = batch["nonce"]
     env = dict(os.environ)
-    with open(verdict_fd, "w") as out:
-        for number, job in enumerate(batch["jobs"]):
-            print(f"{nonce} job {number}", file=sys.stderr, flush=True)  # splits the output by job
-            start = time.monotonic()
-            try:
-                verdict = run_job(job, env)
-            except OSError as exc:  # the program filled /tmp, or left it unusable
-                verdict = {"status": "failed", "reason": f"runner: {type(exc).__name__}"}
-            verdict["seconds"] = round(time.monotonic() - start, 4)
-            sys.stderr.flush()
-            clear()
-            out.write(f"{nonce} {number} {json.dumps(verdict)}\n")
-            out.flush()
+
+    def run_one(job):
+        try:
+            return run_job(job, env)
+        except OSError as exc:  # the program filled /tmp, or left it unusable
+            return {"status": "failed", "reason": f"runner: {type(exc).__name__}"}
+
+    serve("runner", run_one)
 
 
 if __name__ == "__main__":
