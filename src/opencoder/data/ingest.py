@@ -300,19 +300,9 @@ def _dataset(spec: dict) -> Iterator[Raw]:
     for rel in links:
         yield Raw(path=str(root / rel), data=None, reason="symlink", error="a symbolic link; not followed")
     for file in files:
-        try:
-            names, rows = _read_rows(file)
-            missing = [columns[k] for k in ("content", "path") if columns[k] not in names]
-            only_bad = isinstance(rows, list) and rows and all(isinstance(r, BadRow) for r in rows)
-            if missing and not only_bad:  # a file of bad lines only: each is named below
-                raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
-        except Exception as exc:  # a damaged file must not take the good files down with it
-            detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
-            yield Raw(path=str(file), data=None, error=f"unreadable dataset file: {detail}")
-            continue
-        for number, row in enumerate(rows):
-            if isinstance(row, BadRow):
-                yield Raw(path=row.where, data=None, reason="malformed_row", error=row.problem)
+        for number, row in _table_rows(file, [columns["content"], columns["path"]], "dataset file"):
+            if isinstance(row, Raw):
+                yield row
                 continue
             path, content = row.get(columns["path"]), row.get(columns["content"])
             if not isinstance(path, str):
@@ -328,6 +318,27 @@ def _dataset(spec: dict) -> Iterator[Raw]:
                 commit_time=_timestamp(row.get(columns["commit_time"]), f"{file}: {path}"),
                 error=None if text_like else f"content is {type(content).__name__}, not text",
             )
+
+
+def _table_rows(file: Path, required: list[str], what: str) -> Iterator[tuple[int, dict | Raw]]:
+    """(row number, row) of a parquet or JSONL(.gz) file; a malformed line comes as a rejected `Raw`
+    naming its line, and a file that cannot be read or lacks a `required` column as one rejected
+    `Raw` for the whole file (a damaged file must not take the good files down with it). A file of
+    malformed lines only is named line by line."""
+    try:
+        names, rows = _read_rows(file)
+        missing = [c for c in required if c not in names]
+        only_bad = isinstance(rows, list) and rows and all(isinstance(r, BadRow) for r in rows)
+        if missing and not only_bad:
+            raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
+        yield 0, Raw(path=str(file), data=None, error=f"unreadable {what}: {detail}")
+        return
+    for number, row in enumerate(rows):
+        if isinstance(row, BadRow):
+            row = Raw(path=row.where, data=None, reason="malformed_row", error=row.problem)
+        yield number, row
 
 
 def _read_rows(file: Path) -> tuple[set[str], Iterable]:
@@ -410,19 +421,9 @@ def _page_raw(page: pages.Page) -> Raw:
 
 
 def _web_rows(file: Path, columns: dict) -> Iterator[Raw]:
-    try:
-        names, rows = _read_rows(file)
-        missing = [columns[k] for k in ("url", "text") if columns[k] not in names]
-        only_bad = isinstance(rows, list) and rows and all(isinstance(r, BadRow) for r in rows)
-        if missing and not only_bad:  # a file of bad lines only: each is named below
-            raise ValueError(f"missing column(s) {missing}; has {sorted(names)}")
-    except Exception as exc:  # a damaged file must not take the good files down with it
-        detail = str(exc) if isinstance(exc, shards.ShardError) else f"{file}: {type(exc).__name__}: {exc}"
-        yield Raw(path=str(file), data=None, error=f"unreadable web shard: {detail}")
-        return
-    for number, row in enumerate(rows):
-        if isinstance(row, BadRow):
-            yield Raw(path=row.where, data=None, reason="malformed_row", error=row.problem)
+    for number, row in _table_rows(file, [columns["url"], columns["text"]], "web shard"):
+        if isinstance(row, Raw):
+            yield row
             continue
         url, text, where = row.get(columns["url"]), row.get(columns["text"]), f"{file}#row{number}"
         if not isinstance(url, str) or not url.strip():
