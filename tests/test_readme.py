@@ -7,6 +7,7 @@ blocks. Each runs as written where that is quick, else in a dry-run form of the 
 - `make run [VAR=...]`: the same make line with the set-up taken as done (`-o setup`, the test's own
   environment as VENV) and `SNAKEMAKE_ARGS="-n --config out_dir=<tmp>"`;
 - `make test`: the same with `PYTEST_ARGS=--collect-only` (it would run this test again);
+- `make setup`: `make -n setup` (it installs packages);
 - `[.venv/bin/]snakemake ...`: the same arguments plus `-n --config out_dir=<tmp>`; `--report FILE`
   (which needs a finished build) is dropped;
 - `opencoder ...`: as written, in a folder holding the files the README names (docs.parquet, shards/,
@@ -91,6 +92,9 @@ def run(argv: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedP
 def run_make(words: list[str], out_dir: Path) -> None:
     settings = dict(word.split("=", 1) for word in words[2:])
     target = words[1]
+    if target == "setup":  # installs packages: a dry run, with this test's environment as VENV
+        run(["make", "-n", "setup", f"VENV={VENV}", *words[2:]], REPO)
+        return
     if target == "run":
         settings["SNAKEMAKE_ARGS"] = f"{settings.get('SNAKEMAKE_ARGS', '')} -n --config out_dir={out_dir}".strip()
     elif target == "test":
