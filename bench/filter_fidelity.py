@@ -75,6 +75,7 @@ SOURCES = [
     ("data", ["/usr/share", "/usr/lib/python3.11", "/etc"], ["*.json", "*.yaml", "*.yml", "*.xml", "*.css"]),
     ("others", ["/usr/share", "/usr/lib"], ["*.pl", "*.pm", "*.cmake", "*.tcl", "*.rb", "*.lua", "*.ts", "*.m4"]),
 ]
+EXCLUDED = ("/work/main", "/work/wt", "/usr/lib/python3/dist-packages/opencoder")  # checkouts of this project
 MAX_FILE_BYTES = 100_000  # the release runs at ~0.4 MB/s; a few large files would dominate its time
 
 
@@ -99,7 +100,7 @@ def multi_corpus(per_group: int, corpus_dir: str, seed: int) -> pl.DataFrame:
             root = root.format(corpus=corpus_dir)
             for pattern in patterns:
                 for p in glob.iglob(f"{root}/**/{pattern}", recursive=True):
-                    if "/work/" not in p and os.path.isfile(p) and not os.path.islink(p):
+                    if not p.startswith(EXCLUDED) and os.path.isfile(p) and not os.path.islink(p):
                         candidates.add(p)
         candidates = sorted(candidates - seen)
         random.Random(f"{seed}:{bucket}").shuffle(candidates)
