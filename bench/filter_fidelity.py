@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import glob
+import fnmatch
 import hashlib
 import json
 import os
@@ -92,15 +92,27 @@ def read_text(path: Path) -> str | None:
         return None
 
 
+def files_under(root: str, cache: dict) -> list[str]:
+    """Every regular file under `root` (one walk per root, shared by the buckets)."""
+    if root not in cache:
+        found = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            if dirpath.startswith(EXCLUDED):
+                dirnames[:] = []
+                continue
+            found += [os.path.join(dirpath, f) for f in filenames]
+        cache[root] = found
+    return cache[root]
+
+
 def multi_corpus(per_group: int, corpus_dir: str, seed: int) -> pl.DataFrame:
-    rows, seen = [], set()
+    rows, seen, walked = [], set(), {}
     for bucket, roots, patterns in SOURCES:
         candidates = set()
         for root in roots:
-            root = root.format(corpus=corpus_dir)
-            for pattern in patterns:
-                for p in glob.iglob(f"{root}/**/{pattern}", recursive=True):
-                    if not p.startswith(EXCLUDED) and os.path.isfile(p) and not os.path.islink(p):
+            for p in files_under(root.format(corpus=corpus_dir), walked):
+                if any(fnmatch.fnmatch(os.path.basename(p), pattern) for pattern in patterns):
+                    if os.path.isfile(p) and not os.path.islink(p):
                         candidates.add(p)
         candidates = sorted(candidates - seen)
         random.Random(f"{seed}:{bucket}").shuffle(candidates)
