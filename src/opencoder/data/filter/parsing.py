@@ -14,6 +14,8 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers); |
 |                   | for C and C++ the same rule on the syntax tree (`counted_functions`)                  |
 | `py_parses` …     | Python `ast` results; `js_parses` (esprima); `html_parses`, `html_text` (BeautifulSoup) |
+| `java_functions` … | Java: the release's line patterns (`JAVA_PATTERNS`) counted on `code_text`: functions, |
+|                   | `no_logic` lines, variable declarations (they need look-ahead, which Rust's regex lacks) |
 | `text_language`   | ISO code from `py3langid` for `text` documents (its model ships inside the package)     |
 | `zh_words`        | words of Chinese text files, by `jieba` (`chinese_words`)                            |
 | `error`           | the exception of a document whose pass failed unexpectedly (it is dropped)           |
@@ -95,8 +97,7 @@ def tree_sitter_parser(module: str, query: str):
     return Parser(grammar), Query(grammar, query)
 
 
-PYTHON_QUERY = ("(comment) @comment (expression_statement . (string) @statement . ) (string) @string "
-                "(named_expression) @walrus")
+PYTHON_QUERY = "(comment) @comment (expression_statement . (string) @statement . ) (string) @string"
 
 
 def alone_on_its_lines(data: bytes, begin: int, end: int) -> bool:
@@ -144,8 +145,7 @@ def lex_python(text: str) -> dict:
     form a statement by themselves, alone on their line(s) but for a trailing comment. String literals
     are the other outermost `string` nodes (each part of an implicit concatenation is one literal),
     prefix and quotes included. The grammar recovers from errors, so a file that does not parse is
-    still lexed (its `ERROR` regions hold code). `walrus`: how many assignment expressions (`:=`) the
-    grammar found, for `python_facts`.
+    still lexed (its `ERROR` regions hold code).
     """
     from tree_sitter import QueryCursor
 
@@ -163,7 +163,7 @@ def lex_python(text: str) -> dict:
         spans.append((begin, end, "comment" if docstring else "string"))
     code_text, comments, strings = split_spans(data, spans, merge=False)
     return {"lexed": True, "code_text": code_text, "comments": comments, "strings": strings,
-            "function_names": [], "walrus": len(captures.get("walrus", []))}
+            "function_names": []}
 
 
 # The C++ grammar reads C too (C files that use C++ keywords as names are rare); the "c" files of the
@@ -351,41 +351,55 @@ def parse_python(text: str) -> ast.Module | None:
         return None
 
 
-def python_facts(text: str, walrus: int) -> dict:
-    """Facts from Python's `ast` (None when the file does not parse).
+def python_facts(text: str) -> dict:
+    """Facts from Python's `ast` (None when the file does not parse), as the release counts them.
 
-    - `py_functions`: `def` and `async def` statements
+    - `py_functions`: `def` statements, nested included (not `async def`, as in the release)
     - `py_simple_functions`: functions whose body is a single `return` statement
-    - `py_assignments`: assignment statements (`=`, annotated with a value, augmented, walrus)
-    - `py_no_logic`: functions + import statements + classes + trivial returns (`return`, `return
-      <constant or name>`) + trivial assignments (`name = <constant>`)
+    - `py_assignments`: the release's "variables": names bound by `=` (a name target; not tuple,
+      annotated or augmented assignments, not `:=`), by a `for` loop's name target, and the
+      positional parameters of a `def` (so `def f(x): ...` declares one); `async` forms not counted
+    - `py_no_logic`: the release's syntax-tree part of `score_lines_no_logic`: `def` statements (not
+      `async def`) + classes + names assigned (`=`, or annotated) directly in the body of a class that
+      is not itself inside a class; the signal adds code lines containing `import` and `return` lines
 
-    Only statements are visited (`statements`): assignment expressions, which sit inside expressions,
-    are counted by the caller's grammar (`walrus`, from `lex_python`: tree-sitter and `ast` agree on
-    them in a file that parses), which saves walking every expression node in Python.
+    Only statements are visited (`statements`), which saves walking every expression node.
     """
     facts = {"py_parses": False, "py_functions": None, "py_simple_functions": None,
              "py_assignments": None, "py_no_logic": None}
     tree = parse_python(text)
     if tree is None:
         return facts
-    functions = simple = assigns = imports = classes = returns = trivial_assigns = 0
+    simple = variables = defs = classes = members = 0
     for node in statements(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions += 1
             simple += len(node.body) == 1 and isinstance(node.body[0], ast.Return)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            imports += 1
+            if isinstance(node, ast.FunctionDef):
+                defs += 1
+                variables += len(node.args.args)
         elif isinstance(node, ast.ClassDef):
             classes += 1
-        elif isinstance(node, ast.Return):
-            returns += _simple_return(node)
-        elif isinstance(node, (ast.Assign, ast.AugAssign)) or (isinstance(node, ast.AnnAssign) and node.value is not None):
-            assigns += 1
-            trivial_assigns += isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-    assigns += walrus
-    facts.update(py_parses=True, py_functions=functions, py_simple_functions=simple, py_assignments=assigns,
-                 py_no_logic=functions + imports + classes + returns + trivial_assigns)
+        elif isinstance(node, ast.Assign):
+            variables += sum(isinstance(t, ast.Name) for t in node.targets)
+        elif isinstance(node, ast.For):
+            variables += isinstance(node.target, ast.Name)
+    stack = [(node, False) for node in tree.body]  # class members: classes not inside a class
+    while stack:
+        node, in_class = stack.pop()
+        if isinstance(node, ast.ClassDef):
+            if in_class:
+                continue
+            for item in node.body:
+                if isinstance(item, ast.Assign):
+                    members += sum(isinstance(t, ast.Name) for t in item.targets)
+                elif isinstance(item, ast.AnnAssign):
+                    members += isinstance(item.target, ast.Name)
+            stack.extend((child, True) for child in node.body)
+            continue
+        for field in STATEMENT_LISTS:
+            stack.extend((child, in_class) for child in getattr(node, field, ()))
+    facts.update(py_parses=True, py_functions=defs, py_simple_functions=simple, py_assignments=variables,
+                 py_no_logic=defs + classes + members)
     return facts
 
 
@@ -445,9 +459,45 @@ COLUMNS = {
     "py_assignments": (pl.Int64(), None), "py_no_logic": (pl.Int64(), None), "js_parses": (pl.Boolean(), None),
     "html_parses": (pl.Boolean(), None), "html_text": (pl.String(), None), "text_language": (pl.String(), None),
     "zh_words": (pl.List(pl.String()), None), "error": (pl.String(), None),
+    "java_functions": (pl.Int64(), None), "java_no_logic": (pl.Int64(), None), "java_variables": (pl.Int64(), None),
 }
 SCHEMA = {column: dtype for column, (dtype, _) in COLUMNS.items()}
 EMPTY = {column: default for column, (_, default) in COLUMNS.items()}
+
+
+# Java's counts as the release defines them: multi-line patterns anchored at a line start (`^\s*`, which
+# may pass over blank lines), matched without overlap on the code without comments.
+_MODIFIERS = r"(?:(?:public|protected|private|static)\s+)*"
+JAVA_PATTERNS = {
+    # [modifiers] [<T>] type name(params) [throws A, B]; the type is not a modifier, `if` or `else`
+    "function": _MODIFIERS + r"(?!\s*(?:public|private|protected|else|if)\s*)(?:<\w+>)?\s*\w+\s+\w+\s*"
+                r"\([^)]*\)(?:\s*throws\s+[\w, ]+)?",
+    "import": r"import\s+[\w.*]+\s*;\s*$",
+    # a declaration without a value: [modifiers] primitive/String/Capitalised type name;
+    "simple_variable": r"(?:(?:public|protected|private|final|static)\s+)*"
+                       r"(?:int|float|boolean|char|double|String|[A-Z][\w<>]*)\s+\w+\s*;",
+    "variable": r"(?:(?:public|protected|private|final|static)\s+)*"
+                r"(?:int|float|boolean|char|double|String|[A-Z][\w<>]*)\s+\w+\s*(?:\s*=\s*[^;]+)?;",
+    # `return;`, `return name;` or `return "literal";` alone on its line
+    "simple_return": r'return(?:;|\s+(?:\w*|"[^"\\]*(?:\\.[^"\\]*)*")\s*;\s*)$',
+    "class": r"(?:public\s+|protected\s+|private\s+)?(?:final\s+|abstract\s+)?class\s+[\w<>]+",
+}
+
+
+@functools.cache
+def _java_regex(kind: str):
+    import regex
+
+    return regex.compile(r"^\s*(?:" + JAVA_PATTERNS[kind] + ")", regex.MULTILINE)
+
+
+def java_facts(code: str) -> dict:
+    """The release's Java counts (see `JAVA_PATTERNS`) on the code without comments."""
+    count = {kind: sum(1 for _ in _java_regex(kind).finditer(code)) for kind in JAVA_PATTERNS}
+    return {
+        "java_functions": count["function"], "java_variables": count["variable"],
+        "java_no_logic": sum(count[k] for k in ("function", "import", "simple_variable", "simple_return", "class")),
+    }
 
 
 def analyse(item: tuple[str, str, str]) -> dict:
@@ -463,11 +513,13 @@ def analyse(item: tuple[str, str, str]) -> dict:
             return out
         if language == "python":
             lexed = lex_python(text)
-            out.update(lexed, **python_facts(text, lexed.pop("walrus")))
+            out.update(lexed, **python_facts(text))
             return out
         out.update(lex_tree_sitter(text, language) if language in TREE_SITTER else lex(text, language))
         if language == "javascript":
             out["js_parses"] = javascript_parses(text)
+        elif language == "java":
+            out.update(java_facts(out["code_text"]))
         elif language == "html":
             out.update(html_facts(text))
     except Exception as exc:  # a crash in the pass drops the document, as the release does
