@@ -54,6 +54,11 @@ def visible(lines_: list[str]) -> list[str]:
     return [line for line in lines_ if line.strip(WHITESPACE)]
 
 
+def line_lengths(d) -> list[int]:
+    """Characters per line with its terminator as one character (the last line may have none)."""
+    return [len(x) + (i < len(d.lines) - 1 or d.text.endswith("\n")) for i, x in enumerate(d.lines)]
+
+
 def ratio(num, den):
     return num / den if den else None
 
@@ -123,6 +128,8 @@ def functions(d: Doc, lang: str) -> int:
         return len(regex.findall(S.JS_FUNCTION, d.code_text))
     if lang == "java":
         return d.facts["java_functions"]
+    if lang in ("c", "cpp"):
+        return len(regex.findall(S.C_PATTERNS["function"], d.code_text))
     return len(d.facts["function_names"])
 
 
@@ -197,9 +204,9 @@ def signal(rule_id: str, d: Doc):
     if rule_id == "qsc_code_size_file_byte":
         return d.row["bytes"]
     if rule_id == "qsc_code_num_chars_line_max":
-        return max((len(x) for x in d.lines), default=0)
+        return max(line_lengths(d), default=0)
     if rule_id == "qsc_code_num_chars_line_mean":
-        return sum(len(x) for x in d.lines) / len(d.lines) if d.lines else 0.0
+        return sum(line_lengths(d)) / len(d.lines) if d.lines else 0.0
     if rule_id == "qsc_code_frac_chars_comments":
         return ratio(sum(len(c) for c in f["comments"]), d.nchars) if lexed else None
     if rule_id == "qsc_code_cate_xml_start":
@@ -265,12 +272,17 @@ def language_signal(rule_id: str, d: Doc):
         }[name]()
     if name == "cate_ast":
         return f["js_parses"]
+    if lang == "javascript" and name in ("frac_lines_func_ratio", "cate_var_zero", "score_lines_no_logic") \
+            and not f["js_parses"]:
+        return None
     if name == "frac_lines_func_ratio":
         return ratio(functions(d, lang), ncode)
     if name == "cate_var_zero" and lang == "java":
         return f["java_variables"] == 0
     if name == "score_lines_no_logic" and lang == "java":
         return ratio(f["java_no_logic"], ncode)
+    if name == "score_lines_no_logic" and lang in ("c", "cpp"):
+        return ratio(sum(len(regex.findall(p, d.code_text)) for p in S.C_PATTERNS.values()), ncode)
     if name == "cate_var_zero":
         return count(d.code_lines, S.VAR_DECL[lang]) == 0
     if name == "score_lines_no_logic":
@@ -282,7 +294,9 @@ def language_signal(rule_id: str, d: Doc):
     if name == "nums_lines_main":
         return len(regex.findall(rf"\bmain{WS}*\([^)]*\){WS}*\{{", d.code_text))
     if name == "frac_lines_preprocessor_directives":
-        return ratio(count(d.code_lines, rf"^{WS}*#"), ncode)
+        if d.row["path"].lower().endswith(S.HEADER_EXTENSIONS):
+            return None
+        return ratio(count(d.code_lines, S.C_DIRECTIVE), ncode)
     if name == "cate_bitsstdc":
         return bool(regex.search(rf"#{WS}*include{WS}*<bits/stdc\+\+\.h>", d.code_text))
     if name == "frac_lines_goto":

@@ -91,7 +91,10 @@ def test_clean_files_pass_every_rule():
 
 def test_lines_crlf_final_newline_and_empty_text():
     assert value("qsc_code_num_lines", "a.py", "a\r\nbb\r\n") == 2
-    assert value("qsc_code_num_chars_line_max", "a.py", "a\r\nbb\r\n") == 2  # CR is part of the terminator
+    # as the release: a line's newline is one of its characters; CRLF is one (it reads in text mode)
+    assert value("qsc_code_num_chars_line_max", "a.py", "a\r\nbb\r\n") == 3
+    assert value("qsc_code_num_chars_line_max", "a.py", "a\nbb") == 2  # the last line has no newline
+    assert value("qsc_code_num_chars_line_mean", "a.py", "a\nbb") == 2.0
     assert value("qsc_code_num_lines", "a.py", "a\n\n") == 2
     assert value("qsc_code_num_lines", "a.py", "a") == 1
     assert value("qsc_code_num_lines", "a.py", "") == 0
@@ -450,7 +453,10 @@ VALUES = [
     ("qsc_codecpp_cate_var_zero", "a.cpp", "auto x = f();\n", False),
     ("qsc_codec_frac_lines_goto", "a.c", "int f(void) {\n  goto end;\nend:\n  return 0;\n}\n", 1 / 5),
     ("qsc_codecpp_frac_lines_goto", "a.cpp", "void f() {\n  // goto\n}\n", 0.0),  # comments are not code
-    ("qsc_codec_score_lines_no_logic", "a.c", "#include <a.h>\nint x = 1;\nreturn 0;\n", 1.0),
+    # the release's count: an include, a declaration without a value, a trivial return (not `int x = 1;`)
+    ("qsc_codec_score_lines_no_logic", "a.c", "#include <a.h>\nint x = 1;\nreturn 0;\n", 2 / 3),
+    ("qsc_codec_score_lines_no_logic", "a.c", "#include <a.h>\nint x;\nreturn 0;\n", 1.0),
+    ("qsc_codec_frac_lines_preprocessor_directives", "a.h", "#include <a>\n#define X 1\nint y;\n", None),
     ("qsc_codecpp_score_lines_no_logic", "a.cpp", "#include <a.h>\nint f(int a) {\n  return a * 2 + 1;\n}\n", 2 / 4),
     ("qsc_codecpp_frac_lines_func_ratio", "a.cpp", "int add(int a, int b) {\n  return a + b;\n}\n", 1 / 3),
     ("qsc_codecpp_frac_lines_preprocessor_directives", "a.cpp", "#include <a>\n#define X 1\nint y;\n", 2 / 3),

@@ -31,7 +31,7 @@ import warnings
 from typing import NamedTuple
 
 import polars as pl
-from pygments.token import Name, String
+from pygments.token import Comment, Name, String
 
 from opencoder.data import lexing
 from opencoder.data.filter.units import WORD
@@ -41,9 +41,14 @@ log = logging.getLogger(__name__)
 TEXT_LANGID_CHARS = 10_000  # language id reads the first 10k characters: enough to tell English from Chinese
 
 
+RELEASE_COMMENTS = frozenset({Comment.Multiline, Comment.Single, Comment.Hashbang, Comment.Special, String.Doc})
+
+
 def is_comment(token_type) -> bool:
-    """Comments are Pygments comment tokens (`lexing.is_comment`) and docstrings (`String.Doc`)."""
-    return lexing.is_comment(token_type) or token_type in String.Doc
+    """Comments are the Pygments token types the release takes as comments, exactly these
+    (`RELEASE_COMMENTS`: multi-line, single-line, hashbang and special comments, docstrings): a plain
+    `Comment` token (CMake, ...) or a subtype (`Comment.Preproc`: `#include`) is code."""
+    return token_type in RELEASE_COMMENTS
 
 
 def is_string(token_type) -> bool:

@@ -380,14 +380,23 @@ def size_file_byte():
 
 @signal("qsc_code_num_chars_line_max")
 def num_chars_line_max():
-    """Characters of the longest line; 0 without lines."""
-    return pl.col("_lines").list.eval(pl.element().str.len_chars()).list.max().fill_null(0)
+    """Characters of the longest line, its newline included (as the release counts); 0 without lines."""
+    return _line_lengths().list.max().fill_null(0)
+
+
+def _line_lengths() -> pl.Expr:
+    """Characters per line with its terminator counted as one character (the release's lines keep their
+    `\n`; CRLF is one, as the release reads files in text mode); a last line without one has none."""
+    lengths = pl.col("_lines").list.eval(pl.element().str.len_chars() + 1)
+    unterminated = ~pl.col("text").str.ends_with("\n") & (n("_lines") > 0)
+    last = pl.when(unterminated).then(lengths.list.last() - 1).otherwise(lengths.list.last())
+    return pl.concat_list(lengths.list.head(n("_lines") - 1), last).list.drop_nulls()
 
 
 @signal("qsc_code_num_chars_line_mean")
 def num_chars_line_mean():
-    """Mean characters per line (terminators excluded); 0.0 without lines."""
-    total = pl.col("_lines").list.eval(pl.element().str.len_chars()).list.sum()
+    """Mean characters per line, newlines included (as the release counts); 0.0 without lines."""
+    total = _line_lengths().list.sum()
     return ratio(total, n("_lines")).fill_null(0.0)
 
 
@@ -609,9 +618,30 @@ FUNC_LINE = {"go": rf"^{WS}*func\b"}
 JS_FUNCTION = r"\bfunction\b|=>"
 
 
+# C and C++ counts as the release defines them (the same patterns for both), on the code without
+# comments; `(?m)`: `^` and `$` at line ends, and `\s` may pass over newlines, as in the release.
+C_PATTERNS = {
+    # words (types, qualifiers; `*` allowed) then a name and a parenthesised list: declarations,
+    # definitions, and also calls such as `return f(x)` or `else if (x)`
+    "function": r"\b(?:[a-zA-Z_]\w*\s*(?:\*+)?\s+)+(?:\*?\s*[a-zA-Z_]\w*)\([^)]*\)\s*",
+    "include": r"(?m)^\s*#\s*include\s+[\"<][^\">]+[\">]",
+    "simple_variable": r"(?m)^\s*(?:unsigned\s+)?(?:int|float|double|char|bool|std::string|auto)\s+\w+\s*;",
+    "simple_return": r"(?m)^\s*return\s*(?:(?:\w+|\d+|\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|true|false|nullptr)\s*)?;\s*$",
+    "class": r"(?m)^\s*class\s+\w+\s*(?::[^{]*)?\{",
+}
+# the release's "preprocessor directive" lines: any of these anywhere in the line (`struct` and
+# `using` included); headers (`HEADER_EXTENSIONS`) have no value
+C_DIRECTIVE = r"#\s*(?:include|define|if|ifdef|ifndef|else|elif|endif|error|pragma|warning|undef|line)|struct|using"
+HEADER_EXTENSIONS = (".h", ".hpp", ".hxx", ".hh", ".h++")
+
+
+def c_count(kind: str) -> pl.Expr:
+    return pl.col("code_text").str.count_matches(C_PATTERNS[kind])
+
+
 def functions(language: str) -> pl.Expr:
-    """Function declarations and definitions: Pygments `Name.Function` tokens for C, C++ and C#; the
-    release's pattern for Java (`parsing.JAVA_PATTERNS`); lines starting with `func` for Go; `function`
+    """Function declarations and definitions: Pygments `Name.Function` tokens for C#; the release's
+    patterns for C and C++ (`C_PATTERNS`) and Java (`parsing.JAVA_PATTERNS`); lines starting with `func` for Go; `function`
     keywords and arrows `=>` for JavaScript."""
     if language in FUNC_LINE:
         return count_lines("_code_lines", FUNC_LINE[language])
@@ -619,6 +649,8 @@ def functions(language: str) -> pl.Expr:
         return pl.col("code_text").str.count_matches(JS_FUNCTION)
     if language == "java":
         return pl.col("java_functions")
+    if language in ("c", "cpp"):
+        return c_count("function")
     return n("function_names")
 
 
@@ -626,10 +658,15 @@ def _code_line_share(pattern: str) -> pl.Expr:
     return ratio(count_lines("_code_lines", pattern), n("_code_lines"))
 
 
+def parsed(language: str, expr: pl.Expr) -> pl.Expr:
+    """JavaScript: null where esprima cannot parse the file (the release's signals read its tree)."""
+    return pl.when(pl.col("js_parses")).then(expr) if language == "javascript" else expr
+
+
 def func_ratio(language):
     def expr():
-        """Function declarations (see `functions`) ÷ code lines."""
-        return for_language(language, ratio(functions(language), n("_code_lines")))
+        """Function declarations (see `functions`) ÷ code lines; JavaScript: null if it does not parse."""
+        return for_language(language, parsed(language, ratio(functions(language), n("_code_lines"))))
     return expr
 
 
@@ -639,7 +676,7 @@ def var_zero(language):
         release's pattern, `parsing.JAVA_PATTERNS`, which also matches fields of interfaces and enums)."""
         if language == "java":
             return for_language(language, pl.col("java_variables") == 0)
-        return for_language(language, count_lines("_code_lines", VAR_DECL[language]) == 0)
+        return for_language(language, parsed(language, count_lines("_code_lines", VAR_DECL[language]) == 0))
     return expr
 
 
@@ -647,15 +684,19 @@ def no_logic(language):
     def expr():
         """(functions + import/include/using lines + class/struct/interface/enum declarations +
         trivial `return` lines + constant-assignment lines) ÷ code lines. Java: the release's count
-        (`parsing.java_facts`: functions, imports, declarations without a value, trivial returns, classes)."""
+        (`parsing.java_facts`: functions, imports, declarations without a value, trivial returns, classes);
+        C and C++: the release's (`C_PATTERNS`: functions, includes, declarations without a value,
+        trivial returns, classes)."""
         if language == "java":
             return for_language(language, ratio(pl.col("java_no_logic"), n("_code_lines")))
+        if language in ("c", "cpp"):
+            return for_language(language, ratio(pl.sum_horizontal(c_count(k) for k in C_PATTERNS), n("_code_lines")))
         parts = (
             functions(language) + count_lines("_code_lines", IMPORT_LINE[language])
             + count_lines("_code_lines", CLASS_DECL) + count_lines("_code_lines", TRIVIAL_RETURN)
             + count_lines("_code_lines", TRIVIAL_ASSIGN)
         )
-        return for_language(language, ratio(parts, n("_code_lines")))
+        return for_language(language, parsed(language, ratio(parts, n("_code_lines"))))
     return expr
 
 
@@ -684,8 +725,12 @@ for _lang, _prefix in (("c", "qsc_codec"), ("cpp", "qsc_codecpp")):
         return for_language(language, pl.col("code_text").str.count_matches(rf"\bmain{WS}*\([^)]*\){WS}*\{{"))
 
     def _preproc(language=_lang):
-        """Preprocessor directive lines (first visible character `#`) ÷ code lines."""
-        return for_language(language, _code_line_share(rf"^{WS}*#"))
+        """Code lines with a preprocessor directive, `struct` or `using` anywhere (`C_DIRECTIVE`) ÷ code
+        lines, as the release counts them; null for headers (`HEADER_EXTENSIONS`)."""
+        header = pl.col("path").str.to_lowercase().str.ends_with(HEADER_EXTENSIONS[0])
+        for ext in HEADER_EXTENSIONS[1:]:
+            header = header | pl.col("path").str.to_lowercase().str.ends_with(ext)
+        return for_language(language, pl.when(header).then(None).otherwise(_code_line_share(C_DIRECTIVE)))
 
     def _bits(language=_lang):
         """The file includes `<bits/stdc++.h>`."""
