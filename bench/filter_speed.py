@@ -73,7 +73,7 @@ class Doc:
         self.lines = lines(self.text)
         self.code_text = facts["code_text"]
         self.code_lines = visible(lines(self.code_text))
-        self.comment_lines = visible(lines("\n".join(facts["comments"])))
+        self.comment_lines = visible(lines("".join(facts["comments"])))
         self.string_lines = "\n".join(facts["strings"]).split("\n")
         zh = facts["zh_words"]
         self.words = zh if zh is not None else words(self.text)
@@ -208,7 +208,8 @@ def signal(rule_id: str, d: Doc):
     if rule_id == "qsc_code_num_chars_line_mean":
         return sum(line_lengths(d)) / len(d.lines) if d.lines else 0.0
     if rule_id == "qsc_code_frac_chars_comments":
-        return ratio(sum(len(c) for c in f["comments"]), d.nchars) if lexed else None
+        chars = f["py_comment_chars"] if d.language == "python" else sum(len(c) for c in f["comments"])
+        return ratio(chars, d.nchars) if lexed else None
     if rule_id == "qsc_code_cate_xml_start":
         return "<?xml version=" in d.text[:100]
     if rule_id == "qsc_code_cate_autogen":

@@ -198,7 +198,9 @@ def test_comments_share_uses_the_lexer():
     assert value("qsc_code_frac_chars_comments", "a.c", in_string) < 0.1
     # preprocessor directives are code, docstrings are comments
     assert value("qsc_code_frac_chars_comments", "a.c", "#include <stdio.h>\n") == 0.0
-    assert value("qsc_code_frac_chars_comments", "a.py", '"""Doc."""\n') == pytest.approx(10 / 11)
+    # Python: the release's natural text, the docstring without its quotes, comments without their `#`
+    assert value("qsc_code_frac_chars_comments", "a.py", '"""Doc."""\n') == pytest.approx(4 / 11)
+    assert value("qsc_code_frac_chars_comments", "a.py", "x = 1  # note\n") == pytest.approx(4 / 14)
     assert value("qsc_code_frac_chars_comments", "a.unknownext", "# text\n") is None  # no lexer
 
 
@@ -248,6 +250,9 @@ def test_encoded_data():
 def test_prompt_comments_and_asserts():
     assert "qsc_code_frac_lines_prompt_comments" in fired("a.py", PYTHON + "# TODO: handle refunds\n")
     assert "qsc_code_frac_lines_prompt_comments" not in fired("a.py", PYTHON + 'NOTE = "todo"\n')
+    # as the release: `#` comments run together into one line of comment text, so many count once
+    todos = "x = 1\n" * 20 + "# TODO: a\n# TODO: b\n# TODO: c\n"
+    assert value("qsc_code_frac_lines_prompt_comments", "a.py", todos) == pytest.approx(1 / 23)
     asserts = PYTHON + "".join(f"assert inventory.total() >= {i}\n" for i in range(40))
     assert "qsc_code_frac_lines_assert" in fired("a.py", asserts)
     assert "qsc_code_frac_lines_assert" not in fired("a.go", GO + "".join(f"// assert {i}\nassertOk({i})\n" for i in range(40)))

@@ -14,6 +14,7 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers); |
 |                   | for C and C++ the same rule on the syntax tree (`counted_functions`)                  |
 | `py_parses` …     | Python `ast` results; `js_parses` (esprima); `html_parses`, `html_text` (BeautifulSoup) |
+| `py_comment_chars`| Python: characters of the release's natural text (`python_comment_chars`)               |
 | `java_functions` … | Java: the release's line patterns (`JAVA_PATTERNS`) counted on `code_text`: functions, |
 |                   | `no_logic` lines, variable declarations (they need look-ahead, which Rust's regex lacks) |
 | `text_language`   | ISO code from `py3langid` for `text` documents (its model ships inside the package)     |
@@ -356,7 +357,7 @@ def parse_python(text: str) -> ast.Module | None:
         return None
 
 
-def python_facts(text: str) -> dict:
+def python_facts(text: str, comments: list[str] = ()) -> dict:
     """Facts from Python's `ast` (None when the file does not parse), as the release counts them.
 
     - `py_functions`: `def` statements, nested included (not `async def`, as in the release)
@@ -368,11 +369,14 @@ def python_facts(text: str) -> dict:
       `async def`) + classes + names assigned (`=`, or annotated) directly in the body of a class that
       is not itself inside a class; the signal adds code lines containing `import` and `return` lines
 
+    - `py_comment_chars`: `python_comment_chars` of the lexer's `comments` (also without a parse)
+
     Only statements are visited (`statements`), which saves walking every expression node.
     """
     facts = {"py_parses": False, "py_functions": None, "py_simple_functions": None,
              "py_assignments": None, "py_no_logic": None}
     tree = parse_python(text)
+    facts["py_comment_chars"] = python_comment_chars(list(comments), tree)
     if tree is None:
         return facts
     simple = variables = defs = classes = members = 0
@@ -464,6 +468,7 @@ COLUMNS = {
     "py_assignments": (pl.Int64(), None), "py_no_logic": (pl.Int64(), None), "js_parses": (pl.Boolean(), None),
     "html_parses": (pl.Boolean(), None), "html_text": (pl.String(), None), "text_language": (pl.String(), None),
     "zh_words": (pl.List(pl.String()), None), "error": (pl.String(), None),
+    "py_comment_chars": (pl.Int64(), None),
     "java_functions": (pl.Int64(), None), "java_no_logic": (pl.Int64(), None), "java_variables": (pl.Int64(), None),
 }
 SCHEMA = {column: dtype for column, (dtype, _) in COLUMNS.items()}
@@ -496,6 +501,19 @@ def _java_regex(kind: str):
     return regex.compile(r"^\s*(?:" + JAVA_PATTERNS[kind] + ")", regex.MULTILINE)
 
 
+def python_comment_chars(comments: list[str], tree: ast.Module | None) -> int:
+    """Characters of the release's "comments" of a Python file (its `get_text_python`): the cleaned
+    docstrings (`ast.get_docstring`) of the module, classes and `def`s (not `async def`; none if the
+    file does not parse), one per line, then a newline, then the `#` comments run together with every
+    `#` removed, the whole stripped of surrounding whitespace."""
+    docstrings = []
+    if tree is not None:
+        nodes = [tree] + [n for n in statements(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
+        docstrings = [d for d in (ast.get_docstring(n) for n in nodes) if d]
+    hashes = "".join(c for c in comments if c.startswith("#")).replace("#", "")
+    return len(("\n".join(docstrings) + "\n" + hashes).strip())
+
+
 def java_facts(code: str) -> dict:
     """The release's Java counts (see `JAVA_PATTERNS`) on the code without comments."""
     count = {kind: sum(1 for _ in _java_regex(kind).finditer(code)) for kind in JAVA_PATTERNS}
@@ -518,7 +536,7 @@ def analyse(item: tuple[str, str, str]) -> dict:
             return out
         if language == "python":
             lexed = lex_python(text)
-            out.update(lexed, **python_facts(text))
+            out.update(lexed, **python_facts(text, lexed["comments"]))
             return out
         out.update(lex_tree_sitter(text, language) if language in TREE_SITTER else lex(text, language))
         if language == "javascript":

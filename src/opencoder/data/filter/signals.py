@@ -66,7 +66,8 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         _lines=split_lines(text),
         _code_lines=visible_lines(split_lines(pl.col("code_text"))),
-        _comment_lines=visible_lines(split_lines(pl.col("comments").list.join("\n"))),
+        # the release runs its comment tokens together (a `#` comment has no newline of its own)
+        _comment_lines=visible_lines(split_lines(pl.col("comments").list.join(""))),
         _string_lines=pl.col("strings").list.join("\n").str.split("\n"),
         _words=pl.coalesce(pl.col("zh_words"), text.str.replace_all(NORM_DELETE, "").str.replace_all(NORM_SPACE, " ")
                            .str.to_lowercase().str.normalize("NFKC").str.extract_all(NORM_TOKEN)),
@@ -402,8 +403,11 @@ def num_chars_line_mean():
 
 @signal("qsc_code_frac_chars_comments")
 def frac_chars_comments():
-    """Characters in comment tokens (and docstrings) ÷ characters; null without a lexer or for the empty text."""
+    """Characters in comment tokens (and docstrings) ÷ characters; null without a lexer or for the empty
+    text. Python: the release's natural text instead (`parsing.python_comment_chars`: cleaned docstrings,
+    `#` comments without their `#`)."""
     chars = pl.col("comments").list.eval(pl.element().str.len_chars()).list.sum()
+    chars = pl.when(pl.col("language") == "python").then(pl.col("py_comment_chars")).otherwise(chars)
     return lexed(ratio(chars, pl.col("_nchars")))
 
 
