@@ -204,6 +204,12 @@ def test_comments_share_uses_the_lexer():
     assert value("qsc_code_frac_chars_comments", "a.unknownext", "# text\n") is None  # no lexer
 
 
+def test_perl_comments_are_split_by_lines_as_the_release_does():
+    pod = "=head1 NAME\n\nThing - does things\n\n=cut\n"
+    text = "package Thing;\n" + pod + "# a note\nsub f { return 1; }\n1;\n"
+    assert value("qsc_code_frac_chars_comments", "Thing.pm", text) == pytest.approx((len(pod) + 9) / len(text))
+
+
 def test_xml_declaration_and_autogen_headers():
     assert "qsc_code_cate_xml_start" in fired("a.py", '# <?xml version="1.0"?>\n' + PYTHON)
     assert "qsc_code_cate_xml_start" not in fired("a.py", PYTHON + ("#" * 100) + '<?xml version="1.0"?>\n')

@@ -8,7 +8,8 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | `lexed`           | a lexer exists for the language (else comment/string signals are None): tree-sitter's |
 |                   | grammars for Python (`lex_python`) and for C and C++ (`lex_tree_sitter`, the C++     |
 |                   | grammar for both, `TREE_SITTER`), Pygments for every other language (`lex`)          |
-| `code_text`       | the text with every comment token removed (the text itself when not lexed)            |
+| `code_text`       | the text with every comment token removed (the text itself when not lexed); Perl:   |
+|                   | the release's line-based split (`perl_split`)                                         |
 | `comments`        | comment tokens, consecutive ones merged (see `is_comment`)                           |
 | `strings`         | string literals: maximal runs of consecutive string tokens, quotes included          |
 | `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers); |
@@ -514,6 +515,27 @@ def python_comment_chars(comments: list[str], tree: ast.Module | None) -> int:
     return len(("\n".join(docstrings) + "\n" + hashes).strip())
 
 
+def perl_split(text: str) -> dict:
+    """Perl's code and comments as the release splits them, by lines rather than with its lexer: a line
+    starting with `=` opens POD, which runs to a line starting with `=cut` (included); lines starting
+    with `#` and POD lines are comments (with their newline), every other line is code."""
+    code, comments, pod = [], [], False
+    for match in re.finditer(r"[^\n]*\n|[^\n]+$", text):
+        line = match.group()
+        head = line.strip()
+        if head.startswith("=cut"):
+            pod = False
+            comments.append(line)
+        elif head.startswith("="):
+            pod = True
+            comments.append(line)
+        elif head.startswith("#") or pod:
+            comments.append(line)
+        else:
+            code.append(line)
+    return {"code_text": "".join(code), "comments": ["".join(comments)] if comments else []}
+
+
 def java_facts(code: str) -> dict:
     """The release's Java counts (see `JAVA_PATTERNS`) on the code without comments."""
     count = {kind: sum(1 for _ in _java_regex(kind).finditer(code)) for kind in JAVA_PATTERNS}
@@ -543,6 +565,8 @@ def analyse(item: tuple[str, str, str]) -> dict:
             out["js_parses"] = javascript_parses(text)
         elif language == "java":
             out.update(java_facts(out["code_text"]))
+        elif language == "perl" and out["lexed"]:
+            out.update(perl_split(text))
         elif language == "html":
             out.update(html_facts(text))
     except Exception as exc:  # a crash in the pass drops the document, as the release does
