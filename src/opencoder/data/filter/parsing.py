@@ -362,7 +362,7 @@ def python_facts(text: str, comments: list[str] = ()) -> dict:
     """Facts from Python's `ast` (None when the file does not parse), as the release counts them.
 
     - `py_functions`: `def` statements, nested included (not `async def`, as in the release)
-    - `py_simple_functions`: functions whose body is a single `return` statement
+    - `py_simple_functions`: `def`s whose body is a single `return` statement
     - `py_assignments`: the release's "variables": names bound by `=` (a name target; not tuple,
       annotated or augmented assignments, not `:=`), by a `for` loop's name target, and the
       positional parameters of a `def` (so `def f(x): ...` declares one); `async` forms not counted
@@ -382,11 +382,10 @@ def python_facts(text: str, comments: list[str] = ()) -> dict:
         return facts
     simple = variables = defs = classes = members = 0
     for node in statements(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if isinstance(node, ast.FunctionDef):  # not `async def`, as in the release
             simple += len(node.body) == 1 and isinstance(node.body[0], ast.Return)
-            if isinstance(node, ast.FunctionDef):
-                defs += 1
-                variables += len(node.args.args)
+            defs += 1
+            variables += len(node.args.args)
         elif isinstance(node, ast.ClassDef):
             classes += 1
         elif isinstance(node, ast.Assign):
