@@ -107,12 +107,15 @@ def tree_sitter_parser(module: str, query: str):
 PYTHON_QUERY = "(comment) @comment (expression_statement . (string) @statement . ) (string) @string"
 
 
-def alone_on_its_lines(data: bytes, begin: int, end: int) -> bool:
-    """Nothing but blanks before `data[begin:end]` on its first line, and blanks or a comment after it."""
+TRIPLE_QUOTED = re.compile(rb"[rRuUbB]{0,2}(?:\"\"\"|''')")
+
+
+def release_docstring(data: bytes, begin: int, end: int) -> bool:
+    """A string statement the release takes as a comment (Pygments' `String.Doc`): a triple-quoted
+    literal (prefix `r`/`u`/`b` at most) with only blanks before it on its line; a docstring in single
+    quotes is code there."""
     before = data[data.rfind(b"\n", 0, begin) + 1:begin]
-    after_end = data.find(b"\n", end)
-    after = data[end:after_end if after_end >= 0 else len(data)].strip(b" \t\f\r")
-    return not before.strip(b" \t\f") and (not after or after.startswith(b"#"))
+    return not before.strip(b" \t\f") and TRIPLE_QUOTED.match(data, begin) is not None
 
 
 def split_spans(data: bytes, spans: list[tuple[int, int, str]], merge: bool) -> tuple[str, list[str], list[str]]:
@@ -149,7 +152,7 @@ def lex_python(text: str) -> dict:
     """Python through tree-sitter's Python grammar (C, about 5x faster than `tokenize`, same tokens).
 
     Comments are `comment` nodes (without a CR of a CRLF ending) and docstrings: string literals that
-    form a statement by themselves, alone on their line(s) but for a trailing comment. String literals
+    form a statement by themselves, triple-quoted and first on their line (`release_docstring`). String literals
     are the other outermost `string` nodes (each part of an implicit concatenation is one literal),
     prefix and quotes included. The grammar recovers from errors, so a file that does not parse is
     still lexed (its `ERROR` regions hold code).
@@ -166,7 +169,7 @@ def lex_python(text: str) -> dict:
         spans.append((node.start_byte, end, "comment"))
     for node in captures.get("string", []):
         begin, end = node.start_byte, node.end_byte
-        docstring = (begin, end) in statements and alone_on_its_lines(data, begin, end)
+        docstring = (begin, end) in statements and release_docstring(data, begin, end)
         spans.append((begin, end, "comment" if docstring else "string"))
     code_text, comments, strings = split_spans(data, spans, merge=False)
     return {"lexed": True, "code_text": code_text, "comments": comments, "strings": strings,
