@@ -283,6 +283,25 @@ def report(result: dict, top: int) -> str:
     return "\n".join(out)
 
 
+def side_by_side(before: dict, after: dict) -> str:
+    """Agreement per group and each rule's disagreement, in an earlier report (`--json`) and now."""
+    out = ["| group | documents | before | after |", "|---|---:|---:|---:|"]
+    for g, cb in before["groups"].items():
+        ca = after["groups"].get(g, {"agree": 0, "docs": 1})
+        out.append(f"| {g} | {cb['docs']} | {cb['agree'] / cb['docs']:.3f} | {ca['agree'] / ca['docs']:.3f} |")
+    ob, oa = before["overall"], after["overall"]
+    out.append(f"| **all** | {ob['docs']} | **{ob['agree'] / ob['docs']:.4f}** | **{oa['agree'] / oa['docs']:.4f}** |")
+    out += ["", "| rule | before: only ours / only release | after: only ours / only release |", "|---|---:|---:|"]
+    size = lambda c: c.get("ours", 0) + c.get("release", 0)  # noqa: E731
+    for k in sorted(set(before["rules"]) | set(after["rules"]),
+                    key=lambda k: (-size(before["rules"].get(k, {})), -size(after["rules"].get(k, {})), k)):
+        rb, ra = before["rules"].get(k, {}), after["rules"].get(k, {})
+        if size(rb) + size(ra):
+            out.append(f"| `{k}` | +{rb.get('ours', 0)} / −{rb.get('release', 0)} | "
+                       f"+{ra.get('ours', 0)} / −{ra.get('release', 0)} |")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", action="append", default=[])
@@ -295,6 +314,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the whole report (with samples) here")
     parser.add_argument("--samples", type=int, default=3, help="disagreements shown per rule and side")
     parser.add_argument("--top", type=int, default=0, help="rules listed (0: all that disagree)")
+    parser.add_argument("--before", type=Path, help="an earlier --json report: print both side by side")
     args = parser.parse_args(argv)
     config = load(*args.config)
     python, src = (args.release_python, args.release_src) if args.release_python else release_setup()
@@ -309,6 +329,8 @@ def main(argv=None) -> int:
     cache = SCRATCH / "release-filter" / f"results-{args.corpus}.jsonl"
     result = compare(docs, config, python, src, cache, args.samples)
     print(report(result, args.top))
+    if args.before:
+        print("\n" + side_by_side(json.loads(args.before.read_text()), result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=str))
     return 0
