@@ -37,7 +37,7 @@ from opencoder.data.filter import parsing, signals as S
 from opencoder.data.filter.engine import SIGNAL_ERROR, Engine, chunks
 from opencoder.core.draw import uniform
 from opencoder.data.filter.rules import group_of
-from opencoder.data.filter.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WORD, WS
+from opencoder.data.filter.units import LETTER, DIGIT, NOT_WS, TOKEN, WHITESPACE, WS, words
 
 # ------------------------------------------------------------------- per-document units ---
 
@@ -54,6 +54,11 @@ def visible(lines_: list[str]) -> list[str]:
     return [line for line in lines_ if line.strip(WHITESPACE)]
 
 
+def line_lengths(d) -> list[int]:
+    """Characters per line with its terminator as one character (the last line may have none)."""
+    return [len(x) + (i < len(d.lines) - 1 or d.text.endswith("\n")) for i, x in enumerate(d.lines)]
+
+
 def ratio(num, den):
     return num / den if den else None
 
@@ -68,10 +73,10 @@ class Doc:
         self.lines = lines(self.text)
         self.code_text = facts["code_text"]
         self.code_lines = visible(lines(self.code_text))
-        self.comment_lines = visible(lines("\n".join(facts["comments"])))
+        self.comment_lines = visible(lines("".join(facts["comments"])))
         self.string_lines = "\n".join(facts["strings"]).split("\n")
         zh = facts["zh_words"]
-        self.words = zh if zh is not None else regex.findall(WORD, self.text.lower())
+        self.words = zh if zh is not None else words(self.text)
         self.tokens = regex.findall(TOKEN, self.text)
         self.nchars = len(self.text)
         self.nvisible = self.nchars - len(regex.findall(WS, self.text))
@@ -85,6 +90,8 @@ def top_ngram(words, n):
     if not grams:
         return 0.0
     gram, count = Counter(grams).most_common(1)[0]
+    if count < 2:
+        return 0.0
     return count * sum(len(w) for w in gram) / total
 
 
@@ -102,6 +109,10 @@ def dupe_ngram(words, n):
     return sum(len(w) for w, m in zip(words, marked) if m) / total
 
 
+def release_strings(text):
+    return [next((g for g in m.groups() if g is not None), "") for m in regex.finditer(S.RELEASE_STRING, text)]
+
+
 def count(lines_, pattern, lower=False):
     return sum(1 for line in lines_ if regex.search(pattern, line.lower() if lower else line))
 
@@ -115,6 +126,10 @@ def functions(d: Doc, lang: str) -> int:
         return count(d.code_lines, S.FUNC_LINE[lang])
     if lang == "javascript":
         return len(regex.findall(S.JS_FUNCTION, d.code_text))
+    if lang == "java":
+        return d.facts["java_functions"]
+    if lang in ("c", "cpp"):
+        return len(regex.findall(S.C_PATTERNS["function"], d.code_text))
     return len(d.facts["function_names"])
 
 
@@ -189,11 +204,12 @@ def signal(rule_id: str, d: Doc):
     if rule_id == "qsc_code_size_file_byte":
         return d.row["bytes"]
     if rule_id == "qsc_code_num_chars_line_max":
-        return max((len(x) for x in d.lines), default=0)
+        return max(line_lengths(d), default=0)
     if rule_id == "qsc_code_num_chars_line_mean":
-        return sum(len(x) for x in d.lines) / len(d.lines) if d.lines else 0.0
+        return sum(line_lengths(d)) / len(d.lines) if d.lines else 0.0
     if rule_id == "qsc_code_frac_chars_comments":
-        return ratio(sum(len(c) for c in f["comments"]), d.nchars) if lexed else None
+        chars = f["py_comment_chars"] if d.language == "python" else sum(len(c) for c in f["comments"])
+        return ratio(chars, d.nchars) if lexed else None
     if rule_id == "qsc_code_cate_xml_start":
         return "<?xml version=" in d.text[:100]
     if rule_id == "qsc_code_cate_autogen":
@@ -207,11 +223,11 @@ def signal(rule_id: str, d: Doc):
         long = sum(1 for s in d.string_lines if len(regex.findall(TOKEN, s)) > 20)
         return ratio(long, len(d.code_lines)) if lexed else None
     if rule_id == "qsc_code_frac_chars_string_length":
-        return ratio(sum(len(s) for s in f["strings"]), len(d.code_text)) if lexed else None
+        return ratio(sum(len(s) for s in release_strings(d.code_text)), len(d.code_text))
     if rule_id == "qsc_code_frac_chars_long_word_length":
-        words = regex.findall(f"{NOT_WS}+", " ".join(f["strings"]))
+        words = regex.findall(f"{NOT_WS}+", " ".join(release_strings(d.code_text)))
         chars = sum(len(w) for w in words if len(w) > 20 and not regex.search(S.URL, w))
-        return ratio(chars, len(d.code_text)) if lexed else None
+        return ratio(chars, len(d.code_text))
     if rule_id == "qsc_code_frac_lines_string_concat":
         return ratio(count(d.code_lines, S.STRING_CONCAT), len(d.code_lines)) if lexed else None
     if rule_id == "qsc_code_cate_encoded_data":
@@ -244,7 +260,9 @@ def language_signal(rule_id: str, d: Doc):
             "frac_lines_import": lambda: share("import", True) or 0.0,
             "frac_lines_print": lambda: share("print", False),
             "frac_lines_simplefunc": lambda: ratio(f["py_simple_functions"], ncode) if f["py_parses"] else None,
-            "score_lines_no_logic": lambda: ratio(f["py_no_logic"], ncode) if f["py_parses"] else None,
+            "score_lines_no_logic": lambda: ratio(
+                f["py_no_logic"] + sum("import" in x.lower() for x in d.code_lines)
+                + len(regex.findall(S.PY_RETURN, d.code_text)), ncode) if f["py_parses"] else None,
         }[name]()
     if lang == "html":
         text = f["html_text"]
@@ -255,8 +273,17 @@ def language_signal(rule_id: str, d: Doc):
         }[name]()
     if name == "cate_ast":
         return f["js_parses"]
+    if lang == "javascript" and name in ("frac_lines_func_ratio", "cate_var_zero", "score_lines_no_logic") \
+            and not f["js_parses"]:
+        return None
     if name == "frac_lines_func_ratio":
         return ratio(functions(d, lang), ncode)
+    if name == "cate_var_zero" and lang == "java":
+        return f["java_variables"] == 0
+    if name == "score_lines_no_logic" and lang == "java":
+        return ratio(f["java_no_logic"], ncode)
+    if name == "score_lines_no_logic" and lang in ("c", "cpp"):
+        return ratio(sum(len(regex.findall(p, d.code_text)) for p in S.C_PATTERNS.values()), ncode)
     if name == "cate_var_zero":
         return count(d.code_lines, S.VAR_DECL[lang]) == 0
     if name == "score_lines_no_logic":
@@ -268,7 +295,9 @@ def language_signal(rule_id: str, d: Doc):
     if name == "nums_lines_main":
         return len(regex.findall(rf"\bmain{WS}*\([^)]*\){WS}*\{{", d.code_text))
     if name == "frac_lines_preprocessor_directives":
-        return ratio(count(d.code_lines, rf"^{WS}*#"), ncode)
+        if d.row["path"].lower().endswith(S.HEADER_EXTENSIONS):
+            return None
+        return ratio(count(d.code_lines, S.C_DIRECTIVE), ncode)
     if name == "cate_bitsstdc":
         return bool(regex.search(rf"#{WS}*include{WS}*<bits/stdc\+\+\.h>", d.code_text))
     if name == "frac_lines_goto":
@@ -372,6 +401,8 @@ def main(argv=None) -> int:
     parser.add_argument("--slice-mb", type=float, default=0.5, help="MB per turn of each engine")
     args = parser.parse_args(argv)
     config = load(*args.config)
+    # the text-file recall (paper App. C.2) is a model's score, not a rule of the release: both engines without it
+    config["filter"]["text_recall"]["enabled"] = False
     docs = default_corpus(config, int(args.max_mb * 1e6))
     mb = docs["bytes"].sum() / 1e6
     engine = Engine(config["filter"], threads=args.threads)

@@ -108,7 +108,7 @@ def test_a_leading_byte_order_mark_is_stripped_and_counted(documents):
     assert stats["extra"]["bom_stripped"] == 2
     assert stats["in"]["bytes"] == sum(len(t.encode()) for t in docs["text"])  # what came in, BOMs included
     assert dropped.select("path", "reason").rows() == [("only.py", "empty")]
-    assert python_facts(kept["text"][0], 0)["py_parses"]  # the filter's Python rules can parse it now
+    assert python_facts(kept["text"][0])["py_parses"]  # the filter's Python rules can parse it now
 
 
 def test_table_generation_resolves_shared_extensions_and_types():

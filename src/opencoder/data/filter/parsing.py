@@ -8,12 +8,16 @@ Column-wise string kernels cannot lex code or build an AST, so this pass runs on
 | `lexed`           | a lexer exists for the language (else comment/string signals are None): tree-sitter's |
 |                   | grammars for Python (`lex_python`) and for C and C++ (`lex_tree_sitter`, the C++     |
 |                   | grammar for both, `TREE_SITTER`), Pygments for every other language (`lex`)          |
-| `code_text`       | the text with every comment token removed (the text itself when not lexed)            |
+| `code_text`       | the text with every comment token removed (the text itself when not lexed); Perl:   |
+|                   | the release's line-based split (`perl_split`)                                         |
 | `comments`        | comment tokens, consecutive ones merged (see `is_comment`)                           |
 | `strings`         | string literals: maximal runs of consecutive string tokens, quotes included          |
 | `function_names`  | names Pygments tags `Name.Function` (declarations and definitions in C-like lexers); |
 |                   | for C and C++ the same rule on the syntax tree (`counted_functions`)                  |
 | `py_parses` …     | Python `ast` results; `js_parses` (esprima); `html_parses`, `html_text` (BeautifulSoup) |
+| `py_comment_chars`| Python: characters of the release's natural text (`python_comment_chars`)               |
+| `java_functions` … | Java: the release's line patterns (`JAVA_PATTERNS`) counted on `code_text`: functions, |
+|                   | `no_logic` lines, variable declarations (they need look-ahead, which Rust's regex lacks) |
 | `text_language`   | ISO code from `py3langid` for `text` documents (its model ships inside the package)     |
 | `zh_words`        | words of Chinese text files, by `jieba` (`chinese_words`)                            |
 | `error`           | the exception of a document whose pass failed unexpectedly (it is dropped)           |
@@ -29,7 +33,7 @@ import warnings
 from typing import NamedTuple
 
 import polars as pl
-from pygments.token import Name, String
+from pygments.token import Comment, Name, String
 
 from opencoder.data import lexing
 from opencoder.data.filter.units import WORD
@@ -39,9 +43,14 @@ log = logging.getLogger(__name__)
 TEXT_LANGID_CHARS = 10_000  # language id reads the first 10k characters: enough to tell English from Chinese
 
 
+RELEASE_COMMENTS = frozenset({Comment.Multiline, Comment.Single, Comment.Hashbang, Comment.Special, String.Doc})
+
+
 def is_comment(token_type) -> bool:
-    """Comments are Pygments comment tokens (`lexing.is_comment`) and docstrings (`String.Doc`)."""
-    return lexing.is_comment(token_type) or token_type in String.Doc
+    """Comments are the Pygments token types the release takes as comments, exactly these
+    (`RELEASE_COMMENTS`: multi-line, single-line, hashbang and special comments, docstrings): a plain
+    `Comment` token (CMake, ...) or a subtype (`Comment.Preproc`: `#include`) is code."""
+    return token_type in RELEASE_COMMENTS
 
 
 def is_string(token_type) -> bool:
@@ -95,16 +104,18 @@ def tree_sitter_parser(module: str, query: str):
     return Parser(grammar), Query(grammar, query)
 
 
-PYTHON_QUERY = ("(comment) @comment (expression_statement . (string) @statement . ) (string) @string "
-                "(named_expression) @walrus")
+PYTHON_QUERY = "(comment) @comment (expression_statement . (string) @statement . ) (string) @string"
 
 
-def alone_on_its_lines(data: bytes, begin: int, end: int) -> bool:
-    """Nothing but blanks before `data[begin:end]` on its first line, and blanks or a comment after it."""
+TRIPLE_QUOTED = re.compile(rb"[rRuUbB]{0,2}(?:\"\"\"|''')")
+
+
+def release_docstring(data: bytes, begin: int, end: int) -> bool:
+    """A string statement the release takes as a comment (Pygments' `String.Doc`): a triple-quoted
+    literal (prefix `r`/`u`/`b` at most) with only blanks before it on its line; a docstring in single
+    quotes is code there."""
     before = data[data.rfind(b"\n", 0, begin) + 1:begin]
-    after_end = data.find(b"\n", end)
-    after = data[end:after_end if after_end >= 0 else len(data)].strip(b" \t\f\r")
-    return not before.strip(b" \t\f") and (not after or after.startswith(b"#"))
+    return not before.strip(b" \t\f") and TRIPLE_QUOTED.match(data, begin) is not None
 
 
 def split_spans(data: bytes, spans: list[tuple[int, int, str]], merge: bool) -> tuple[str, list[str], list[str]]:
@@ -141,11 +152,10 @@ def lex_python(text: str) -> dict:
     """Python through tree-sitter's Python grammar (C, about 5x faster than `tokenize`, same tokens).
 
     Comments are `comment` nodes (without a CR of a CRLF ending) and docstrings: string literals that
-    form a statement by themselves, alone on their line(s) but for a trailing comment. String literals
+    form a statement by themselves, triple-quoted and first on their line (`release_docstring`). String literals
     are the other outermost `string` nodes (each part of an implicit concatenation is one literal),
     prefix and quotes included. The grammar recovers from errors, so a file that does not parse is
-    still lexed (its `ERROR` regions hold code). `walrus`: how many assignment expressions (`:=`) the
-    grammar found, for `python_facts`.
+    still lexed (its `ERROR` regions hold code).
     """
     from tree_sitter import QueryCursor
 
@@ -159,11 +169,11 @@ def lex_python(text: str) -> dict:
         spans.append((node.start_byte, end, "comment"))
     for node in captures.get("string", []):
         begin, end = node.start_byte, node.end_byte
-        docstring = (begin, end) in statements and alone_on_its_lines(data, begin, end)
+        docstring = (begin, end) in statements and release_docstring(data, begin, end)
         spans.append((begin, end, "comment" if docstring else "string"))
     code_text, comments, strings = split_spans(data, spans, merge=False)
     return {"lexed": True, "code_text": code_text, "comments": comments, "strings": strings,
-            "function_names": [], "walrus": len(captures.get("walrus", []))}
+            "function_names": []}
 
 
 # The C++ grammar reads C too (C files that use C++ keywords as names are rare); the "c" files of the
@@ -351,41 +361,57 @@ def parse_python(text: str) -> ast.Module | None:
         return None
 
 
-def python_facts(text: str, walrus: int) -> dict:
-    """Facts from Python's `ast` (None when the file does not parse).
+def python_facts(text: str, comments: list[str] = ()) -> dict:
+    """Facts from Python's `ast` (None when the file does not parse), as the release counts them.
 
-    - `py_functions`: `def` and `async def` statements
-    - `py_simple_functions`: functions whose body is a single `return` statement
-    - `py_assignments`: assignment statements (`=`, annotated with a value, augmented, walrus)
-    - `py_no_logic`: functions + import statements + classes + trivial returns (`return`, `return
-      <constant or name>`) + trivial assignments (`name = <constant>`)
+    - `py_functions`: `def` statements, nested included (not `async def`, as in the release)
+    - `py_simple_functions`: `def`s whose body is a single `return` statement
+    - `py_assignments`: the release's "variables": names bound by `=` (a name target; not tuple,
+      annotated or augmented assignments, not `:=`), by a `for` loop's name target, and the
+      positional parameters of a `def` (so `def f(x): ...` declares one); `async` forms not counted
+    - `py_no_logic`: the release's syntax-tree part of `score_lines_no_logic`: `def` statements (not
+      `async def`) + classes + names assigned (`=`, or annotated) directly in the body of a class that
+      is not itself inside a class; the signal adds code lines containing `import` and `return` lines
 
-    Only statements are visited (`statements`): assignment expressions, which sit inside expressions,
-    are counted by the caller's grammar (`walrus`, from `lex_python`: tree-sitter and `ast` agree on
-    them in a file that parses), which saves walking every expression node in Python.
+    - `py_comment_chars`: `python_comment_chars` of the lexer's `comments` (also without a parse)
+
+    Only statements are visited (`statements`), which saves walking every expression node.
     """
     facts = {"py_parses": False, "py_functions": None, "py_simple_functions": None,
              "py_assignments": None, "py_no_logic": None}
     tree = parse_python(text)
+    facts["py_comment_chars"] = python_comment_chars(list(comments), tree)
     if tree is None:
         return facts
-    functions = simple = assigns = imports = classes = returns = trivial_assigns = 0
+    simple = variables = defs = classes = members = 0
     for node in statements(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions += 1
+        if isinstance(node, ast.FunctionDef):  # not `async def`, as in the release
             simple += len(node.body) == 1 and isinstance(node.body[0], ast.Return)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            imports += 1
+            defs += 1
+            variables += len(node.args.args)
         elif isinstance(node, ast.ClassDef):
             classes += 1
-        elif isinstance(node, ast.Return):
-            returns += _simple_return(node)
-        elif isinstance(node, (ast.Assign, ast.AugAssign)) or (isinstance(node, ast.AnnAssign) and node.value is not None):
-            assigns += 1
-            trivial_assigns += isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-    assigns += walrus
-    facts.update(py_parses=True, py_functions=functions, py_simple_functions=simple, py_assignments=assigns,
-                 py_no_logic=functions + imports + classes + returns + trivial_assigns)
+        elif isinstance(node, ast.Assign):
+            variables += sum(isinstance(t, ast.Name) for t in node.targets)
+        elif isinstance(node, ast.For):
+            variables += isinstance(node.target, ast.Name)
+    stack = [(node, False) for node in tree.body]  # class members: classes not inside a class
+    while stack:
+        node, in_class = stack.pop()
+        if isinstance(node, ast.ClassDef):
+            if in_class:
+                continue
+            for item in node.body:
+                if isinstance(item, ast.Assign):
+                    members += sum(isinstance(t, ast.Name) for t in item.targets)
+                elif isinstance(item, ast.AnnAssign):
+                    members += isinstance(item.target, ast.Name)
+            stack.extend((child, True) for child in node.body)
+            continue
+        for field in STATEMENT_LISTS:
+            stack.extend((child, in_class) for child in getattr(node, field, ()))
+    facts.update(py_parses=True, py_functions=defs, py_simple_functions=simple, py_assignments=variables,
+                 py_no_logic=defs + classes + members)
     return facts
 
 
@@ -445,9 +471,80 @@ COLUMNS = {
     "py_assignments": (pl.Int64(), None), "py_no_logic": (pl.Int64(), None), "js_parses": (pl.Boolean(), None),
     "html_parses": (pl.Boolean(), None), "html_text": (pl.String(), None), "text_language": (pl.String(), None),
     "zh_words": (pl.List(pl.String()), None), "error": (pl.String(), None),
+    "py_comment_chars": (pl.Int64(), None),
+    "java_functions": (pl.Int64(), None), "java_no_logic": (pl.Int64(), None), "java_variables": (pl.Int64(), None),
 }
 SCHEMA = {column: dtype for column, (dtype, _) in COLUMNS.items()}
 EMPTY = {column: default for column, (_, default) in COLUMNS.items()}
+
+
+# Java's counts as the release defines them: multi-line patterns anchored at a line start (`^\s*`, which
+# may pass over blank lines), matched without overlap on the code without comments.
+_MODIFIERS = r"(?:(?:public|protected|private|static)\s+)*"
+JAVA_PATTERNS = {
+    # [modifiers] [<T>] type name(params) [throws A, B]; the type is not a modifier, `if` or `else`
+    "function": _MODIFIERS + r"(?!\s*(?:public|private|protected|else|if)\s*)(?:<\w+>)?\s*\w+\s+\w+\s*"
+                r"\([^)]*\)(?:\s*throws\s+[\w, ]+)?",
+    "import": r"import\s+[\w.*]+\s*;\s*$",
+    # a declaration without a value: [modifiers] primitive/String/Capitalised type name;
+    "simple_variable": r"(?:(?:public|protected|private|final|static)\s+)*"
+                       r"(?:int|float|boolean|char|double|String|[A-Z][\w<>]*)\s+\w+\s*;",
+    "variable": r"(?:(?:public|protected|private|final|static)\s+)*"
+                r"(?:int|float|boolean|char|double|String|[A-Z][\w<>]*)\s+\w+\s*(?:\s*=\s*[^;]+)?;",
+    # `return;`, `return name;` or `return "literal";` alone on its line
+    "simple_return": r'return(?:;|\s+(?:\w*|"[^"\\]*(?:\\.[^"\\]*)*")\s*;\s*)$',
+    "class": r"(?:public\s+|protected\s+|private\s+)?(?:final\s+|abstract\s+)?class\s+[\w<>]+",
+}
+
+
+@functools.cache
+def _java_regex(kind: str):
+    import regex
+
+    return regex.compile(r"^\s*(?:" + JAVA_PATTERNS[kind] + ")", regex.MULTILINE)
+
+
+def python_comment_chars(comments: list[str], tree: ast.Module | None) -> int:
+    """Characters of the release's "comments" of a Python file (its `get_text_python`): the cleaned
+    docstrings (`ast.get_docstring`) of the module, classes and `def`s (not `async def`; none if the
+    file does not parse), one per line, then a newline, then the `#` comments run together with every
+    `#` removed, the whole stripped of surrounding whitespace."""
+    docstrings = []
+    if tree is not None:
+        nodes = [tree] + [n for n in statements(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
+        docstrings = [d for d in (ast.get_docstring(n) for n in nodes) if d]
+    hashes = "".join(c for c in comments if c.startswith("#")).replace("#", "")
+    return len(("\n".join(docstrings) + "\n" + hashes).strip())
+
+
+def perl_split(text: str) -> dict:
+    """Perl's code and comments as the release splits them, by lines rather than with its lexer: a line
+    starting with `=` opens POD, which runs to a line starting with `=cut` (included); lines starting
+    with `#` and POD lines are comments (with their newline), every other line is code."""
+    code, comments, pod = [], [], False
+    for match in re.finditer(r"[^\n]*\n|[^\n]+$", text):
+        line = match.group()
+        head = line.strip()
+        if head.startswith("=cut"):
+            pod = False
+            comments.append(line)
+        elif head.startswith("="):
+            pod = True
+            comments.append(line)
+        elif head.startswith("#") or pod:
+            comments.append(line)
+        else:
+            code.append(line)
+    return {"code_text": "".join(code), "comments": ["".join(comments)] if comments else []}
+
+
+def java_facts(code: str) -> dict:
+    """The release's Java counts (see `JAVA_PATTERNS`) on the code without comments."""
+    count = {kind: sum(1 for _ in _java_regex(kind).finditer(code)) for kind in JAVA_PATTERNS}
+    return {
+        "java_functions": count["function"], "java_variables": count["variable"],
+        "java_no_logic": sum(count[k] for k in ("function", "import", "simple_variable", "simple_return", "class")),
+    }
 
 
 def analyse(item: tuple[str, str, str]) -> dict:
@@ -463,11 +560,15 @@ def analyse(item: tuple[str, str, str]) -> dict:
             return out
         if language == "python":
             lexed = lex_python(text)
-            out.update(lexed, **python_facts(text, lexed.pop("walrus")))
+            out.update(lexed, **python_facts(text, lexed["comments"]))
             return out
         out.update(lex_tree_sitter(text, language) if language in TREE_SITTER else lex(text, language))
         if language == "javascript":
             out["js_parses"] = javascript_parses(text)
+        elif language == "java":
+            out.update(java_facts(out["code_text"]))
+        elif language == "perl" and out["lexed"]:
+            out.update(perl_split(text))
         elif language == "html":
             out.update(html_facts(text))
     except Exception as exc:  # a crash in the pass drops the document, as the release does

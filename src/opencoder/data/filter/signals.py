@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from opencoder.data.filter.units import DIGIT, LETTER, NOT_WS, TOKEN, WHITESPACE, WORD, WS
+from opencoder.data.filter.units import (DIGIT, LETTER, NORM_DELETE, NORM_SPACE, NORM_TOKEN, NOT_WS, TOKEN, WHITESPACE, WS)
 
 STR_LIST = pl.List(pl.String)
 
@@ -66,9 +66,11 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         _lines=split_lines(text),
         _code_lines=visible_lines(split_lines(pl.col("code_text"))),
-        _comment_lines=visible_lines(split_lines(pl.col("comments").list.join("\n"))),
+        # the release runs its comment tokens together (a `#` comment has no newline of its own)
+        _comment_lines=visible_lines(split_lines(pl.col("comments").list.join(""))),
         _string_lines=pl.col("strings").list.join("\n").str.split("\n"),
-        _words=pl.coalesce(pl.col("zh_words"), text.str.to_lowercase().str.extract_all(WORD)),
+        _words=pl.coalesce(pl.col("zh_words"), text.str.replace_all(NORM_DELETE, "").str.replace_all(NORM_SPACE, " ")
+                           .str.to_lowercase().str.normalize("NFKC").str.extract_all(NORM_TOKEN)),
         _tokens=text.str.extract_all(TOKEN),
         _nchars=text.str.len_chars(),
         _nvisible=text.str.len_chars() - text.str.count_matches(WS),
@@ -184,7 +186,8 @@ def doc_frac_chars_hex_words():
 for _n in (2, 3, 4):
     _sig = Signal(f"frac_chars_top_{_n}grams", (
         f"Characters of the most frequent word {_n}-gram, times its count, ÷ characters of all words; "
-        "ties go to the n-gram seen first. 0.0 with fewer words than n; null without words."
+        "ties go to the n-gram seen first. 0.0 when no n-gram occurs twice (the release's rule) or with "
+        "fewer words than n; null without words."
     ), ngram=("top", _n))
     SIGNALS[f"qsc_code_frac_chars_top_{_n}grams"] = SIGNALS[f"qsc_doc_frac_chars_top_{_n}grams"] = _sig
 for _n in range(5, 11):
@@ -241,7 +244,9 @@ def ngram_signals(words: pl.Series, wanted: set[tuple[str, int]]) -> dict[tuple[
             docs, first = np.unique(row[at_best], return_index=True)  # the n-gram seen first wins ties
             start = at_best[first]
             value = np.zeros(ndocs)
-            value[docs.astype(np.int64)] = count[start] * (chars_before[start + size] - chars_before[start])
+            # as the release: 0.0 unless the top n-gram occurs more than once
+            value[docs.astype(np.int64)] = (count[start] * (count[start] > 1)
+                                            * (chars_before[start + size] - chars_before[start]))
             out[("top", size)] = per_word_char(value, total)
         if "dupe" in kinds:
             starts = np.cumsum(count > 1)  # positions that start a repeated n-gram, so far
@@ -376,21 +381,33 @@ def size_file_byte():
 
 @signal("qsc_code_num_chars_line_max")
 def num_chars_line_max():
-    """Characters of the longest line; 0 without lines."""
-    return pl.col("_lines").list.eval(pl.element().str.len_chars()).list.max().fill_null(0)
+    """Characters of the longest line, its newline included (as the release counts); 0 without lines."""
+    return _line_lengths().list.max().fill_null(0)
+
+
+def _line_lengths() -> pl.Expr:
+    """Characters per line with its terminator counted as one character (the release's lines keep their
+    `\n`; CRLF is one, as the release reads files in text mode); a last line without one has none."""
+    lengths = pl.col("_lines").list.eval(pl.element().str.len_chars() + 1)
+    unterminated = ~pl.col("text").str.ends_with("\n") & (n("_lines") > 0)
+    last = pl.when(unterminated).then(lengths.list.last() - 1).otherwise(lengths.list.last())
+    return pl.concat_list(lengths.list.head(n("_lines") - 1), last).list.drop_nulls()
 
 
 @signal("qsc_code_num_chars_line_mean")
 def num_chars_line_mean():
-    """Mean characters per line (terminators excluded); 0.0 without lines."""
-    total = pl.col("_lines").list.eval(pl.element().str.len_chars()).list.sum()
+    """Mean characters per line, newlines included (as the release counts); 0.0 without lines."""
+    total = _line_lengths().list.sum()
     return ratio(total, n("_lines")).fill_null(0.0)
 
 
 @signal("qsc_code_frac_chars_comments")
 def frac_chars_comments():
-    """Characters in comment tokens (and docstrings) ÷ characters; null without a lexer or for the empty text."""
+    """Characters in comment tokens (and docstrings) ÷ characters; null without a lexer or for the empty
+    text. Python: the release's natural text instead (`parsing.python_comment_chars`: cleaned docstrings,
+    `#` comments without their `#`)."""
     chars = pl.col("comments").list.eval(pl.element().str.len_chars()).list.sum()
+    chars = pl.when(pl.col("language") == "python").then(pl.col("py_comment_chars")).otherwise(chars)
     return lexed(ratio(chars, pl.col("_nchars")))
 
 
@@ -424,11 +441,26 @@ def frac_lines_long_string():
     return lexed(ratio(long, n("_code_lines")))
 
 
+# The release's string literals: its regex on the code without comments (three single or double
+# quotes, then one single or double quote within a line; the first and shortest match), the text
+# between the quotes. It reads an apostrophe in code as a quote and knows no escapes or other literal
+# syntax, but it is what decides the release's documents (README: differences).
+RELEASE_STRING = r"""(?s)'''(.*?)'''|\"\"\"(.*?)\"\"\"|'([^\n]*?)'|"([^\n]*?)\""""
+
+
+def release_strings(col: pl.Expr) -> pl.Expr:
+    """The contents of the release's string literals in `col`, as a list."""
+    e = pl.element()
+    quotes = pl.when(e.str.starts_with("'''") | e.str.starts_with('"""')).then(3).otherwise(1)
+    return col.str.extract_all(RELEASE_STRING).list.eval(e.str.slice(quotes, e.str.len_chars() - 2 * quotes))
+
+
 @signal("qsc_code_frac_chars_string_length")
 def frac_chars_string_length():
-    """Characters in string literals (quotes included) ÷ characters of the code (comments removed)."""
-    chars = pl.col("strings").list.eval(pl.element().str.len_chars()).list.sum()
-    return lexed(ratio(chars, pl.col("code_text").str.len_chars()))
+    """Characters inside the release's string literals (`RELEASE_STRING`, quotes excluded) ÷ characters
+    of the code (comments removed); null for empty code."""
+    chars = release_strings(pl.col("code_text")).list.eval(pl.element().str.len_chars()).list.sum()
+    return ratio(chars, pl.col("code_text").str.len_chars())
 
 
 URL = rf"https?://{NOT_WS}"
@@ -436,12 +468,12 @@ URL = rf"https?://{NOT_WS}"
 
 @signal("qsc_code_frac_chars_long_word_length")
 def frac_chars_long_word_length():
-    """Characters of whitespace-separated words longer than 20 characters inside string literals,
-    URLs excluded, ÷ characters of the code (comments removed)."""
-    words = pl.col("strings").list.join(" ").str.extract_all(f"{NOT_WS}+")
+    """Characters of whitespace-separated words longer than 20 characters inside the release's string
+    literals (`RELEASE_STRING`), URLs excluded, ÷ characters of the code (comments removed)."""
+    words = release_strings(pl.col("code_text")).list.join(" ").str.extract_all(f"{NOT_WS}+")
     e = pl.element()
     chars = words.list.eval(e.filter((e.str.len_chars() > 20) & ~e.str.contains(URL)).str.len_chars().sum()).list.first()
-    return lexed(ratio(chars, pl.col("code_text").str.len_chars()))
+    return ratio(chars, pl.col("code_text").str.len_chars())
 
 
 STRING_CONCAT = rf"={WS}*[\"'].+?[\"']{WS}*\+{WS}*[\"'].+?[\"']"
@@ -501,13 +533,15 @@ def python_cate_ast():
 
 @signal("qsc_codepython_frac_lines_func_ratio")
 def python_frac_lines_func_ratio():
-    """Function definitions (`def`, `async def`, nested included) ÷ code lines; null if not parsed."""
+    """Function definitions (`def`, nested included; not `async def`, as in the release) ÷ code lines;
+    null if not parsed."""
     return for_language("python", ratio(pl.col("py_functions"), n("_code_lines")))
 
 
 @signal("qsc_codepython_cate_var_zero")
 def python_cate_var_zero():
-    """No assignment statement anywhere (`=`, `+=`, annotated with a value, `:=`); null if not parsed."""
+    """No variable anywhere, as the release finds them (`parsing.python_facts`: a name bound by `=` or a
+    `for` loop, or a positional parameter of a `def`); null if not parsed."""
     return for_language("python", pl.col("py_assignments") == 0)
 
 
@@ -540,11 +574,17 @@ def python_frac_lines_simplefunc():
     return for_language("python", ratio(pl.col("py_simple_functions"), n("_code_lines")))
 
 
+PY_RETURN = r"(?m)^\s*return(\s+.+)?\s*$"  # the release's "simple return": any return statement
+
+
 @signal("qsc_codepython_score_lines_no_logic")
 def python_score_lines_no_logic():
-    """(functions + imports + classes + trivial returns + constant assignments) ÷ code lines (see
-    `parsing.python_facts`); null if not parsed."""
-    return for_language("python", ratio(pl.col("py_no_logic"), n("_code_lines")))
+    """The release's count ÷ code lines: `def` statements + classes + class-level names (the syntax-tree
+    part, `parsing.python_facts`) + code lines containing "import" (any case) + `return` statements
+    (`PY_RETURN` on the code, whatever they return); null if not parsed."""
+    parts = (pl.col("py_no_logic") + count_lines("_code_lines", "import", lower=True, literal=True)
+             + pl.col("code_text").str.count_matches(PY_RETURN))
+    return for_language("python", ratio(parts, n("_code_lines")))
 
 
 # -------------------------------------------------- C-family languages (regex over code lines) ---
@@ -582,13 +622,39 @@ FUNC_LINE = {"go": rf"^{WS}*func\b"}
 JS_FUNCTION = r"\bfunction\b|=>"
 
 
+# C and C++ counts as the release defines them (the same patterns for both), on the code without
+# comments; `(?m)`: `^` and `$` at line ends, and `\s` may pass over newlines, as in the release.
+C_PATTERNS = {
+    # words (types, qualifiers; `*` allowed) then a name and a parenthesised list: declarations,
+    # definitions, and also calls such as `return f(x)` or `else if (x)`
+    "function": r"\b(?:[a-zA-Z_]\w*\s*(?:\*+)?\s+)+(?:\*?\s*[a-zA-Z_]\w*)\([^)]*\)\s*",
+    "include": r"(?m)^\s*#\s*include\s+[\"<][^\">]+[\">]",
+    "simple_variable": r"(?m)^\s*(?:unsigned\s+)?(?:int|float|double|char|bool|std::string|auto)\s+\w+\s*;",
+    "simple_return": r"(?m)^\s*return\s*(?:(?:\w+|\d+|\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|true|false|nullptr)\s*)?;\s*$",
+    "class": r"(?m)^\s*class\s+\w+\s*(?::[^{]*)?\{",
+}
+# the release's "preprocessor directive" lines: any of these anywhere in the line (`struct` and
+# `using` included); headers (`HEADER_EXTENSIONS`) have no value
+C_DIRECTIVE = r"#\s*(?:include|define|if|ifdef|ifndef|else|elif|endif|error|pragma|warning|undef|line)|struct|using"
+HEADER_EXTENSIONS = (".h", ".hpp", ".hxx", ".hh", ".h++")
+
+
+def c_count(kind: str) -> pl.Expr:
+    return pl.col("code_text").str.count_matches(C_PATTERNS[kind])
+
+
 def functions(language: str) -> pl.Expr:
-    """Function declarations and definitions: Pygments `Name.Function` tokens for C, C++, C# and Java;
-    lines starting with `func` for Go; `function` keywords and arrows `=>` for JavaScript."""
+    """Function declarations and definitions: Pygments `Name.Function` tokens for C#; the release's
+    patterns for C and C++ (`C_PATTERNS`) and Java (`parsing.JAVA_PATTERNS`); lines starting with `func` for Go; `function`
+    keywords and arrows `=>` for JavaScript."""
     if language in FUNC_LINE:
         return count_lines("_code_lines", FUNC_LINE[language])
     if language == "javascript":
         return pl.col("code_text").str.count_matches(JS_FUNCTION)
+    if language == "java":
+        return pl.col("java_functions")
+    if language in ("c", "cpp"):
+        return c_count("function")
     return n("function_names")
 
 
@@ -596,30 +662,45 @@ def _code_line_share(pattern: str) -> pl.Expr:
     return ratio(count_lines("_code_lines", pattern), n("_code_lines"))
 
 
+def parsed(language: str, expr: pl.Expr) -> pl.Expr:
+    """JavaScript: null where esprima cannot parse the file (the release's signals read its tree)."""
+    return pl.when(pl.col("js_parses")).then(expr) if language == "javascript" else expr
+
+
 def func_ratio(language):
     def expr():
-        """Function declarations (see `functions`) ÷ code lines."""
-        return for_language(language, ratio(functions(language), n("_code_lines")))
+        """Function declarations (see `functions`) ÷ code lines; JavaScript: null if it does not parse."""
+        return for_language(language, parsed(language, ratio(functions(language), n("_code_lines"))))
     return expr
 
 
 def var_zero(language):
     def expr():
-        """No code line declares a variable (per-language declaration pattern, `VAR_DECL`)."""
-        return for_language(language, count_lines("_code_lines", VAR_DECL[language]) == 0)
+        """No code line declares a variable (per-language declaration pattern, `VAR_DECL`; Java: the
+        release's pattern, `parsing.JAVA_PATTERNS`, which also matches fields of interfaces and enums)."""
+        if language == "java":
+            return for_language(language, pl.col("java_variables") == 0)
+        return for_language(language, parsed(language, count_lines("_code_lines", VAR_DECL[language]) == 0))
     return expr
 
 
 def no_logic(language):
     def expr():
         """(functions + import/include/using lines + class/struct/interface/enum declarations +
-        trivial `return` lines + constant-assignment lines) ÷ code lines."""
+        trivial `return` lines + constant-assignment lines) ÷ code lines. Java: the release's count
+        (`parsing.java_facts`: functions, imports, declarations without a value, trivial returns, classes);
+        C and C++: the release's (`C_PATTERNS`: functions, includes, declarations without a value,
+        trivial returns, classes)."""
+        if language == "java":
+            return for_language(language, ratio(pl.col("java_no_logic"), n("_code_lines")))
+        if language in ("c", "cpp"):
+            return for_language(language, ratio(pl.sum_horizontal(c_count(k) for k in C_PATTERNS), n("_code_lines")))
         parts = (
             functions(language) + count_lines("_code_lines", IMPORT_LINE[language])
             + count_lines("_code_lines", CLASS_DECL) + count_lines("_code_lines", TRIVIAL_RETURN)
             + count_lines("_code_lines", TRIVIAL_ASSIGN)
         )
-        return for_language(language, ratio(parts, n("_code_lines")))
+        return for_language(language, parsed(language, ratio(parts, n("_code_lines"))))
     return expr
 
 
@@ -648,8 +729,12 @@ for _lang, _prefix in (("c", "qsc_codec"), ("cpp", "qsc_codecpp")):
         return for_language(language, pl.col("code_text").str.count_matches(rf"\bmain{WS}*\([^)]*\){WS}*\{{"))
 
     def _preproc(language=_lang):
-        """Preprocessor directive lines (first visible character `#`) ÷ code lines."""
-        return for_language(language, _code_line_share(rf"^{WS}*#"))
+        """Code lines with a preprocessor directive, `struct` or `using` anywhere (`C_DIRECTIVE`) ÷ code
+        lines, as the release counts them; null for headers (`HEADER_EXTENSIONS`)."""
+        header = pl.col("path").str.to_lowercase().str.ends_with(HEADER_EXTENSIONS[0])
+        for ext in HEADER_EXTENSIONS[1:]:
+            header = header | pl.col("path").str.to_lowercase().str.ends_with(ext)
+        return for_language(language, pl.when(header).then(None).otherwise(_code_line_share(C_DIRECTIVE)))
 
     def _bits(language=_lang):
         """The file includes `<bits/stdc++.h>`."""

@@ -11,13 +11,21 @@ on `\\w`, `\\s` and `isdigit` at the edges (combining marks, superscript digits,
 - **line**: the text split at `\\n`; a `\\r` before it belongs to the terminator (CRLF files measure
   like LF files); a final terminator does not start an extra line; the empty text has no lines.
 - **code line**: a line of the code (comments removed) with a visible character.
-- **word**: a run of letters, marks, numbers and connector punctuation, lower-cased (as the release's
-  `wordpunct` split, a run of Han ideographs is one word); in text files identified as Chinese, the
-  segments of `jieba` that contain a word character, lower-cased (`parsing.chinese_words`).
+- **word** (`words`): the release's words (its `normalized_words`): the text with the control
+  characters of its table removed (`NORM_DELETE`), ASCII punctuation (`_` included), its full-width
+  and CJK punctuation and U+2009/U+200B turned into spaces (`NORM_SPACE`), lower-cased, then NFKC;
+  then NLTK's `wordpunct` split of that, `\w+|[^\w\s]+` with Python's `\w` (letters and numbers;
+  `NORM_TOKEN`): `snake_case` is two words, a run of other symbols (`→`, `©`, `...` from NFKC of `…`)
+  is one, a combining mark that NFKC leaves alone splits a word. In text files identified as Chinese,
+  the segments of `jieba` that contain a letter or number, lower-cased (`parsing.chinese_words`).
 - **token** (`TOKEN`): a word (case kept), or one punctuation/symbol character.
 """
 
 from __future__ import annotations
+
+import unicodedata
+
+import regex
 
 WHITESPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
@@ -30,3 +38,14 @@ WORD = f"[{WORD_CHARS}]+"
 TOKEN = f"[{WORD_CHARS}]+|[^{WORD_CHARS}{WHITESPACE}]"
 LETTER = r"\p{L}"
 DIGIT = r"\p{Nd}"
+# the release's word normalisation (`utils.text_utils.normalize_text` with its settings) and split
+NORM_DELETE = "[\\x00-\\x07\\x0e-\\x1a\\x1c-\\x1f\\u202c]"
+NORM_SPACE = ("[\\x21-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7e\\u2009\\u200b\\uff01-\\uff0f\\uff1a-\\uff20\\uff3b-\\uff40"
+              "\\uff5b-\\uff5e\\u3001\\u3002\\u300a\\u300b\\u300c\\u300d\\u3010\\u3011\\u2018\\u2019\\u201c\\u201d]")
+NORM_TOKEN = r"[\p{L}\p{N}_]+|[^\p{L}\p{N}_\s]+"
+
+
+def words(text: str) -> list[str]:
+    """The words of one text (see the module docstring); `signals.prepare` computes the same column-wise."""
+    normal = unicodedata.normalize("NFKC", regex.sub(NORM_SPACE, " ", regex.sub(NORM_DELETE, "", text)).lower())
+    return regex.findall(NORM_TOKEN, normal)
