@@ -64,7 +64,8 @@ def test_eval_setting_reruns_eval_only_and_model_shape_retrains(smoke_build, tmp
     assert not set(jobs) & (UPSTREAM | DOWNSTREAM)
 
 
-SFT_STAGE2_ON = {"sft_stage2", "hf_instruct", "eval_instruct", "model_instruct"}
+# the report's eval table shows the chat model's scores too
+SFT_STAGE2_ON = {"sft_stage2", "hf_instruct", "eval_instruct", "model_instruct", "report_eval"}
 # replanned by any extra config file: a model card's rebuild command names the build's config files
 CARDS = {"model", "model_instruct"}
 
@@ -73,8 +74,8 @@ CARDS = {"model", "model_instruct"}
 @pytest.mark.timeout(1800)  # the first user of the shared smoke build waits for it
 def test_a_stage2_setting_reruns_stage2_and_what_follows_only(smoke_build, tmp_path):
     """The default target includes the SFT chain; a stage-2 setting reruns stage 2 and what follows
-    it (the chat model's export, evaluation and card), nothing of stage 1 or before; stage 2's
-    sequence length repacks stage 2's data as well."""
+    it (the chat model's export, evaluation, card and the report's eval table), nothing of stage 1
+    or before; stage 2's sequence length repacks stage 2's data as well."""
     assert planned_jobs(dry_run(smoke_build, tmp_path, "all")) == {}
     assert (smoke_build.out / "model_instruct" / "README.md").is_file()
 

@@ -1,9 +1,9 @@
-"""The units every signal counts in: characters, whitespace, lines and words, defined once.
+r"""The units every signal counts in: characters, whitespace, lines and words, defined once.
 
 Both the column-wise engine (Rust regex through polars) and any per-document implementation
 (the `regex` package) read these patterns, so the two agree character for character. The classes
 are spelled with Unicode properties (`\\p{L}`, ...) because Python's `re` and Rust's regex disagree
-on `\\w`, `\\s` and `isdigit` at the edges (combining marks, superscript digits, U+001C..U+001F).
+on `\w`, `\s` and `isdigit` at the edges (combining marks, superscript digits, U+001C..U+001F).
 
 - **character**: a Unicode code point (Python `len`).
 - **whitespace**: the Unicode White_Space property (`WHITESPACE`); *visible* characters are the rest.
