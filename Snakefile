@@ -31,16 +31,54 @@ include: "rules/publish.smk"
 include: "rules/report.smk"
 
 
+def final_targets(w):
+    """The whole recipe's last files in the build of the job's (or the base's) key."""
+    if IMPORTED:
+        return eval_summaries()(w) + [up("model_instruct", "model_instruct")(w)]
+    figures = [f"{root('report', w)}/report/{name}.png" for name in REPORT_FIGURES]
+    return [up("model", "model")(w), *figures, up("model_instruct", "model_instruct")(w)]
+
+
 rule all:
     """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report
     figures, two SFT stages, the chat model (export, eval, card); with an imported base model
-    (import.source) the base is imported instead of pretrained and annealed."""
+    (import.source) the base is imported instead of pretrained and annealed. With variants: every
+    variant's (`compare`)."""
     default_target: True
     message:
         "all targets: done"
     input:
-        rules.eval.output.summaries if IMPORTED else [f"{OUT}/model", rules.report_figures.input],
-        f"{OUT}/model_instruct",
+        [f"{OUT}/variants/{name}" for name in VARIANTS] if VARIANTS else final_targets,
+
+
+# Variants (config `variants`): `variant_<name>` builds one (the base is `variant_base`) and links its
+# stage folders into OUT/variants/<name>/ as a single build's layout; `compare` builds them all.
+for _variant in VARIANTS:
+
+    rule:
+        name:
+            f"variant_{_variant}"
+        input:
+            lambda w, _v=_variant: final_targets({"key": PLAN.keys[_v]["publish"]})  # the one key no other build has,
+        output:
+            directory(f"{OUT}/variants/{_variant}"),
+        message:
+            f"variant {_variant} -> {{output}}"
+        params:
+            cfg=settings_param(f"variant.{_variant}", lambda build, _v=_variant: {
+                "name": _v, "stages": PLAN.keys[_v], "links": PLAN.links(_v),
+                "overrides": config["variants"].get(_v, {})}),
+        localrule: True
+        shell:
+            "{OPENCODER} variant --output {output:q} --params {params.cfg:q}"
+
+
+rule compare:
+    """Every variant, the base included (config `variants`)."""
+    message:
+        "compare: done"
+    input:
+        [f"{OUT}/variants/{name}" for name in VARIANTS],
 
 
 onsuccess:

@@ -13,7 +13,7 @@ rule hf:
         checkpoint=BASE_CHECKPOINT,
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
-        directory(f"{OUT}/hf_export"),
+        directory(f"{R('hf')}/hf_export"),
     message:
         "export -> {output}"
     params:
@@ -23,7 +23,7 @@ rule hf:
     resources:
         **res("hf"),
     log:
-        f"{OUT}/logs/hf.log",
+        f"{R('hf')}/logs/hf.log",
     shell:
         EXPORT
 
@@ -32,10 +32,10 @@ rule hf_instruct:
     """The chat model: the final SFT checkpoint with the base model's tokenizer and chat template; its
     generation config stops at `<|im_end|>` as well as at the end of text."""
     input:
-        checkpoint=rules.sft_stage2.output.checkpoint,
+        checkpoint=up("sft", "sft/stage2/checkpoint"),
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
-        directory(f"{OUT}/hf_instruct"),
+        directory(f"{R('hf_instruct')}/hf_instruct"),
     message:
         "export instruct -> {output}"
     params:
@@ -45,6 +45,6 @@ rule hf_instruct:
     resources:
         **res("hf"),
     log:
-        f"{OUT}/logs/hf_instruct.log",
+        f"{R('hf_instruct')}/logs/hf_instruct.log",
     shell:
         EXPORT

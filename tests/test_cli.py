@@ -56,6 +56,7 @@ HELP = {
     ("publish",): {"--output"},
     ("report",): {"--input", "--output"},
     ("summary",): {"--input"},
+    ("variant",): {"--output"},
 }
 # the flag names stages used before the convention: still accepted, never listed
 ALIASES = {

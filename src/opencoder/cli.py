@@ -44,6 +44,7 @@ STAGES = {
     "publish": "opencoder.release.publish",
     "report": "opencoder.release.report",
     "summary": "opencoder.release.summary",
+    "variant": "opencoder.core.variants",
 }
 
 
