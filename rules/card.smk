@@ -43,8 +43,8 @@ rule model_instruct:
     scores next to the base model's."""
     input:
         export=up("hf_instruct", "hf_instruct"),
-        stats=lambda w: [up("sft", f"sft/{stage}/{f}.stats.json")(w) for stage in SFT_STAGES for f in ["data", "clean", "packed"]],
-        metrics=lambda w: [up("sft", f"sft/{stage}/metrics.jsonl")(w) for stage in SFT_STAGES],
+        stats=lambda w: [up("sft", f"sft/{stage}/{f}.stats.json")(w) for stage in sft_stages(cfg(w)) for f in ["data", "clean", "packed"]],
+        metrics=lambda w: [up("sft", f"sft/{stage}/metrics.jsonl")(w) for stage in sft_stages(cfg(w))],
         base=eval_summaries(),
         evals=eval_summaries("eval_instruct"),
     output:
@@ -53,7 +53,7 @@ rule model_instruct:
         "instruct model card -> {output}"
     params:
         cfg=settings_param("card", lambda build: {**build["card"], "rebuild": rebuild_command("model_instruct")}),
-        sft=settings_param("sft.training", lambda build: {s: sft_params(build, s) for s in SFT_STAGES}),
+        sft=settings_param("sft.training", lambda build: {s: sft_params(build, s) for s in sft_stages(build)}),
         sft_dir=lambda w: root("sft", w) + "/sft",
     threads: res("model")["threads"]
     resources:

@@ -4,7 +4,7 @@
 # from the base checkpoint (annealed, or imported when import.source is set), stage 2 from stage
 # 1's; each has its own schedule. A rule's params are only its stage's settings, so a stage-2
 # change reruns stage 2 and nothing upstream.
-from opencoder.training.params import sft_params
+from opencoder.training.params import sft_params, sft_sources as sft_stage_sources, sft_stages
 
 SFT_DOCTESTS = "sft/doctests.jsonl"  # under the sft_doctests stage's root
 
@@ -14,10 +14,11 @@ wildcard_constraints:
 
 
 def sft_sources(stage, wildcards):
-    """The stage's sources in the job's build, `builtin: doctests` resolved to the build's doctest set."""
+    """The stage's sources in the job's build (sft.strategy `mixed`: stage 1 takes stage 2's too), `builtin:
+    doctests` resolved to the build's doctest set."""
     doctests = f"{root('sft_doctests', wildcards)}/{SFT_DOCTESTS}"
     return [{"name": s["name"], "path": doctests if s.get("builtin") == "doctests" else s["path"],
-             "weight": s["weight"]} for s in cfg(wildcards)["sft"][stage]["sources"]]
+             "weight": s["weight"]} for s in sft_stage_sources(cfg(wildcards), stage)]
 
 
 def stage_settings(name, value):

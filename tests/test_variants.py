@@ -174,3 +174,15 @@ def test_dry_run_of_8_variants_over_2000_shards_is_quick(tmp_path):
     cpu_seconds = ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime
     assert jobs["filter"] == jobs["tokens_shard"] == 2000 and jobs["pretrain"] == 1 and jobs["sft_stage2"] == 8
     assert cpu_seconds < 60, cpu_seconds
+
+
+def test_sft_strategy_variants_train_and_export_the_stages_they_name(tmp_path):
+    """sft.strategy stage1 and mixed train stage 1 only and export it; the base trains both stages."""
+    p = make_plan(tmp_path, {"stage1": {"sft": {"strategy": "stage1"}}, "mixed": {"sft": {"strategy": "mixed"}}})
+    ingested(p, 1)
+    out = dry_run(tmp_path, "compare", "-p")
+    jobs = planned_jobs(out)
+    assert (jobs["sft_stage1"], jobs["sft_stage2"], jobs["hf_instruct"], jobs["anneal"]) == (3, 1, 3, 1)
+    exported = sorted(line.split("export --input ")[1].split()[0].rsplit("/", 2)[-2]
+                      for line in out.splitlines() if "opencoder export --input" in line and "/sft/" in line)
+    assert exported == ["stage1", "stage1", "stage2"]

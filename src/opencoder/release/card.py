@@ -301,7 +301,7 @@ def render_instruct(export: Path, stages: Mapping[str, Mapping], base: Sequence[
     )
     sections = [
         f"# {name}",
-        f"The {params / 1e6:,.1f}M-parameter base model `{base_name}` instruction-tuned in two stages "
+        f"The {params / 1e6:,.1f}M-parameter base model `{base_name}` instruction-tuned in {'two stages' if len(stages) > 1 else 'one stage'} "
         f"(OpenCoder paper, section 5) by the OpenCoder Cookbook; chat format ChatML, generation ends at `<|im_end|>`.",
         f"## Architecture\n\n{architecture_table(cfg, params)}",
         f"## Instruction tuning\n\nEach stage's data after rejection, decontamination against the benchmarks "
@@ -405,10 +405,10 @@ def main(argv: list[str] | None = None) -> int:
             sft_training = read_params(args.sft_training)
         else:
             from opencoder.core.config import load
-            from opencoder.training.params import SFT_STAGES, sft_params
+            from opencoder.training.params import sft_params, sft_stages
 
             config = load(*args.config)
-            sft_training = {stage: sft_params(config, stage) for stage in SFT_STAGES}
+            sft_training = {stage: sft_params(config, stage) for stage in sft_stages(config)}
         build_instruct(args.input, args.output, sft_dir=args.sft_dir, sft_params=sft_training,
                        base_summaries=args.base_eval, eval_summaries=args.eval, card=card, rebuild=rebuild)
         return 0
