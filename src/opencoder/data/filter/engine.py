@@ -121,6 +121,9 @@ class Engine:
     def _judge_group(self, group: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Signals of the group's enabled rules (only those), which rules fire, and which drop."""
         rules = {r: rule for r, rule in sorted(self.groups[group].items()) if rule.enabled}
+        if not rules:  # a group with every rule off (filter.groups_off): nothing fires
+            empty = pl.Series([[]] * frame.height, dtype=pl.List(pl.String()))
+            return frame.select("_row").with_columns(fired=empty, dropped_by=empty)
         values = signals.compute(signals.prepare(frame), list(rules))
         fires = values.select(**{r: rule.condition(pl.col(r)) for r, rule in rules.items()})
         drops = fires.with_columns(**{
