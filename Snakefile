@@ -5,6 +5,7 @@ import subprocess
 from snakemake.utils import min_version
 
 from opencoder.core.config import DEFAULT_CONFIG, validate
+from opencoder.core.variants import differences as variant_differences
 
 min_version("9.0")
 
@@ -67,18 +68,32 @@ for _variant in VARIANTS:
         params:
             cfg=settings_param(f"variant.{_variant}", lambda build, _v=_variant: {
                 "name": _v, "stages": PLAN.keys[_v], "links": PLAN.links(_v),
-                "overrides": config["variants"].get(_v, {})}),
+                "differences": {k: list(v) for k, v in variant_differences(PLAN.base, VARIANTS[_v]).items()}}),
         localrule: True
         shell:
             "{OPENCODER} variant --output {output:q} --params {params.cfg:q}"
 
 
 rule compare:
-    """Every variant, the base included (config `variants`)."""
-    message:
-        "compare: done"
+    """Every variant, the base included (config `variants`), and their comparison (opencoder compare):
+    per variant its config differences, shared stages, corpus funnel, tokens, final losses and pass@k
+    as a CSV and a Markdown table, and the loss curves overlaid."""
     input:
         [f"{OUT}/variants/{name}" for name in VARIANTS],
+    output:
+        csv=f"{OUT}/compare/compare.csv",
+        table=f"{OUT}/compare/compare.md",
+        loss=report(f"{OUT}/compare/loss.png", caption="report/compare.rst", category="Variants"),
+    message:
+        "compare {} variants -> {{output.csv}}".format(len(VARIANTS))
+    params:
+        views=listed(),
+        dir=f"{OUT}/compare",
+    localrule: True
+    log:
+        f"{OUT}/logs/compare.log",
+    shell:
+        "{OPENCODER} compare --input {params.views:q} --output {params.dir:q} 2> {log:q}"
 
 
 onsuccess:

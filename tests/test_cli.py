@@ -57,6 +57,7 @@ HELP = {
     ("report",): {"--input", "--output"},
     ("summary",): {"--input"},
     ("variant",): {"--output"},
+    ("compare",): {"--input", "--output"},
 }
 # the flag names stages used before the convention: still accepted, never listed
 ALIASES = {

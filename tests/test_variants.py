@@ -3,6 +3,7 @@ settings agree with another's up to it (opencoder.core.variants, rules/common.sm
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -186,3 +187,37 @@ def test_sft_strategy_variants_train_and_export_the_stages_they_name(tmp_path):
     exported = sorted(line.split("export --input ")[1].split()[0].rsplit("/", 2)[-2]
                       for line in out.splitlines() if "opencoder export --input" in line and "/sft/" in line)
     assert exported == ["stage1", "stage1", "stage2"]
+
+
+# ------------------------------------------------------------- real runs ---
+def files_under(folder: Path) -> dict[str, int]:
+    return {str(f): f.stat().st_mtime_ns for f in folder.rglob("*") if f.is_file()}
+
+
+@pytest.mark.slow
+def test_building_one_variant_never_reruns_another_s_finished_targets(tmp_path):
+    """Two variants differing in the filter: the second's corpus reuses the first's ingest to transform
+    files as they are, leaves the first's filter and corpus untouched, and afterwards both are done."""
+    from smoke_workflow import snakemake
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"m{i}.py").write_text("".join(f"def f{i}_{j}(x):\n    return x * {j} + {i}\n\n" for j in range(12)))
+    (src / "tiny.py").write_text("x = 1\n")  # too short for the python rules: kept only with them off
+    config = {"out_dir": str(tmp_path / "out"), "ingest": {"sources": [{"name": "mini", "type": "directory", "path": str(src)}]},
+              "variants": {"nopy": {"filter": {"groups_off": ["python"]}}}}
+    write_config(tmp_path, config, "plan.yaml")
+    files = [SMOKE, tmp_path / "plan.yaml"]
+    p = plan(load(*files), files)
+    funnel = {name: f"{p.variant_root(name, 'sample')}/corpus/funnel.json" for name in p.variants}
+    snakemake(tmp_path, config, funnel[BASE])
+    before = {s: files_under(Path(p.variant_root(BASE, s))) for s in ["ingest", *DATA[1:], "filter", "sample"]}
+    snakemake(tmp_path, config, funnel["nopy"])
+    for stage, seen in before.items():
+        assert files_under(Path(p.variant_root(BASE, stage))) == seen, stage  # nothing rewritten
+    kept = {n: json.loads(Path(f).read_text())["stages"][-1]["out"]["documents"] for n, f in funnel.items()}
+    assert kept["nopy"] == kept[BASE] + 1
+    for name in p.variants:
+        done = snakemake(tmp_path, config, "-n", funnel[name])
+        assert "Nothing to be done" in done.stdout + done.stderr
