@@ -497,6 +497,8 @@ def test_a_group_switched_off_lets_its_documents_pass_and_the_others_are_judged(
     params["groups_off"] = ["python"]
     decisions, _ = Engine(params).decide_chunk(documents(short))
     assert decisions["kept"].to_list() == [True, False] and decisions["fired"][0].to_list() == []
+    decisions, values = Engine(params).decide_chunk(documents(short[:1]))  # a chunk of that group alone
+    assert decisions["kept"].to_list() == [True] and values.height == 1
     params["groups_off"] = ["pyhton"]
     with pytest.raises(ConfigError, match=r"filter.groups_off: \['pyhton'\]"):
         Engine(params)

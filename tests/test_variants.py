@@ -217,7 +217,7 @@ def test_building_one_variant_never_reruns_another_s_finished_targets(tmp_path):
     for stage, seen in before.items():
         assert files_under(Path(p.variant_root(BASE, stage))) == seen, stage  # nothing rewritten
     kept = {n: json.loads(Path(f).read_text())["stages"][-1]["out"]["documents"] for n, f in funnel.items()}
-    assert kept["nopy"] == kept[BASE] + 1
+    assert kept["nopy"] == 7 and kept[BASE] < 7  # every file passes with the python rules off
     for name in p.variants:
         done = snakemake(tmp_path, config, "-n", funnel[name])
         assert "Nothing to be done" in done.stdout + done.stderr

@@ -113,8 +113,9 @@ class Engine:
             dropped_by=error_list.otherwise(pl.col("dropped_by").list.concat(recall_list)),
             code_score=code_score,
         ).with_columns(kept=pl.col("dropped_by").list.len() == 0)
-        if self.recall.enabled:
-            values = values.with_columns(**{TextRecall.RULE: code_score})
+        if self.recall.enabled:  # (no rule signal at all in a chunk whose groups are all off)
+            score = pl.DataFrame({TextRecall.RULE: code_score})
+            values = values.with_columns(score) if values.width else score
         self.seconds["columns"] += time.perf_counter() - start
         return decisions.select([pl.col(c).cast(t) for c, t in DECISIONS.items()]), values
 
