@@ -97,5 +97,7 @@ rule compare:
 
 
 onsuccess:
-    # what the build made, where, and its headline numbers (read from the stats files it wrote)
-    subprocess.run([PY, "-m", "opencoder", "summary", "--input", OUT], check=False)
+    # what the build made, where, and its headline numbers (read from the stats files it wrote); with
+    # variants, of each variant whose folder exists
+    for _folder in [f"{OUT}/variants/{name}" for name in VARIANTS if os.path.isdir(f"{OUT}/variants/{name}")] if VARIANTS else [OUT]:
+        subprocess.run([PY, "-m", "opencoder", "summary", "--input", _folder], check=False)
