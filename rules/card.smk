@@ -43,8 +43,8 @@ rule model_instruct:
     scores next to the base model's."""
     input:
         export=up("hf_instruct", "hf_instruct"),
-        stats=lambda w: [up("sft", f"sft/{stage}/{f}.stats.json")(w) for stage in sft_stages(cfg(w)) for f in ["data", "clean", "packed"]],
-        metrics=lambda w: [up("sft", f"sft/{stage}/metrics.jsonl")(w) for stage in sft_stages(cfg(w))],
+        stats=lambda w: [up(f"sft_{stage}", f"sft/{stage}/{f}.stats.json")(w) for stage in sft_stages(cfg(w)) for f in ["data", "clean", "packed"]],
+        metrics=lambda w: [up(f"sft_{stage}", f"sft/{stage}/metrics.jsonl")(w) for stage in sft_stages(cfg(w))],
         base=eval_summaries(),
         evals=eval_summaries("eval_instruct"),
     output:
@@ -54,13 +54,14 @@ rule model_instruct:
     params:
         cfg=settings_param("card", lambda build: {**build["card"], "rebuild": rebuild_command("model_instruct")}),
         sft=settings_param("sft.training", lambda build: {s: sft_params(build, s) for s in sft_stages(build)}),
-        sft_dir=lambda w: root("sft", w) + "/sft",
+        # the folders holding the stages' sft/<stage>/ (one for a single build; with variants, each stage's root)
+        sft_dir=lambda w: " ".join(dict.fromkeys(shlex.quote(root(f"sft_{s}", w) + "/sft") for s in sft_stages(cfg(w)))),
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
         f"{R('model_instruct')}/logs/model_instruct.log",
     shell:
-        "{OPENCODER} card --input {input.export:q} --output {output:q} --sft-dir {params.sft_dir:q}"
+        "{OPENCODER} card --input {input.export:q} --output {output:q} --sft-dir {params.sft_dir}"
         " --sft-training {params.sft:q} --base-eval {input.base:q} --eval {input.evals:q}"
         " --params {params.cfg:q} 2> {log:q}"

@@ -32,7 +32,7 @@ rule hf_instruct:
     """The chat model: the final SFT checkpoint (stage 2's, or stage 1's under sft.strategy stage1 or mixed) with the base model's tokenizer and chat template; its
     generation config stops at `<|im_end|>` as well as at the end of text."""
     input:
-        checkpoint=lambda w: up("sft", f"sft/{sft_stages(cfg(w))[-1]}/checkpoint")(w),  # the last stage sft.strategy trains
+        checkpoint=lambda w: up(f"sft_{sft_stages(cfg(w))[-1]}", f"sft/{sft_stages(cfg(w))[-1]}/checkpoint")(w),  # the last stage sft.strategy trains
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
         directory(f"{R('hf_instruct')}/hf_instruct"),

@@ -6,7 +6,10 @@
 # change reruns stage 2 and nothing upstream.
 from opencoder.training.params import sft_params, sft_sources as sft_stage_sources, sft_stages
 
-SFT_DOCTESTS = "sft/doctests.jsonl"  # under the sft_doctests stage's root
+SFT_DOCTESTS = "sft/doctests.jsonl"
+# where a stage's data rules write: OUT, or with variants the stage's own root (its key covers only
+# what reaches that stage, so variants differing in stage 2 share stage 1)
+SFT_R = f"{OUT}/sft_{{stage}}-{{key}}" if VARIANTS else OUT  # under the sft_doctests stage's root
 
 
 wildcard_constraints:
@@ -53,16 +56,16 @@ rule sft_data:
         # files of other stages (the doctest set, synthetic sets under out_dir) are built first
         lambda w: [s["path"] for s in sft_sources(w.stage, w) if s["path"].endswith(SFT_DOCTESTS) or s["path"].startswith(OUT)],
     output:
-        data=f"{R('sft')}/sft/{{stage}}/data.jsonl",
-        rejected=f"{R('sft')}/sft/{{stage}}/rejected.parquet",
-        stats=f"{R('sft')}/sft/{{stage}}/data.stats.json",
+        data=f"{SFT_R}/sft/{{stage}}/data.jsonl",
+        rejected=f"{SFT_R}/sft/{{stage}}/rejected.parquet",
+        stats=f"{SFT_R}/sft/{{stage}}/data.stats.json",
     message:
         "sft data {wildcards.stage} -> {output.data}"
     params:
         cfg=stage_settings("sft.{}.sources", lambda build, w: sft_sources(w.stage, w)),
         seed=lambda w: cfg(w)["seed"],
     log:
-        f"{R('sft')}/logs/sft_data_{{stage}}.log",
+        f"{SFT_R}/logs/sft_data_{{stage}}.log",
     shell:
         "{OPENCODER} sft-data --stage {wildcards.stage} --output {output.data:q} --seed {params.seed}"
         " --params {params.cfg:q} 2> {log:q}"
@@ -72,15 +75,15 @@ rule sft_decontaminate:
     input:
         rules.sft_data.output.data,
     output:
-        data=f"{R('sft')}/sft/{{stage}}/clean.jsonl",
-        removed=f"{R('sft')}/sft/{{stage}}/removed.parquet",
-        stats=f"{R('sft')}/sft/{{stage}}/clean.stats.json",
+        data=f"{SFT_R}/sft/{{stage}}/clean.jsonl",
+        removed=f"{SFT_R}/sft/{{stage}}/removed.parquet",
+        stats=f"{SFT_R}/sft/{{stage}}/clean.stats.json",
     message:
         "decontaminate {wildcards.stage} -> {output.data}"
     params:
         cfg=settings("sft", "decontamination"),
     log:
-        f"{R('sft')}/logs/sft_decontaminate_{{stage}}.log",
+        f"{SFT_R}/logs/sft_decontaminate_{{stage}}.log",
     shell:
         "{OPENCODER} decontaminate --input {input:q} --output {output.data:q} --removed {output.removed:q}"
         " --params {params.cfg:q} 2> {log:q}"
@@ -91,9 +94,9 @@ rule sft_pack:
         data=rules.sft_decontaminate.output.data,
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
-        packed=f"{R('sft')}/sft/{{stage}}/packed.npz",
-        dropped=f"{R('sft')}/sft/{{stage}}/dropped.parquet",
-        stats=f"{R('sft')}/sft/{{stage}}/packed.stats.json",
+        packed=f"{SFT_R}/sft/{{stage}}/packed.npz",
+        dropped=f"{SFT_R}/sft/{{stage}}/dropped.parquet",
+        stats=f"{SFT_R}/sft/{{stage}}/packed.stats.json",
     message:
         "sft pack {wildcards.stage} -> {output.packed}"
     params:
@@ -101,7 +104,7 @@ rule sft_pack:
         cfg=stage_settings("sft.{}.pack", lambda build, w: {"seq_length": sft_params(build, w.stage)["train"]["seq_length"]}),
         tokenizer=BASE_TOKENIZER,
     log:
-        f"{R('sft')}/logs/sft_pack_{{stage}}.log",
+        f"{SFT_R}/logs/sft_pack_{{stage}}.log",
     shell:
         "{OPENCODER} sft-pack --stage {wildcards.stage} --input {input.data:q} --tokenizer {params.tokenizer:q}"
         " --output {output.packed:q} --params {params.cfg:q} 2> {log:q}"
@@ -117,43 +120,43 @@ SFT_TRAIN = (
 
 rule sft_stage1:
     input:
-        packed=f"{R('sft')}/sft/stage1/packed.npz",
+        packed=f"{R('sft_stage1')}/sft/stage1/packed.npz",
         init=BASE_CHECKPOINT,  # the annealed checkpoint, or the imported one (rules/import.smk)
     output:
-        checkpoint=directory(f"{R('sft')}/sft/stage1/checkpoint"),
-        metrics=f"{R('sft')}/sft/stage1/metrics.jsonl",
+        checkpoint=directory(f"{R('sft_stage1')}/sft/stage1/checkpoint"),
+        metrics=f"{R('sft_stage1')}/sft/stage1/metrics.jsonl",
     message:
         "sft stage1 -> {output.checkpoint}"
     params:
         stage="sft_stage1",
         cfg=training_settings("sft_stage1"),
-        work=f"{R('sft')}/sft/stage1/work",
+        work=f"{R('sft_stage1')}/sft/stage1/work",
     threads: res("sft_stage1")["threads"]
     resources:
         **res("sft_stage1"),
     log:
-        f"{R('sft')}/logs/sft_stage1.log",
+        f"{R('sft_stage1')}/logs/sft_stage1.log",
     shell:
         SFT_TRAIN
 
 
 rule sft_stage2:
     input:
-        packed=f"{R('sft')}/sft/stage2/packed.npz",
-        init=rules.sft_stage1.output.checkpoint,
+        packed=f"{R('sft_stage2')}/sft/stage2/packed.npz",
+        init=up("sft_stage1", "sft/stage1/checkpoint"),
     output:
-        checkpoint=directory(f"{R('sft')}/sft/stage2/checkpoint"),
-        metrics=f"{R('sft')}/sft/stage2/metrics.jsonl",
+        checkpoint=directory(f"{R('sft_stage2')}/sft/stage2/checkpoint"),
+        metrics=f"{R('sft_stage2')}/sft/stage2/metrics.jsonl",
     message:
         "sft stage2 -> {output.checkpoint}"
     params:
         stage="sft_stage2",
         cfg=training_settings("sft_stage2"),
-        work=f"{R('sft')}/sft/stage2/work",
+        work=f"{R('sft_stage2')}/sft/stage2/work",
     threads: res("sft_stage2")["threads"]
     resources:
         **res("sft_stage2"),
     log:
-        f"{R('sft')}/logs/sft_stage2.log",
+        f"{R('sft_stage2')}/logs/sft_stage2.log",
     shell:
         SFT_TRAIN

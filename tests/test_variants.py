@@ -21,7 +21,7 @@ from smoke_workflow import planned_jobs
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
 DATA = ["ingest", "preprocess", "dedup", "transform"]  # the stages before filter
-LATE = ["filter", "sample", "tokenizer", "web", "tokens", "pretrain", "anneal", "sft", "hf", "eval", "model"]
+LATE = ["filter", "sample", "tokenizer", "web", "tokens", "pretrain", "anneal", "sft_stage1", "sft_stage2", "hf", "eval", "model"]
 SFT_ONLY = {"a": {"sft": {"stage2": {"epochs": 1}}}, "b": {"sft": {"stage2": {"lr": 1.0e-5}}}}
 FILTER = {"strict": {"filter": {"groups": {"python": {"qsc_code_num_words": {"lt": 60}}}}}}
 
@@ -46,9 +46,9 @@ def test_variants_that_differ_in_sft_share_every_stage_before_it(tmp_path):
     p = make_plan(tmp_path, SFT_ONLY)
     assert list(p.variants) == [BASE, "a", "b"]
     keys = p.keys
-    for stage in [*DATA, *LATE[:7], "sft_doctests", "hf", "eval", "model"]:
+    for stage in [*DATA, *LATE[:8], "sft_doctests", "hf", "eval", "model"]:  # stage 1 too: they differ in stage 2
         assert keys[BASE][stage] == keys["a"][stage] == keys["b"][stage], stage
-    for stage in ["sft", "hf_instruct", "eval_instruct", "model_instruct"]:
+    for stage in ["sft_stage2", "hf_instruct", "eval_instruct", "model_instruct"]:
         assert len({keys[n][stage] for n in keys}) == 3, stage
 
 
@@ -63,7 +63,7 @@ def test_a_stage_key_changes_with_its_own_settings_and_with_every_upstream_stage
     keys = stage_keys(base)
     changed = stage_keys({**base, "tokenizer": {**base["tokenizer"], "vocab_size": 1000}})
     assert [s for s in keys if keys[s] != changed[s]] == [
-        "tokenizer", "web", "tokens", "pretrain", "anneal", "sft", "hf", "hf_instruct", "eval", "eval_instruct",
+        "tokenizer", "web", "tokens", "pretrain", "anneal", "sft_stage1", "sft_stage2", "hf", "hf_instruct", "eval", "eval_instruct",
         "model", "model_instruct", "report", "publish"]
     assert differences(base, {**base, "seed": 1}) == {"seed": (1234, 1)}
 
@@ -134,10 +134,11 @@ def test_two_sft_variants_plan_every_upstream_job_once(tmp_path):
             "sample", "tokens_shard"]
     assert {rule: jobs[rule] for rule in once} == {rule: 3 for rule in once}  # one per shard
     single = ["exact_dedup_plan", "fuzzy_clusters", "sample_plan", "corpus", "tokenizer", "tokens", "tokens_web",
-              "anneal_data", "pretrain", "anneal", "hf", "eval", "model", "sft_doctests"]
+              "anneal_data", "pretrain", "anneal", "hf", "eval", "model", "sft_doctests", "sft_stage1"]
     assert {rule: jobs[rule] for rule in single} == {rule: 1 for rule in single}
     assert jobs["web_round"] == 3  # three rounds, once
-    three = ["sft_stage1", "sft_stage2", "hf_instruct", "eval_instruct", "model_instruct"]
+    assert jobs["sft_data"] == jobs["sft_pack"] == 1 + 3  # stage 1's once, stage 2's per variant
+    three = ["sft_stage2", "hf_instruct", "eval_instruct", "model_instruct"]
     assert {rule: jobs[rule] for rule in three} == {rule: 3 for rule in three}  # base, a, b
     assert jobs["variant_base"] == jobs["variant_a"] == jobs["variant_b"] == 1
 
@@ -165,15 +166,15 @@ def test_one_variant_plans_only_its_own_jobs_and_the_shared_ones(tmp_path):
 
 @pytest.mark.slow
 def test_dry_run_of_8_variants_over_2000_shards_is_quick(tmp_path):
-    """`compare` over 2,000 shards with the base and 7 SFT variants (every data job once, each SFT
-    stage 8 times) plans in under a minute of CPU time (wall-clock time measures the machine's load)."""
+    """`compare` over 2,000 shards with the base and 7 SFT variants (every data job once, SFT stage 1
+    once, stage 2 8 times) plans in under a minute of CPU time (wall-clock time measures the machine's load)."""
     p = make_plan(tmp_path, {f"v{i}": {"sft": {"stage2": {"epochs": 4 + i}}} for i in range(7)})
     ingested(p, 2000)
     started = resource.getrusage(resource.RUSAGE_CHILDREN)
     jobs = planned_jobs(dry_run(tmp_path, "compare"))
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime
-    assert jobs["filter"] == jobs["tokens_shard"] == 2000 and jobs["pretrain"] == 1 and jobs["sft_stage2"] == 8
+    assert jobs["filter"] == jobs["tokens_shard"] == 2000 and jobs["pretrain"] == jobs["sft_stage1"] == 1 and jobs["sft_stage2"] == 8
     assert cpu_seconds < 60, cpu_seconds
 
 

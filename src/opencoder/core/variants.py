@@ -48,6 +48,11 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
     base = ["import"] if _imported(config) else ["anneal"]
     tokenizer = ["import"] if _imported(config) else ["tokenizer"]
     training = ["seed", "model", "train"]
+    strategy = config["sft"].get("strategy", "two_stage")
+    sft_common = [*training, "sft.strategy", "sft.decontamination", "sft.recipes"]
+    # stage 1 takes stage 2's sources too when mixed; the chat model is the last stage trained
+    stage1_reads = [*sft_common, "sft.stage1", *(["sft.stage2.sources"] if strategy == "mixed" else [])]
+    sft = ["sft_stage1", "sft_stage2"] if strategy == "two_stage" else ["sft_stage1"]
     return {
         "ingest": (["ingest"], []),
         "preprocess": (["preprocess"], ["ingest"]),
@@ -62,13 +67,14 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "anneal": ([*training, "anneal"], ["sample", "tokenizer", "tokens", "pretrain"]),
         "import": (["import"], []),
         "sft_doctests": (["sft.doctests"], ["sample"]),
-        "sft": ([*training, "sft"], ["sft_doctests", *base, *tokenizer]),
+        "sft_stage1": (stage1_reads, ["sft_doctests", *base, *tokenizer]),
+        "sft_stage2": ([*sft_common, "sft.stage2"], ["sft_stage1", "sft_doctests", *tokenizer]),
         "hf": (["export"], [*base, *tokenizer]),
-        "hf_instruct": (["export"], ["sft", *tokenizer]),
+        "hf_instruct": (["export"], [sft[-1], *tokenizer]),
         "eval": (["eval"], ["hf"]),
         "eval_instruct": (["eval"], ["hf_instruct"]),
         "model": ([*training, "anneal", "card"], ["hf", "sample", "pretrain", "anneal", "eval"]),
-        "model_instruct": ([*training, "sft", "card"], ["hf_instruct", "sft", "eval", "eval_instruct"]),
+        "model_instruct": ([*training, "sft", "card"], ["hf_instruct", *sft, "eval", "eval_instruct"]),
         "report": ([], ["sample", "filter", "dedup", "tokens", "pretrain", "anneal", "eval", "web"]),
         "publish": (["*"], ["model", "sample"]),  # the whole config goes along (the dataset card)
     }
@@ -80,7 +86,7 @@ FOLDERS = {
     "filter": ["filter"], "sample": ["sample", "corpus"], "tokenizer": ["tokenizer"], "web": ["web"],
     "tokens": ["tokens"], "pretrain": ["pretrain"], "anneal": ["anneal_data", "anneal"], "import": ["import"],
     "sft_doctests": ["sft/doctests.jsonl", "sft/doctests.dropped.parquet", "sft/doctests.stats.json"],
-    "sft": ["sft/stage1", "sft/stage2"], "hf": ["hf_export"], "hf_instruct": ["hf_instruct"], "eval": ["eval"],
+    "sft_stage1": ["sft/stage1"], "sft_stage2": ["sft/stage2"], "hf": ["hf_export"], "hf_instruct": ["hf_instruct"], "eval": ["eval"],
     "eval_instruct": ["eval_instruct"], "model": ["model"], "model_instruct": ["model_instruct"],
     "report": ["report"], "publish": ["publish"],
 }
@@ -91,7 +97,7 @@ def _get(config: Mapping, dotted: str):
         return {k: v for k, v in config.items() if k != "variants"}
     node = config
     for key in dotted.split("."):
-        node = node[key]
+        node = node.get(key) if isinstance(node, Mapping) else None  # absent (an older config): None
     return node
 
 
