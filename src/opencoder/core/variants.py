@@ -173,8 +173,14 @@ class Plan:
         (none: the base): `out_dir`, or with variants `out_dir/<stage>-<its key>`."""
         if not self.variants:
             return self.out_dir
-        keys = self.by_key[key][1] if key is not None else self.keys[BASE]
+        keys = self._known(key)[1] if key is not None else self.keys[BASE]
         return f"{self.out_dir}/{stage}-{keys[stage]}"
+
+    def _known(self, key: str) -> tuple[dict, dict]:
+        if key not in self.by_key:
+            raise ConfigError(f"{self.out_dir}: no stage of any variant has the key {key!r} (a path of an older "
+                              "config?); ask for compare, variant_<name> or a path of this config")
+        return self.by_key[key]
 
     def variant_root(self, name: str, stage: str) -> str:
         """The folder `stage` of variant `name` writes under."""
@@ -186,7 +192,7 @@ class Plan:
 
     def config_of(self, key: str | None) -> dict:
         """The config of the build a job of key `key` belongs to (none, or no variants: the base)."""
-        return self.by_key[key][0] if key is not None and self.variants else self.base
+        return self._known(key)[0] if key is not None and self.variants else self.base
 
 
 def plan(config: Mapping, files: Sequence[str | Path] = ()) -> Plan:
