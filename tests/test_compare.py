@@ -48,3 +48,17 @@ def test_compare_puts_each_variant_s_numbers_side_by_side(tmp_path):
     table = (tmp_path / "compare" / "compare.md").read_text()
     assert "| | base | strict |" in table and "| tokens | 400 | 300 |" in table
     assert (tmp_path / "compare" / "loss.png").stat().st_size > 1000
+
+
+def test_a_variant_folder_links_its_stage_folders_in_the_single_build_layout(tmp_path):
+    """`opencoder variant` (the variant_<name> rule): relative links, and variant.json with what it was given."""
+    (tmp_path / "filter-abc" / "filter").mkdir(parents=True)
+    (tmp_path / "filter-abc" / "filter" / "00000.parquet").write_text("x")
+    (tmp_path / "sft_stage1-def" / "sft" / "stage1").mkdir(parents=True)
+    spec = {"name": "a", "stages": {"filter": "abc"}, "differences": {"seed": [1234, 7]},
+            "links": {"filter": str(tmp_path / "filter-abc" / "filter"), "sft/stage1": str(tmp_path / "sft_stage1-def" / "sft" / "stage1")}}
+    out = tmp_path / "variants" / "a"
+    assert opencoder(["variant", "--output", str(out), "--params", json.dumps(spec)]) == 0
+    assert (out / "filter" / "00000.parquet").read_text() == "x" and (out / "sft" / "stage1").is_dir()
+    assert not Path(str((out / "filter").readlink())).is_absolute()
+    assert json.loads((out / "variant.json").read_text())["differences"] == {"seed": [1234, 7]}
