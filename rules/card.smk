@@ -54,14 +54,14 @@ rule model_instruct:
     params:
         cfg=settings_param("card", lambda build: {**build["card"], "rebuild": rebuild_command("model_instruct")}),
         sft=settings_param("sft.training", lambda build: {s: sft_params(build, s) for s in sft_stages(build)}),
-        # the folders holding the stages' sft/<stage>/ (one for a single build; with variants, each stage's root)
-        sft_dir=lambda w: " ".join(dict.fromkeys(shlex.quote(root(f"sft_{s}", w) + "/sft") for s in sft_stages(cfg(w)))),
+        # the folder holding the stages' sft/<stage>/: with variants, one per stage (each stage's root)
+        sft_dir=lambda w: [root(f"sft_{s}", w) + "/sft" for s in sft_stages(cfg(w))] if VARIANTS else f"{OUT}/sft",
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
         f"{R('model_instruct')}/logs/model_instruct.log",
     shell:
-        "{OPENCODER} card --input {input.export:q} --output {output:q} --sft-dir {params.sft_dir}"
+        "{OPENCODER} card --input {input.export:q} --output {output:q} --sft-dir {params.sft_dir:q}"
         " --sft-training {params.sft:q} --base-eval {input.base:q} --eval {input.evals:q}"
         " --params {params.cfg:q} 2> {log:q}"
