@@ -4,7 +4,7 @@ import shlex
 import sys
 
 from opencoder.core.args import argument_file
-from opencoder.core.config import settings_file
+from opencoder.core.config import DEFAULT_CONFIG, settings_file
 from opencoder.core.resources import rule_resources
 from opencoder.core.variants import plan as variant_plan
 from opencoder.training.params import stage_params as training_params
