@@ -15,23 +15,23 @@ def rebuild_command(target="model"):
 
 rule model:
     input:
-        export=f"{OUT}/hf_export",
-        funnel=f"{OUT}/corpus/funnel.json",
-        pretrain=f"{OUT}/pretrain/metrics.jsonl",
-        anneal=f"{OUT}/anneal/metrics.jsonl",
-        evals=rules.eval.output.summaries,
+        export=up("hf", "hf_export"),
+        funnel=up("sample", "corpus/funnel.json"),
+        pretrain=up("pretrain", "pretrain/metrics.jsonl"),
+        anneal=up("anneal", "anneal/metrics.jsonl"),
+        evals=eval_summaries(),
     output:
-        directory(f"{OUT}/model"),
+        directory(f"{R('model')}/model"),
     message:
         "model card -> {output}"
     params:
-        cfg=settings_param("card", {**config["card"], "rebuild": rebuild_command()}),
+        cfg=settings_param("card", lambda build: {**build["card"], "rebuild": rebuild_command()}),
         training=training_settings("anneal"),
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
-        f"{OUT}/logs/model.log",
+        f"{R('model')}/logs/model.log",
     shell:
         "{OPENCODER} card --input {input.export:q} --output {output:q} --funnel {input.funnel:q}"
         " --pretrain-metrics {input.pretrain:q} --anneal-metrics {input.anneal:q} --eval {input.evals:q}"
@@ -42,24 +42,25 @@ rule model_instruct:
     """The chat model's folder: the `hf_instruct` files plus a card with its SFT data, schedule and
     scores next to the base model's."""
     input:
-        export=f"{OUT}/hf_instruct",
-        stats=expand(f"{OUT}/sft/{{stage}}/{{f}}.stats.json", stage=SFT_STAGES, f=["data", "clean", "packed"]),
-        metrics=expand(f"{OUT}/sft/{{stage}}/metrics.jsonl", stage=SFT_STAGES),
-        base=rules.eval.output.summaries,
-        evals=rules.eval_instruct.output.summaries,
+        export=up("hf_instruct", "hf_instruct"),
+        stats=lambda w: [up(f"sft_{stage}", f"sft/{stage}/{f}.stats.json")(w) for stage in sft_stages(cfg(w)) for f in ["data", "clean", "packed"]],
+        metrics=lambda w: [up(f"sft_{stage}", f"sft/{stage}/metrics.jsonl")(w) for stage in sft_stages(cfg(w))],
+        base=eval_summaries(),
+        evals=eval_summaries("eval_instruct"),
     output:
-        directory(f"{OUT}/model_instruct"),
+        directory(f"{R('model_instruct')}/model_instruct"),
     message:
         "instruct model card -> {output}"
     params:
-        cfg=settings_param("card", {**config["card"], "rebuild": rebuild_command("model_instruct")}),
-        sft=settings_param("sft.training", {s: sft_params(config, s) for s in SFT_STAGES}),
-        sft_dir=f"{OUT}/sft",
+        cfg=settings_param("card", lambda build: {**build["card"], "rebuild": rebuild_command("model_instruct")}),
+        sft=settings_param("sft.training", lambda build: {s: sft_params(build, s) for s in sft_stages(build)}),
+        # the folder holding the stages' sft/<stage>/: with variants, one per stage (each stage's root)
+        sft_dir=lambda w: [root(f"sft_{s}", w) + "/sft" for s in sft_stages(cfg(w))] if VARIANTS else f"{OUT}/sft",
     threads: res("model")["threads"]
     resources:
         **res("model"),
     log:
-        f"{OUT}/logs/model_instruct.log",
+        f"{R('model_instruct')}/logs/model_instruct.log",
     shell:
         "{OPENCODER} card --input {input.export:q} --output {output:q} --sft-dir {params.sft_dir:q}"
         " --sft-training {params.sft:q} --base-eval {input.base:q} --eval {input.evals:q}"

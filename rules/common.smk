@@ -1,12 +1,22 @@
 # Shared names for all rule files: where outputs go, how a rule calls the library, its resources.
+import os
+import shlex
 import sys
 
 from opencoder.core.args import argument_file
-from opencoder.core.config import settings_file
+from opencoder.core.config import DEFAULT_CONFIG, settings_file
 from opencoder.core.resources import rule_resources
+from opencoder.core.variants import plan as variant_plan
 from opencoder.training.params import stage_params as training_params
 
 OUT = config["out_dir"]
+# Variants (config `variants`, opencoder.core.variants): none, and every stage writes under OUT as a
+# single build; some, and a stage writes under OUT/<stage>-<key>, the key a digest of the settings that
+# reach it, so variants agreeing up to a stage share its jobs. A rule's paths start with R("<stage>"),
+# its inputs from other stages are up("<stage>", "<path under the stage root>"), and what it reads of
+# the config comes from cfg(wildcards): the config of the build its job belongs to.
+PLAN = variant_plan(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles])
+VARIANTS = PLAN.variants  # name -> config, the base first; empty for a single build
 PY = sys.executable  # the interpreter running Snakemake: the project's virtual environment
 OPENCODER = f"{PY} -m opencoder"
 # Training rules: `{LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}
@@ -15,21 +25,59 @@ LAUNCH = f"{PY} -m opencoder.training.launch"
 
 wildcard_constraints:
     shard=r"[0-9]{5}",
+    key=r"[0-9a-f]{10}",
+
+
+def R(stage):
+    """Where `stage`'s rules write: OUT, or with variants OUT/<stage>-{key} (the job's key wildcard)."""
+    return f"{OUT}/{stage}-{{key}}" if VARIANTS else OUT
+
+
+def cfg(wildcards=None):
+    """The config of the build a job belongs to (its key wildcard); the base config without variants."""
+    return PLAN.config_of(wildcards.get("key") if wildcards is not None else None)
+
+
+def root(stage, wildcards=None):
+    """`stage`'s root folder in the build of the job with these wildcards (see R)."""
+    return PLAN.root(stage, wildcards.get("key") if wildcards is not None else None)
+
+
+def up(stage, path, each=None):
+    """Input function: `path` (wildcards in braces, e.g. "transform/{shard}.parquet") under `stage`'s root
+    in the job's build; `each`: expanded over every ingest shard ({shard})."""
+    def paths(wildcards):
+        values = dict(wildcards.items())
+        if each == "shard":
+            return [f"{root(stage, wildcards)}/{path}".format(**values, shard=s) for s in shards(wildcards)]
+        return f"{root(stage, wildcards)}/{path}".format(**values)
+    return paths
 
 
 def settings_param(name, value):
-    """Params function: `value` as `{OUT}/settings/<name>.<digest>.json` for `--params FILE`. The path
-    changes exactly when the settings do, so Snakemake's params trigger reruns the rule on a change,
-    while the command line stays one short line. Written when a job is planned; a dry run writes nothing."""
-    return lambda wildcards: str(settings_file(f"{OUT}/settings", name, value, write=not workflow.dryrun))
+    """Params function: `value` (or `value(config)` of the job's build) as `{OUT}/settings/<name>.<digest>.json`
+    for `--params FILE`. The path changes exactly when the settings do, so Snakemake's params trigger
+    reruns the rule on a change, while the command line stays one short line. Written when a job is
+    planned; a dry run writes nothing."""
+    made = {}  # key -> path: once per build, not once per shard
+
+    def param(wildcards):
+        key = wildcards.get("key")
+        if key not in made:
+            given = value(cfg(wildcards)) if callable(value) else value
+            made[key] = str(settings_file(f"{OUT}/settings", name, given, write=not workflow.dryrun))
+        return made[key]
+    return param
 
 
 def settings(*keys):
     """The config section at `keys` (none: the whole config) as a settings file (see settings_param)."""
-    node = config
-    for key in keys:
-        node = node[key]
-    return settings_param(".".join(keys) or "config", node)
+    def section(build):
+        node = build
+        for key in keys:
+            node = node[key]
+        return node
+    return settings_param(".".join(keys) or "config", section)
 
 
 def listed(key=None, each=str):
@@ -44,7 +92,7 @@ def listed(key=None, each=str):
 
 def training_settings(stage):
     """A training stage's params (the model shape and its recipe: opencoder.training.params) as a settings file."""
-    return settings_param(f"{stage}.training", training_params(config, stage))
+    return settings_param(f"{stage}.training", lambda build: training_params(build, stage))
 
 
 def res(rule_name):
@@ -52,12 +100,19 @@ def res(rule_name):
     return rule_resources(config["resources"], rule_name)
 
 
-def shards():
-    """Shard ids produced by the ingest checkpoint (re-evaluated once ingest has run)."""
-    ingest_dir = checkpoints.ingest.get().output[0]
-    return sorted(glob_wildcards(f"{ingest_dir}/{{shard,[0-9]{{5}}}}.parquet").shard)
+_SHARDS = {}
 
 
-def per_shard(pattern):
-    """Input function: `pattern` (with {shard}) expanded over every ingest shard."""
-    return lambda wildcards: expand(pattern, shard=shards())
+def shards(wildcards=None):
+    """Shard ids produced by the ingest checkpoint of the job's build (re-evaluated once ingest has run)."""
+    ingest = root("ingest", wildcards)
+    done = checkpoints.ingest.get(**({"key": ingest.rsplit("-", 1)[1]} if VARIANTS else {})).output[0]
+    seen = (done, os.stat(done).st_mtime_ns)  # once per ingest run, not once per job (2,000 shards x every rule)
+    if seen not in _SHARDS:
+        _SHARDS[seen] = sorted(glob_wildcards(f"{done}/{{shard,[0-9]{{5}}}}.parquet").shard)
+    return _SHARDS[seen]
+
+
+def per_shard(stage, path):
+    """Input function: `path` under `stage`'s root (see up) expanded over every ingest shard."""
+    return up(stage, path, each="shard")

@@ -3,9 +3,9 @@
 
 rule exact_hashes:
     input:
-        f"{OUT}/preprocess/{{shard}}.parquet",
+        up("preprocess", "preprocess/{shard}.parquet"),
     output:
-        f"{OUT}/exact/hashes/{{shard}}.parquet",
+        f"{R('dedup')}/exact/hashes/{{shard}}.parquet",
     message:
         "exact dedup: hashes of {wildcards.shard} -> {output}"
     params:
@@ -14,17 +14,17 @@ rule exact_hashes:
     resources:
         **res("exact_hashes"),
     log:
-        f"{OUT}/logs/exact_hashes/{{shard}}.log",
+        f"{R('dedup')}/logs/exact_hashes/{{shard}}.log",
     shell:
         "{OPENCODER} exact-dedup hashes --input {input:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule exact_dedup_plan:
     input:
-        per_shard(f"{OUT}/exact/hashes/{{shard}}.parquet"),
+        per_shard("dedup", "exact/hashes/{shard}.parquet"),
     output:
-        removed=f"{OUT}/exact/removed.parquet",
-        summary=f"{OUT}/exact/removed.summary.json",
+        removed=f"{R('dedup')}/exact/removed.parquet",
+        summary=f"{R('dedup')}/exact/removed.summary.json",
     params:
         hashes=listed(),
     message:
@@ -33,25 +33,25 @@ rule exact_dedup_plan:
     resources:
         **res("exact_dedup_plan"),
     log:
-        f"{OUT}/logs/exact_dedup_plan.log",
+        f"{R('dedup')}/logs/exact_dedup_plan.log",
     shell:
         "{OPENCODER} exact-dedup plan --input {params.hashes:q} --output {output.removed:q} 2> {log:q}"
 
 
 rule exact_dedup:
     input:
-        shard=f"{OUT}/preprocess/{{shard}}.parquet",
-        removed=f"{OUT}/exact/removed.parquet",
+        shard=up("preprocess", "preprocess/{shard}.parquet"),
+        removed=f"{R('dedup')}/exact/removed.parquet",
     output:
-        shard=f"{OUT}/exact/{{shard}}.parquet",
-        stats=f"{OUT}/exact/{{shard}}.stats.json",
+        shard=f"{R('dedup')}/exact/{{shard}}.parquet",
+        stats=f"{R('dedup')}/exact/{{shard}}.stats.json",
     message:
         "exact dedup {wildcards.shard} -> {output.shard}"
     threads: res("exact_dedup")["threads"]
     resources:
         **res("exact_dedup"),
     log:
-        f"{OUT}/logs/exact_dedup/{{shard}}.log",
+        f"{R('dedup')}/logs/exact_dedup/{{shard}}.log",
     shell:
         "{OPENCODER} exact-dedup apply --input {input.shard:q} --removed {input.removed:q} --output {output.shard:q} 2> {log:q}"
 
@@ -64,10 +64,10 @@ FUZZY_PARTS = [f"{i:03d}" for i in range(len(FuzzyParams.from_config(config["ded
 
 rule fuzzy_signatures:
     input:
-        f"{OUT}/exact/{{shard}}.parquet",
+        f"{R('dedup')}/exact/{{shard}}.parquet",
     output:
-        band_keys=f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet",
-        docs=f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet",
+        band_keys=f"{R('dedup')}/fuzzy/signatures/{{shard}}.keys.parquet",
+        docs=f"{R('dedup')}/fuzzy/signatures/{{shard}}.docs.parquet",
     message:
         "fuzzy dedup: signatures of {wildcards.shard} -> {output.band_keys}"
     params:
@@ -76,7 +76,7 @@ rule fuzzy_signatures:
     resources:
         **res("fuzzy_signatures"),
     log:
-        f"{OUT}/logs/fuzzy_signatures/{{shard}}.log",
+        f"{R('dedup')}/logs/fuzzy_signatures/{{shard}}.log",
     shell:
         "{OPENCODER} fuzzy-dedup signatures --input {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
         " --threads {threads} --params {params.cfg:q} 2> {log:q}"
@@ -84,9 +84,9 @@ rule fuzzy_signatures:
 
 rule fuzzy_buckets:
     input:
-        per_shard(f"{OUT}/fuzzy/signatures/{{shard}}.keys.parquet"),
+        per_shard("dedup", "fuzzy/signatures/{shard}.keys.parquet"),
     output:
-        f"{OUT}/fuzzy/buckets/{{part}}.parquet",
+        f"{R('dedup')}/fuzzy/buckets/{{part}}.parquet",
     wildcard_constraints:
         part=r"[0-9]{3}",
     message:
@@ -98,20 +98,20 @@ rule fuzzy_buckets:
     resources:
         **res("fuzzy_buckets"),
     log:
-        f"{OUT}/logs/fuzzy_buckets/{{part}}.log",
+        f"{R('dedup')}/logs/fuzzy_buckets/{{part}}.log",
     shell:
         "{OPENCODER} fuzzy-dedup buckets --part {wildcards.part} --input {params.band_keys:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule fuzzy_clusters:
     input:
-        edges=expand(f"{OUT}/fuzzy/buckets/{{part}}.parquet", part=FUZZY_PARTS),
-        docs=per_shard(f"{OUT}/fuzzy/signatures/{{shard}}.docs.parquet"),
-        documents=per_shard(f"{OUT}/exact/{{shard}}.parquet"),
+        edges=expand(f"{R('dedup')}/fuzzy/buckets/{{part}}.parquet", part=FUZZY_PARTS, allow_missing=True),
+        docs=per_shard("dedup", "fuzzy/signatures/{shard}.docs.parquet"),
+        documents=per_shard("dedup", "exact/{shard}.parquet"),
     output:
-        clusters=f"{OUT}/fuzzy/clusters.parquet",
-        removed=f"{OUT}/fuzzy/removed.parquet",
-        summary=f"{OUT}/fuzzy/clusters.json",
+        clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
+        removed=f"{R('dedup')}/fuzzy/removed.parquet",
+        summary=f"{R('dedup')}/fuzzy/clusters.json",
     message:
         "fuzzy dedup: clusters -> {output.removed}"
     params:
@@ -123,7 +123,7 @@ rule fuzzy_clusters:
     resources:
         **res("fuzzy_clusters"),
     log:
-        f"{OUT}/logs/fuzzy_clusters.log",
+        f"{R('dedup')}/logs/fuzzy_clusters.log",
     shell:
         "{OPENCODER} fuzzy-dedup clusters --edges {params.edges:q} --docs {params.docs:q} --documents {params.documents:q}"
         " --clusters {output.clusters:q} --removed {output.removed:q} --summary {output.summary:q}"
@@ -132,11 +132,11 @@ rule fuzzy_clusters:
 
 rule fuzzy_dedup:
     input:
-        shard=f"{OUT}/exact/{{shard}}.parquet",
-        clusters=f"{OUT}/fuzzy/clusters.parquet",
+        shard=f"{R('dedup')}/exact/{{shard}}.parquet",
+        clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
     output:
-        shard=f"{OUT}/fuzzy/{{shard}}.parquet",
-        stats=f"{OUT}/fuzzy/{{shard}}.stats.json",
+        shard=f"{R('dedup')}/fuzzy/{{shard}}.parquet",
+        stats=f"{R('dedup')}/fuzzy/{{shard}}.stats.json",
     message:
         "fuzzy dedup {wildcards.shard} -> {output.shard}"
     params:
@@ -145,7 +145,7 @@ rule fuzzy_dedup:
     resources:
         **res("fuzzy_dedup"),
     log:
-        f"{OUT}/logs/fuzzy_dedup/{{shard}}.log",
+        f"{R('dedup')}/logs/fuzzy_dedup/{{shard}}.log",
     shell:
         "{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
         " --params {params.cfg:q} 2> {log:q}"

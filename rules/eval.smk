@@ -9,22 +9,27 @@ from opencoder.evaluation.benchmarks import available as eval_available
 EVAL_NAMES = [b["name"] for b in config["eval"]["benchmarks"] if eval_available(b) is None]
 
 
+def eval_summaries(stage="eval"):
+    """Input function: the summary.json of every benchmark evaluated by `stage` (eval, eval_instruct) in the job's build."""
+    return lambda w: [up(stage, f"{stage}/{name}/summary.json")(w) for name in EVAL_NAMES]
+
+
 rule eval:
     input:
-        f"{OUT}/hf_export",
+        up("hf", "hf_export"),
     output:
-        summaries=expand(f"{OUT}/eval/{{name}}/summary.json", name=EVAL_NAMES),
-        results=expand(f"{OUT}/eval/{{name}}/results.jsonl", name=EVAL_NAMES),
+        summaries=expand(f"{R('eval')}/eval/{{name}}/summary.json", name=EVAL_NAMES, allow_missing=True),
+        results=expand(f"{R('eval')}/eval/{{name}}/results.jsonl", name=EVAL_NAMES, allow_missing=True),
     message:
         "eval -> {params.out}"
     params:
         cfg=settings("eval"),
-        out=f"{OUT}/eval",
+        out=f"{R('eval')}/eval",
     threads: res("eval")["threads"]
     resources:
         **res("eval"),
     log:
-        f"{OUT}/logs/eval.log",
+        f"{R('eval')}/logs/eval.log",
     shell:
         "{OPENCODER} eval --input {input:q} --output {params.out:q} --threads {threads}"
         " --params {params.cfg:q} 2> {log:q}"
@@ -34,20 +39,20 @@ rule eval_instruct:
     """The chat model (`hf_instruct`) on the same benchmarks and settings as the base model, in the
     instruct prompt format."""
     input:
-        f"{OUT}/hf_instruct",
+        up("hf_instruct", "hf_instruct"),
     output:
-        summaries=expand(f"{OUT}/eval_instruct/{{name}}/summary.json", name=EVAL_NAMES),
-        results=expand(f"{OUT}/eval_instruct/{{name}}/results.jsonl", name=EVAL_NAMES),
+        summaries=expand(f"{R('eval_instruct')}/eval_instruct/{{name}}/summary.json", name=EVAL_NAMES, allow_missing=True),
+        results=expand(f"{R('eval_instruct')}/eval_instruct/{{name}}/results.jsonl", name=EVAL_NAMES, allow_missing=True),
     message:
         "eval instruct -> {params.out}"
     params:
         cfg=settings("eval"),
-        out=f"{OUT}/eval_instruct",
+        out=f"{R('eval_instruct')}/eval_instruct",
     threads: res("eval")["threads"]
     resources:
         **res("eval"),
     log:
-        f"{OUT}/logs/eval_instruct.log",
+        f"{R('eval_instruct')}/logs/eval_instruct.log",
     shell:
         "{OPENCODER} eval --instruct --input {input:q} --output {params.out:q} --threads {threads}"
         " --params {params.cfg:q} 2> {log:q}"

@@ -13,7 +13,7 @@ rule hf:
         checkpoint=BASE_CHECKPOINT,
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
-        directory(f"{OUT}/hf_export"),
+        directory(f"{R('hf')}/hf_export"),
     message:
         "export -> {output}"
     params:
@@ -23,19 +23,19 @@ rule hf:
     resources:
         **res("hf"),
     log:
-        f"{OUT}/logs/hf.log",
+        f"{R('hf')}/logs/hf.log",
     shell:
         EXPORT
 
 
 rule hf_instruct:
-    """The chat model: the final SFT checkpoint with the base model's tokenizer and chat template; its
+    """The chat model: the final SFT checkpoint (stage 2's, or stage 1's under sft.strategy stage1 or mixed) with the base model's tokenizer and chat template; its
     generation config stops at `<|im_end|>` as well as at the end of text."""
     input:
-        checkpoint=rules.sft_stage2.output.checkpoint,
+        checkpoint=lambda w: up(f"sft_{sft_stages(cfg(w))[-1]}", f"sft/{sft_stages(cfg(w))[-1]}/checkpoint")(w),  # the last stage sft.strategy trains
         tokenizer=BASE_TOKENIZER_INPUT,
     output:
-        directory(f"{OUT}/hf_instruct"),
+        directory(f"{R('hf_instruct')}/hf_instruct"),
     message:
         "export instruct -> {output}"
     params:
@@ -45,6 +45,6 @@ rule hf_instruct:
     resources:
         **res("hf"),
     log:
-        f"{OUT}/logs/hf_instruct.log",
+        f"{R('hf_instruct')}/logs/hf_instruct.log",
     shell:
         EXPORT

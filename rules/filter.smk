@@ -4,12 +4,12 @@
 
 rule filter:
     input:
-        f"{OUT}/transform/{{shard}}.parquet",
+        up("transform", "transform/{shard}.parquet"),
     output:
-        docs=f"{OUT}/filter/{{shard}}.parquet",
-        decisions=f"{OUT}/filter/{{shard}}.decisions.parquet",
-        stats=f"{OUT}/filter/{{shard}}.stats.json",
-        samples=f"{OUT}/filter/samples/{{shard}}.parquet",
+        docs=f"{R('filter')}/filter/{{shard}}.parquet",
+        decisions=f"{R('filter')}/filter/{{shard}}.decisions.parquet",
+        stats=f"{R('filter')}/filter/{{shard}}.stats.json",
+        samples=f"{R('filter')}/filter/samples/{{shard}}.parquet",
     message:
         "filter {wildcards.shard} -> {output.docs}"
     params:
@@ -18,7 +18,7 @@ rule filter:
     resources:
         **res("filter"),
     log:
-        f"{OUT}/logs/filter/{{shard}}.log",
+        f"{R('filter')}/logs/filter/{{shard}}.log",
     shell:
         "POLARS_MAX_THREADS={threads} {OPENCODER} filter --input {input:q} --output {output.docs:q}"
         " --explain {output.decisions:q} --stats {output.stats:q} --samples {output.samples:q}"

@@ -4,7 +4,7 @@
 # TP x PP rank, as the checkpoint is written for those sizes.
 
 IMPORTED = bool(config["import"]["source"])
-IMPORT_DIR = f"{OUT}/import"
+IMPORT_DIR = f"{R('import')}/import"
 
 
 rule import_model:
@@ -16,12 +16,12 @@ rule import_model:
         "import -> {output.checkpoint}"
     params:
         cfg=settings("import"),
-        procs=config["import"]["tensor_parallel"] * config["import"]["pipeline_parallel"],
+        procs=lambda w: cfg(w)["import"]["tensor_parallel"] * cfg(w)["import"]["pipeline_parallel"],
     threads: res("import_model")["threads"]
     resources:
         **res("import_model"),
     log:
-        f"{OUT}/logs/import.log",
+        f"{R('import')}/logs/import.log",
     shell:
         "OMP_NUM_THREADS={threads} {LAUNCH} --gpus-per-node {params.procs} -- import"
         " --output {output.checkpoint:q} --tokenizer {output.tokenizer:q} --stats {output.stats:q}"
@@ -29,7 +29,7 @@ rule import_model:
 
 
 # the base model every later stage starts from: the imported one, else the build's annealed one
-BASE_CHECKPOINT = rules.import_model.output.checkpoint if IMPORTED else rules.anneal.output.checkpoint
+BASE_CHECKPOINT = up("import", "import/checkpoint") if IMPORTED else up("anneal", "anneal/checkpoint")
 # (folder, file to depend on)
-BASE_TOKENIZER = rules.import_model.output.tokenizer if IMPORTED else f"{OUT}/tokenizer"
-BASE_TOKENIZER_INPUT = BASE_TOKENIZER if IMPORTED else f"{OUT}/tokenizer/tokenizer.json"
+BASE_TOKENIZER = up("import", "import/tokenizer") if IMPORTED else up("tokenizer", "tokenizer")
+BASE_TOKENIZER_INPUT = BASE_TOKENIZER if IMPORTED else up("tokenizer", "tokenizer/tokenizer.json")

@@ -4,7 +4,7 @@
 
 checkpoint ingest:
     output:
-        directory(f"{OUT}/ingest"),
+        directory(f"{R('ingest')}/ingest"),
     message:
         "ingest -> {output}"
     params:
@@ -13,6 +13,6 @@ checkpoint ingest:
     resources:
         **res("ingest"),
     log:
-        f"{OUT}/logs/ingest.log",
+        f"{R('ingest')}/logs/ingest.log",
     shell:
         "{OPENCODER} ingest --output {output:q} --params {params.cfg:q} 2> {log:q}"

@@ -3,11 +3,11 @@
 
 rule preprocess:
     input:
-        f"{OUT}/ingest/{{shard}}.parquet",
+        up("ingest", "ingest/{shard}.parquet"),
     output:
-        shard=f"{OUT}/preprocess/{{shard}}.parquet",
-        stats=f"{OUT}/preprocess/{{shard}}.stats.json",
-        dropped=f"{OUT}/preprocess/{{shard}}.dropped.parquet",
+        shard=f"{R('preprocess')}/preprocess/{{shard}}.parquet",
+        stats=f"{R('preprocess')}/preprocess/{{shard}}.stats.json",
+        dropped=f"{R('preprocess')}/preprocess/{{shard}}.dropped.parquet",
     message:
         "preprocess {wildcards.shard} -> {output.shard}"
     params:
@@ -16,6 +16,6 @@ rule preprocess:
     resources:
         **res("preprocess"),
     log:
-        f"{OUT}/logs/preprocess/{{shard}}.log",
+        f"{R('preprocess')}/logs/preprocess/{{shard}}.log",
     shell:
         "{OPENCODER} preprocess --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}"

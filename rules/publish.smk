@@ -10,12 +10,12 @@ localrules:
 
 rule publish:
     input:
-        model=rules.model.output[0],
-        instruct=rules.model_instruct.output[0],
-        corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
-        funnel=f"{OUT}/corpus/funnel.json",
+        model=up("model", "model"),
+        instruct=up("model_instruct", "model_instruct"),
+        corpus=per_shard("sample", "corpus/{shard}.parquet"),
+        funnel=up("sample", "corpus/funnel.json"),
     output:
-        f"{OUT}/publish/receipt.json",
+        f"{R('publish')}/publish/receipt.json",
     message:
         "publish -> {output}"
     params:
@@ -26,7 +26,7 @@ rule publish:
     resources:
         **res("publish"),
     log:
-        f"{OUT}/logs/publish.log",
+        f"{R('publish')}/logs/publish.log",
     shell:
         "{OPENCODER} publish --model {input.model:q} --instruct-model {input.instruct:q} --corpus {params.corpus:q} --funnel {input.funnel:q}"
         " --build-config {params.build:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"

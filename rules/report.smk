@@ -6,20 +6,20 @@ report: "../report/workflow.rst"
 
 # figure target -> (opencoder report figure, its inputs, report category)
 REPORT_FIGURES = {
-    "funnel_stages": ("funnel-stages", f"{OUT}/corpus/funnel.json", "Data"),
-    "funnel_languages": ("funnel-languages", f"{OUT}/corpus/funnel.json", "Data"),
-    "filter_rules": ("filter-rules", per_shard(f"{OUT}/filter/{{shard}}.stats.json"), "Data"),
-    "dedup_clusters": ("dedup-clusters", f"{OUT}/fuzzy/removed.parquet", "Data"),
-    "tokens": ("tokens", f"{OUT}/tokens/stats.json", "Data"),
-    "training": ("training", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
-    "throughput": ("throughput", [f"{OUT}/pretrain/metrics.jsonl", f"{OUT}/anneal/metrics.jsonl"], "Model"),
-    "eval": ("eval", rules.eval.output.summaries + rules.eval_instruct.output.summaries, "Model"),
+    "funnel_stages": ("funnel-stages", up("sample", "corpus/funnel.json"), "Data"),
+    "funnel_languages": ("funnel-languages", up("sample", "corpus/funnel.json"), "Data"),
+    "filter_rules": ("filter-rules", per_shard("filter", "filter/{shard}.stats.json"), "Data"),
+    "dedup_clusters": ("dedup-clusters", up("dedup", "fuzzy/removed.parquet"), "Data"),
+    "tokens": ("tokens", up("tokens", "tokens/stats.json"), "Data"),
+    "training": ("training", [up("pretrain", "pretrain/metrics.jsonl"), up("anneal", "anneal/metrics.jsonl")], "Model"),
+    "throughput": ("throughput", [up("pretrain", "pretrain/metrics.jsonl"), up("anneal", "anneal/metrics.jsonl")], "Model"),
+    "eval": ("eval", lambda w: eval_summaries()(w) + eval_summaries("eval_instruct")(w), "Model"),
 }
 if WEB_BUILD:  # a build with web pages (rules/web.smk): each round's recall report
-    REPORT_FIGURES["web_recall"] = ("web-recall", [f"{OUT}/web/round{k}/stats.json" for k in WEB_ROUNDS], "Data")
+    REPORT_FIGURES["web_recall"] = ("web-recall", [up("web", f"web/round{k}/stats.json") for k in WEB_ROUNDS], "Data")
 
 # the eval table prints the paper's pass@1 beside the build's when the shape is one the paper released
-REPORT_OPTIONS = {"eval": f"--shape {config['model']['name']}"}
+REPORT_OPTIONS = {"eval": lambda w: f"--shape {cfg(w)['model']['name']}"}
 
 for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
 
@@ -29,7 +29,7 @@ for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
         input:
             _inputs,
         output:
-            report(f"{OUT}/report/{_name}.png", caption=f"../report/{_name}.rst", category=_category),
+            report(f"{R('report')}/report/{_name}.png", caption=f"../report/{_name}.rst", category=_category),
         message:
             "report figure -> {output}"
         params:
@@ -40,7 +40,7 @@ for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
         resources:
             **res("report"),
         log:
-            f"{OUT}/logs/report/{_name}.log",
+            f"{R('report')}/logs/report/{_name}.log",
         shell:
             "{OPENCODER} report {params.figure} --input {params.inputs:q} --output {output:q} {params.options} 2> {log:q}"
 
@@ -49,4 +49,4 @@ rule report_figures:
     message:
         "report figures: done"
     input:
-        expand(f"{OUT}/report/{{name}}.png", name=REPORT_FIGURES),
+        lambda w: [f"{root('report', w)}/report/{name}.png" for name in REPORT_FIGURES],

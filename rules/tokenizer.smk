@@ -5,11 +5,11 @@ import os
 
 rule tokenizer:
     input:
-        corpus=[] if config["tokenizer"]["path"] else per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
+        corpus=[] if config["tokenizer"]["path"] else per_shard("sample", "corpus/{shard}.parquet"),
     output:
-        json=f"{OUT}/tokenizer/tokenizer.json",
-        config=f"{OUT}/tokenizer/tokenizer_config.json",
-        stats=f"{OUT}/tokenizer/stats.json",
+        json=f"{R('tokenizer')}/tokenizer/tokenizer.json",
+        config=f"{R('tokenizer')}/tokenizer/tokenizer_config.json",
+        stats=f"{R('tokenizer')}/tokenizer/stats.json",
     message:
         "tokenizer -> {output.json}"
     params:
@@ -20,7 +20,7 @@ rule tokenizer:
     resources:
         **res("tokenizer"),
     log:
-        f"{OUT}/logs/tokenizer.log",
+        f"{R('tokenizer')}/logs/tokenizer.log",
     shell:
         "{OPENCODER} tokenizer --input {params.corpus:q} --output {params.dir:q}"
         " --stats {output.stats:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"

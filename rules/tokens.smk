@@ -7,12 +7,12 @@ TOKEN_GROUPS = list(config["tokens"]["groups"])
 
 rule tokens_shard:
     input:
-        corpus=f"{OUT}/corpus/{{shard}}.parquet",
-        tokenizer=rules.tokenizer.output.json,
+        corpus=up("sample", "corpus/{shard}.parquet"),
+        tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
     output:
-        data=expand(f"{OUT}/tokens/shards/{{{{shard}}}}/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
-        stats=f"{OUT}/tokens/shards/{{shard}}/stats.json",
-        blend=f"{OUT}/tokens/shards/{{shard}}/blend.json",
+        data=expand(f"{R('tokens')}/tokens/shards/{{{{shard}}}}/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx"), allow_missing=True),
+        stats=f"{R('tokens')}/tokens/shards/{{shard}}/stats.json",
+        blend=f"{R('tokens')}/tokens/shards/{{shard}}/blend.json",
     message:
         "tokens {wildcards.shard} -> {output.stats}"
     params:
@@ -23,7 +23,7 @@ rule tokens_shard:
     resources:
         **res("tokens_shard"),
     log:
-        f"{OUT}/logs/tokens_shard/{{shard}}.log",
+        f"{R('tokens')}/logs/tokens_shard/{{shard}}.log",
     shell:
         "{OPENCODER} tokens encode --input {input.corpus:q} --tokenizer {params.tokenizer:q}"
         " --output {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
@@ -33,11 +33,11 @@ rule tokens_shard:
 rule tokens_web:
     input:
         pages=WEB_RECALLED,
-        tokenizer=rules.tokenizer.output.json,
+        tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
     output:
-        data=expand(f"{OUT}/tokens/shards/web/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
-        stats=f"{OUT}/tokens/shards/web/stats.json",
-        blend=f"{OUT}/tokens/shards/web/blend.json",
+        data=expand(f"{R('tokens')}/tokens/shards/web/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx"), allow_missing=True),
+        stats=f"{R('tokens')}/tokens/shards/web/stats.json",
+        blend=f"{R('tokens')}/tokens/shards/web/blend.json",
     message:
         "tokens web -> {output.stats}"
     params:
@@ -48,25 +48,25 @@ rule tokens_web:
     resources:
         **res("tokens_shard"),
     log:
-        f"{OUT}/logs/tokens_shard/web.log",
+        f"{R('tokens')}/logs/tokens_shard/web.log",
     shell:
         "{OPENCODER} tokens encode --input {input.pages:q} --tokenizer {params.tokenizer:q}"
         " --output {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
 
 
 def token_folders(wildcards):
-    folders = per_shard(f"{OUT}/tokens/shards/{{shard}}/stats.json")(wildcards)
-    return folders + ([rules.tokens_web.output.stats] if WEB_BUILD else [])
+    folders = per_shard("tokens", "tokens/shards/{shard}/stats.json")(wildcards)
+    return folders + ([up("tokens", "tokens/shards/web/stats.json")(wildcards)] if WEB_BUILD else [])
 
 
 rule tokens:
     input:
         shards=token_folders,
-        tokenizer=rules.tokenizer.output.json,
+        tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
     output:
-        data=expand(f"{OUT}/tokens/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx")),
-        blend=f"{OUT}/tokens/blend.json",
-        stats=f"{OUT}/tokens/stats.json",
+        data=expand(f"{R('tokens')}/tokens/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx"), allow_missing=True),
+        blend=f"{R('tokens')}/tokens/blend.json",
+        stats=f"{R('tokens')}/tokens/stats.json",
     message:
         "tokens: one dataset per group -> {output.blend}"
     params:
@@ -78,7 +78,7 @@ rule tokens:
     resources:
         **res("tokens"),
     log:
-        f"{OUT}/logs/tokens.log",
+        f"{R('tokens')}/logs/tokens.log",
     shell:
         "{OPENCODER} tokens merge --input {params.shards:q} --tokenizer {params.tokenizer:q}"
         " --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"

@@ -4,20 +4,20 @@
 # <stage>/work, which is not an output, so a killed job resumes from its last one on rebuild.
 rule pretrain:
     input:
-        blend=f"{OUT}/tokens/blend.json",
+        blend=up("tokens", "tokens/blend.json"),
     output:
-        checkpoint=directory(f"{OUT}/pretrain/checkpoint"),
-        metrics=f"{OUT}/pretrain/metrics.jsonl",
+        checkpoint=directory(f"{R('pretrain')}/pretrain/checkpoint"),
+        metrics=f"{R('pretrain')}/pretrain/metrics.jsonl",
     message:
         "pretrain -> {output.checkpoint}"
     params:
         cfg=training_settings("pretrain"),
-        work=f"{OUT}/pretrain/work",
+        work=f"{R('pretrain')}/pretrain/work",
     threads: res("pretrain")["threads"]
     resources:
         **res("pretrain"),
     log:
-        f"{OUT}/logs/pretrain.log",
+        f"{R('pretrain')}/logs/pretrain.log",
     shell:
         "OMP_NUM_THREADS={threads} {LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}"
         " --cpus-per-task {threads} -- train --stage pretrain --input {input.blend:q}"
@@ -27,25 +27,25 @@ rule pretrain:
 
 rule anneal_data:
     input:
-        corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
-        tokenizer=f"{OUT}/tokenizer/tokenizer.json",
-        blend=f"{OUT}/tokens/blend.json",
+        corpus=per_shard("sample", "corpus/{shard}.parquet"),
+        tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
+        blend=up("tokens", "tokens/blend.json"),
     output:
-        data=multiext(f"{OUT}/anneal_data/algorithmic", ".bin", ".idx"),
-        blend=f"{OUT}/anneal_data/blend.json",
-        stats=f"{OUT}/anneal_data/stats.json",
+        data=multiext(f"{R('anneal')}/anneal_data/algorithmic", ".bin", ".idx"),
+        blend=f"{R('anneal')}/anneal_data/blend.json",
+        stats=f"{R('anneal')}/anneal_data/stats.json",
     message:
         "anneal data: the algorithmic corpus -> {output.blend}"
     params:
         cfg=settings("anneal", "data"),
         corpus=listed("corpus"),
-        tokenizer=f"{OUT}/tokenizer",
-        dir=f"{OUT}/anneal_data",
+        tokenizer=lambda w: root("tokenizer", w) + "/tokenizer",
+        dir=f"{R('anneal')}/anneal_data",
     threads: res("anneal_data")["threads"]
     resources:
         **res("anneal_data"),
     log:
-        f"{OUT}/logs/anneal_data.log",
+        f"{R('anneal')}/logs/anneal_data.log",
     shell:
         "{OPENCODER} anneal-data --input {params.corpus:q} --tokenizer {params.tokenizer:q}"
         " --blend {input.blend:q} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
@@ -54,20 +54,20 @@ rule anneal_data:
 rule anneal:
     input:
         blend=rules.anneal_data.output.blend,
-        pretrained=rules.pretrain.output.checkpoint,
+        pretrained=up("pretrain", "pretrain/checkpoint"),
     output:
-        checkpoint=directory(f"{OUT}/anneal/checkpoint"),
-        metrics=f"{OUT}/anneal/metrics.jsonl",
+        checkpoint=directory(f"{R('anneal')}/anneal/checkpoint"),
+        metrics=f"{R('anneal')}/anneal/metrics.jsonl",
     message:
         "anneal -> {output.checkpoint}"
     params:
         cfg=training_settings("anneal"),
-        work=f"{OUT}/anneal/work",
+        work=f"{R('anneal')}/anneal/work",
     threads: res("anneal")["threads"]
     resources:
         **res("anneal"),
     log:
-        f"{OUT}/logs/anneal.log",
+        f"{R('anneal')}/logs/anneal.log",
     shell:
         "OMP_NUM_THREADS={threads} {LAUNCH} --nodes {resources.nodes} --gpus-per-node {resources.gpus}"
         " --cpus-per-task {threads} -- train --stage anneal --input {input.blend:q}"

@@ -3,10 +3,10 @@
 
 rule transform:
     input:
-        f"{OUT}/fuzzy/{{shard}}.parquet",
+        up("dedup", "fuzzy/{shard}.parquet"),
     output:
-        shard=f"{OUT}/transform/{{shard}}.parquet",
-        stats=f"{OUT}/transform/{{shard}}.stats.json",
+        shard=f"{R('transform')}/transform/{{shard}}.parquet",
+        stats=f"{R('transform')}/transform/{{shard}}.stats.json",
     message:
         "transform {wildcards.shard} -> {output.shard}"
     params:
@@ -15,6 +15,6 @@ rule transform:
     resources:
         **res("transform"),
     log:
-        f"{OUT}/logs/transform/{{shard}}.log",
+        f"{R('transform')}/logs/transform/{{shard}}.log",
     shell:
         "{OPENCODER} transform --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}"

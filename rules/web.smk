@@ -8,27 +8,27 @@ import shlex
 
 WEB_ROUNDS = list(range(1, len(config["web"]["rounds"]) + 1))
 WEB_BUILD = any(source["type"] == "web" for source in config["ingest"]["sources"])  # a build with web pages
-WEB_RECALLED = f"{OUT}/web/round{WEB_ROUNDS[-1]}/recalled.parquet"  # the pages of the pretraining mixture
+WEB_RECALLED = up("web", f"web/round{WEB_ROUNDS[-1]}/recalled.parquet")  # the pages of the pretraining mixture
 
 
 def web_round_settings(wildcards):
     """Round k's settings file: the `web` section with `rounds` cut to the first k."""
     k = int(wildcards.k)
-    return settings_param(f"web.round{k}", {**config["web"], "rounds": config["web"]["rounds"][:k]})(wildcards)
+    return settings_param(f"web.round{k}", lambda build: {**build["web"], "rounds": build["web"]["rounds"][:k]})(wildcards)
 
 
 rule web_round:
     input:
-        pages=per_shard(f"{OUT}/filter/{{shard}}.parquet"),
-        tokenizer=rules.tokenizer.output.json,
-        seeds=lambda w: [] if int(w.k) == 1 else f"{OUT}/web/round{int(w.k) - 1}/seeds.parquet",
+        pages=per_shard("filter", "filter/{shard}.parquet"),
+        tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
+        seeds=lambda w: [] if int(w.k) == 1 else f"{R('web')}/web/round{int(w.k) - 1}/seeds.parquet",
     output:
-        scores=f"{OUT}/web/round{{k}}/scores.parquet",
-        domains=f"{OUT}/web/round{{k}}/domains.parquet",
-        seeds=f"{OUT}/web/round{{k}}/seeds.parquet",
-        recalled=f"{OUT}/web/round{{k}}/recalled.parquet",
-        model=f"{OUT}/web/round{{k}}/model.bin",
-        stats=f"{OUT}/web/round{{k}}/stats.json",
+        scores=f"{R('web')}/web/round{{k}}/scores.parquet",
+        domains=f"{R('web')}/web/round{{k}}/domains.parquet",
+        seeds=f"{R('web')}/web/round{{k}}/seeds.parquet",
+        recalled=f"{R('web')}/web/round{{k}}/recalled.parquet",
+        model=f"{R('web')}/web/round{{k}}/model.bin",
+        stats=f"{R('web')}/web/round{{k}}/stats.json",
     wildcard_constraints:
         k=r"[1-9][0-9]*",
     message:
@@ -42,7 +42,7 @@ rule web_round:
     resources:
         **res("web_round"),
     log:
-        f"{OUT}/logs/web_round/{{k}}.log",
+        f"{R('web')}/logs/web_round/{{k}}.log",
     shell:
         "{OPENCODER} web-recall --input {params.pages:q} --tokenizer {input.tokenizer:q} --round {wildcards.k}"
         " {params.seeds} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
@@ -52,4 +52,4 @@ rule web_recall:
     message:
         f"web recall: {len(WEB_ROUNDS)} rounds done"
     input:
-        expand(f"{OUT}/web/round{{k}}/stats.json", k=WEB_ROUNDS),
+        lambda w: [up("web", f"web/round{k}/stats.json")(w) for k in WEB_ROUNDS],

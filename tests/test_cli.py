@@ -56,6 +56,8 @@ HELP = {
     ("publish",): {"--output"},
     ("report",): {"--input", "--output"},
     ("summary",): {"--input"},
+    ("variant",): {"--output"},
+    ("compare",): {"--input", "--output"},
 }
 # the flag names stages used before the convention: still accepted, never listed
 ALIASES = {

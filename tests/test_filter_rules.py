@@ -511,3 +511,18 @@ def test_every_rule_id_is_tested_here():
     spelled = {f"qsc_code_frac_chars_dupe_{n}grams" for n in range(6, 11)} | {
         f"qsc_doc_frac_chars_dupe_{n}grams" for n in range(5, 11)}
     assert [r for r in SIGNALS if r not in source and r not in spelled] == []
+
+
+def test_a_group_switched_off_lets_its_documents_pass_and_the_others_are_judged():
+    """`filter.groups_off`: an ablation of a rule group; an unknown group name is a config error."""
+    params = copy.deepcopy(load()["filter"])
+    short = [("tiny.py", "x = 1\n"), ("tiny.go", "package x\n")]  # too few words and lines for their groups
+    assert Engine(params).decide_chunk(documents(short))[0]["kept"].to_list() == [False, False]
+    params["groups_off"] = ["python"]
+    decisions, _ = Engine(params).decide_chunk(documents(short))
+    assert decisions["kept"].to_list() == [True, False] and decisions["fired"][0].to_list() == []
+    decisions, values = Engine(params).decide_chunk(documents(short[:1]))  # a chunk of that group alone
+    assert decisions["kept"].to_list() == [True] and values.height == 1
+    params["groups_off"] = ["pyhton"]
+    with pytest.raises(ConfigError, match=r"filter.groups_off: \['pyhton'\]"):
+        Engine(params)

@@ -101,3 +101,19 @@ def test_draws_for_different_purposes_are_independent():
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.03
     assert 0.49 < a.mean() < 0.51 and a.min() >= 0 and a.max() < 1
     assert np.array_equal(a, draw.uniform(1, ids, "sample"))
+
+
+def test_min_stars_drops_repositories_below_it_and_keeps_documents_without_stars(documents, tmp_path):
+    """Paper 7's star filter (>= 5) before the draw: known stars below the minimum are dropped with
+    the reason `few_stars`, unknown stars kept; with every weight 1 the draw keeps the rest whole."""
+    stars = {"none.py": None, "zero.py": 0, "four.py": 4, "five.py": 5, "many.py": 1200}
+    df = documents([{"path": path, "text": f"x = {i}\n", "repo": f"r/{path}", "stars": n}
+                    for i, (path, n) in enumerate(stars.items())])
+    shards.write_parquet(df, tmp_path / "in.parquet")
+    plan = sample.make_plan({"python": 100}, {"seed": 1, "weights": {}, "byte_caps": {}, "min_stars": 5})
+    result = sample.run_apply(plan, tmp_path / "in.parquet", tmp_path / "out.parquet", tmp_path / "stats.json")
+    assert sorted(shards.read_documents(tmp_path / "out.parquet")["path"]) == ["five.py", "many.py", "none.py"]
+    assert {r: d["documents"] for r, d in result["dropped"].items()} == {"few_stars": 2}
+    off = sample.make_plan({"python": 100}, {"seed": 1, "weights": {}, "byte_caps": {}, "min_stars": None})
+    assert sample.apply(df, off)[0].height == 5
+    assert "few_stars" not in sample.run_apply(off, tmp_path / "in.parquet", tmp_path / "o2.parquet", None)["dropped"]

@@ -206,3 +206,20 @@ def test_commands_count_what_they_drop_and_fail_in_one_line_naming_file_and_row(
     broken.write_text('{"id": "a", "messages": []}\n{oops\n')
     assert_one_line(run("decontaminate", "--input", str(broken), "--output", str(tmp_path / "c.jsonl"),
                         "--removed", str(tmp_path / "r.parquet")), "decontaminate", broken, "line 2")
+
+
+def test_sft_strategy_chooses_the_stages_and_mixed_gives_stage_1_both_stages_sources():
+    """Paper 7 (Table 10): stage 1 then stage 2, stage 1 alone, or both stages' data in one stage."""
+    from opencoder.core.config import load
+    from opencoder.training.params import sft_sources, sft_stages
+
+    config = load()
+    config["sft"]["stage2"]["sources"] = [*config["sft"]["stage2"]["sources"], {"name": "own", "path": "own.jsonl", "weight": 2}]
+    assert sft_stages(config) == ("stage1", "stage2")
+    assert [s["name"] for s in sft_sources(config, "stage1")] == ["doctests"]
+    config["sft"]["strategy"] = "stage1"
+    assert sft_stages(config) == ("stage1",) and [s["name"] for s in sft_sources(config, "stage1")] == ["doctests"]
+    config["sft"]["strategy"] = "mixed"
+    assert sft_stages(config) == ("stage1",)
+    assert sft_sources(config, "stage1") == [{"name": "doctests", "builtin": "doctests", "weight": 1.0},
+                                             {"name": "own", "path": "own.jsonl", "weight": 2}]

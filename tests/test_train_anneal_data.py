@@ -94,3 +94,16 @@ def test_extra_set_from_another_tokenizer_is_refused(setup):
     with pytest.raises(ValueError, match=str(other / "blend.json")):
         anneal_data.build([shard], tok, tmp / "tokens" / "blend.json", tmp / "anneal",
                           params(textbooks={"blend": str(other / "blend.json"), "weight": 0.91}))
+
+
+def test_without_high_quality_data_the_blend_is_the_original_distribution_alone(setup):
+    """Paper 7's annealing ablation: the algorithmic corpus is still selected and counted, but neither it
+    nor the extra sets enter the blend."""
+    tmp, shard, tok = setup
+    extra = {"textbooks": {"blend": str(tmp / "tokens" / "blend.json"), "weight": 0.91}}
+    stats = anneal_data.build([shard], tok, tmp / "tokens" / "blend.json", tmp / "anneal",
+                              {**params(**extra), "high_quality": False})
+    assert stats["out"]["documents"] == 3
+    blend = json.loads((tmp / "anneal" / "blend.json").read_text())
+    assert sorted(Path(p).name for _, p in blend["blend"]) == ["code", "text"]
+    assert "algorithmic" not in blend["groups"]

@@ -44,6 +44,8 @@ STAGES = {
     "publish": "opencoder.release.publish",
     "report": "opencoder.release.report",
     "summary": "opencoder.release.summary",
+    "compare": "opencoder.release.compare",
+    "variant": "opencoder.core.variants",
 }
 
 

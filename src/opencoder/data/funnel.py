@@ -49,9 +49,9 @@ def stage_files(folder: Path, shard_ids: set[str] | None = None) -> list[Path]:
     return [f for f in sorted(folder.glob("*.stats.json")) if shard_ids is None or f.name.split(".")[0] in shard_ids]
 
 
-def current_shards(root: Path) -> set[str] | None:
-    """Shard ids of the present ingest (the checkpoint folder is rewritten whole), if there is one."""
-    ids = {p.stem for p in (root / "ingest").glob("[0-9]*.parquet")}
+def current_shards(ingest: Path) -> set[str] | None:
+    """Shard ids of the present ingest folder (the checkpoint folder is rewritten whole), if there is one."""
+    ids = {p.stem for p in ingest.glob("[0-9]*.parquet")}
     return ids or None
 
 
@@ -59,7 +59,7 @@ def gather(root: str | Path, stages: Sequence[tuple[str, str]] = STAGES) -> dict
     """The funnel of the stages under `root`."""
     root = Path(root)
     rows, missing = [], []
-    shard_ids = current_shards(root)
+    shard_ids = current_shards(root / dict(stages).get("ingest", "ingest"))
     for name, folder in stages:
         files = stage_files(root / folder, shard_ids)
         if not files:

@@ -301,7 +301,7 @@ def render_instruct(export: Path, stages: Mapping[str, Mapping], base: Sequence[
     )
     sections = [
         f"# {name}",
-        f"The {params / 1e6:,.1f}M-parameter base model `{base_name}` instruction-tuned in two stages "
+        f"The {params / 1e6:,.1f}M-parameter base model `{base_name}` instruction-tuned in {'two stages' if len(stages) > 1 else 'one stage'} "
         f"(OpenCoder paper, section 5) by the OpenCoder Cookbook; chat format ChatML, generation ends at `<|im_end|>`.",
         f"## Architecture\n\n{architecture_table(cfg, params)}",
         f"## Instruction tuning\n\nEach stage's data after rejection, decontamination against the benchmarks "
@@ -319,16 +319,18 @@ def render_instruct(export: Path, stages: Mapping[str, Mapping], base: Sequence[
     return card_text(data, "\n\n".join(sections))
 
 
-def build_instruct(export: str | Path, out: str | Path, *, sft_dir: str | Path, sft_params: Mapping[str, Mapping],
+def build_instruct(export: str | Path, out: str | Path, *, sft_dir: str | Path | Sequence[str | Path], sft_params: Mapping[str, Mapping],
                    base_summaries: Sequence[str | Path], eval_summaries: Sequence[str | Path], card: Mapping,
                    rebuild: str) -> Path:
-    """Write `out/`: the chat model's export files and its README.md (`sft_dir`: the build's `sft/`)."""
+    """Write `out/`: the chat model's export files and its README.md (`sft_dir`: the build's `sft/`, or
+    several folders each holding some stages' `<stage>/`: the first holding a stage is read)."""
     export = Path(export)
     if not (export / "config.json").is_file():
         raise InputError(f"{export}: not a Hugging Face model folder (no config.json)")
     stages = {}
+    dirs = [Path(sft_dir)] if isinstance(sft_dir, (str, Path)) else [Path(d) for d in sft_dir]
     for stage, params in sft_params.items():
-        folder = Path(sft_dir) / stage
+        folder = next((d / stage for d in dirs if (d / stage).is_dir()), dirs[0] / stage)
         stages[stage] = {"data": read_json(folder / "data.stats.json"), "clean": read_json(folder / "clean.stats.json"),
                          "packed": read_json(folder / "packed.stats.json"), "params": params,
                          "run": run_summary(metrics.read(folder / "metrics.jsonl"))}
@@ -390,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: from --config)")
     parser.add_argument("--rebuild", default="make run TARGET=model",
                         help="the command that rebuilds this model (the workflow passes it in --params as `rebuild`)")
-    parser.add_argument("--sft-dir", help="the build's sft/ folder: write the instruct model's card")
+    parser.add_argument("--sft-dir", nargs="+", help="the build's sft/ folder (or folders holding its stages): "
+                        "write the instruct model's card")
     parser.add_argument("--sft-training", metavar="FILE|JSON",
                         help="{stage: resolved SFT stage params} (opencoder.training.params.sft_params), a JSON "
                              "file or JSON text (with --sft-dir; default: from --config)")
@@ -405,10 +408,10 @@ def main(argv: list[str] | None = None) -> int:
             sft_training = read_params(args.sft_training)
         else:
             from opencoder.core.config import load
-            from opencoder.training.params import SFT_STAGES, sft_params
+            from opencoder.training.params import sft_params, sft_stages
 
             config = load(*args.config)
-            sft_training = {stage: sft_params(config, stage) for stage in SFT_STAGES}
+            sft_training = {stage: sft_params(config, stage) for stage in sft_stages(config)}
         build_instruct(args.input, args.output, sft_dir=args.sft_dir, sft_params=sft_training,
                        base_summaries=args.base_eval, eval_summaries=args.eval, card=card, rebuild=rebuild)
         return 0

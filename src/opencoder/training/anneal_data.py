@@ -8,6 +8,10 @@ stage's format) mixes it with the original blend and any further sets the config
 paper's synthetic snippets and textbooks are not public), each group weighted by its share of the
 source's weight (paper Table 3: 84.21B original, 12.44B algorithmic tokens).
 
+`high_quality: false` anneals on the original distribution alone (the algorithmic corpus is still
+selected and counted, but left out of the blend, and so are the `extra` sets): the paper's ablation
+(§6.2, Fig. 9), where removing the high-quality data drops HumanEval and MBPP across the whole run.
+
 Differences from the paper: it samples the algorithmic corpus from The Stack v2 and the original
 distribution by continued sampling of RefineCode; here both come from this build's corpus, so the
 algorithmic documents are seen in both parts. An empty selection is left out of the blend (logged).
@@ -74,8 +78,10 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
     counts = encode_documents(selected(), backend, out_dir / "algorithmic", eod_id=ids["eod_id"],
                               vocab_size=ids["vocab_size"])
 
+    high_quality = params.get("high_quality", True)
     sources = [(original, params["original_weight"], "original")]
-    sources += [(spec["blend"], spec["weight"], name) for name, spec in sorted(params["extra"].items())]
+    if high_quality:
+        sources += [(spec["blend"], spec["weight"], name) for name, spec in sorted(params["extra"].items())]
     parts = []
     for path, weight, name in sources:
         blend = load_blend(path)
@@ -83,7 +89,10 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
             raise InputError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
                              f"{blend.eod_id}) than {tokenizer_dir} (vocab {ids['vocab_size']}, eod {ids['eod_id']})")
         parts += _weighted_groups(blend, weight, name, out_dir)
-    if counts["documents"]:
+    if not high_quality:
+        log.info("%s: high_quality is false: annealing on the original distribution alone", out_dir)
+        groups = {}
+    elif counts["documents"]:
         parts.append((params["algorithmic_weight"], "algorithmic", "algorithmic"))
         groups = {"algorithmic": {"weight": params["algorithmic_weight"], **counts}}
     else:

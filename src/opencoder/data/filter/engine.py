@@ -113,14 +113,18 @@ class Engine:
             dropped_by=error_list.otherwise(pl.col("dropped_by").list.concat(recall_list)),
             code_score=code_score,
         ).with_columns(kept=pl.col("dropped_by").list.len() == 0)
-        if self.recall.enabled:
-            values = values.with_columns(**{TextRecall.RULE: code_score})
+        if self.recall.enabled:  # (no rule signal at all in a chunk whose groups are all off)
+            score = pl.DataFrame({TextRecall.RULE: code_score})
+            values = values.with_columns(score) if values.width else score
         self.seconds["columns"] += time.perf_counter() - start
         return decisions.select([pl.col(c).cast(t) for c, t in DECISIONS.items()]), values
 
     def _judge_group(self, group: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Signals of the group's enabled rules (only those), which rules fire, and which drop."""
         rules = {r: rule for r, rule in sorted(self.groups[group].items()) if rule.enabled}
+        if not rules:  # a group with every rule off (filter.groups_off): nothing fires
+            empty = pl.Series([[]] * frame.height, dtype=pl.List(pl.String()))
+            return frame.select("_row").with_columns(fired=empty, dropped_by=empty)
         values = signals.compute(signals.prepare(frame), list(rules))
         fires = values.select(**{r: rule.condition(pl.col(r)) for r, rule in rules.items()})
         drops = fires.with_columns(**{

@@ -52,9 +52,14 @@ class Rule:
 def load_groups(params: Mapping) -> dict[str, dict[str, Rule]]:
     """Rules per group from the `filter` section; every rule id must name a known signal."""
     groups: dict[str, dict[str, Rule]] = {}
+    off = params.get("groups_off", [])
+    if unknown := sorted(set(off) - set(params["groups"])):
+        raise ConfigError(f"filter.groups_off: {unknown} name no group under filter.groups")
     for group, rules in params["groups"].items():
         groups[group] = {}
         for rule_id, spec in rules.items():
+            if group in off:  # paper 7's kind of ablation: the group's documents pass unjudged
+                spec = {**spec, "enabled": False}
             if rule_id not in SIGNALS:
                 raise ConfigError(f"filter.groups.{group}.{rule_id}: no signal of that name "
                                   "(see opencoder.data.filter.signals)")

@@ -86,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     add_config_args(parser)
     parser.epilog = "--params: the stage's `sources` list as JSON"
     args = parser.parse_args(argv)
-    sources = stage_params(args, f"sft.{args.stage}.sources")
+    if args.params:
+        sources = stage_params(args, f"sft.{args.stage}.sources")
+    else:  # the stage's sources under sft.strategy (`mixed`: stage 1 takes stage 2's too)
+        from opencoder.core.config import load
+        from opencoder.training.params import sft_sources
+
+        sources = sft_sources(load(*args.config), args.stage)
     if any(s.get("builtin") for s in sources):  # from --config: the build resolves builtins (rules/sft.smk)
         raise ConfigError(f"sft.{args.stage}.sources: a `builtin:` source needs the workflow; give its `path:`")
     rows, rejected, per_source = collect(sources, args.seed)
