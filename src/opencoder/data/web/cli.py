@@ -55,7 +55,7 @@ def run(pages: pl.DataFrame, seeds: pl.DataFrame | None, tokenizer: Path, params
         if seeds.height == 0:
             raise ConfigError(f"web.seeds.positive_urls: no URL of the {pages.height} web pages matches any of "
                               f"{params['seeds']['positive_urls']}")
-    result = recall.run_round(pages, seeds, classifier.Segmenter(tokenizer), params, round_number, params["seed"])
+    result = recall.run_round(pages, seeds, classifier.Segmenter(tokenizer, params["classifier"]["max_chars"]), params, round_number, params["seed"])
     recalled = pages.filter(result["scores"]["recalled"])
     with shards.atomic_dir(out) as tmp:
         shards.write_parquet(result["scores"], tmp / "scores.parquet")

@@ -77,6 +77,8 @@ def run_round(pages: pl.DataFrame, seeds: pl.DataFrame, segment: classifier.Segm
     """One round over `pages` (id, url, domain, text). Returns frames `scores`, `domains`, `next_seeds`,
     the trained `model` and the `report`."""
     settings, rng_seed = params["classifier"], seed + round_number
+    # each page segmented once: training, the held-out split, scoring and token counts all read it
+    pages = pages.with_columns(segmented=pl.Series(segment(pages["text"].to_list()), dtype=pl.String))
     is_positive = pages["id"].is_in(seeds["id"].implode())
     positives = pages.filter(is_positive)
     others = pages.filter(~is_positive)
@@ -87,13 +89,13 @@ def run_round(pages: pl.DataFrame, seeds: pl.DataFrame, segment: classifier.Segm
     wanted = min(others.height, max(1, round(params["negatives_per_positive"] * positives.height)))
     negatives = others.sample(wanted, seed=rng_seed, shuffle=True) if wanted else others
     pos_out, neg_out = held_out(positives["id"], params["held_out"]), held_out(negatives["id"], params["held_out"])
-    model = classifier.train(positives.filter(~pos_out)["text"].to_list(), negatives.filter(~neg_out)["text"].to_list(),
-                             segment, settings, rng_seed)
+    model = classifier.fit(positives.filter(~pos_out)["segmented"].to_list(),
+                           negatives.filter(~neg_out)["segmented"].to_list(), segment, settings, rng_seed)
     test = pl.concat([positives.filter(pos_out), negatives.filter(neg_out)])
     truth = np.array([True] * int(pos_out.sum()) + [False] * int(neg_out.sum()), dtype=bool)
-    evaluation = classifier.precision_recall(model.score(test["text"].to_list()), truth, settings["threshold"])
+    evaluation = classifier.precision_recall(model.predict(test["segmented"].to_list()), truth, settings["threshold"])
 
-    scores = model.score(pages["text"].to_list())
+    scores = model.predict(pages["segmented"].to_list())
     scored = pages.select("id", "url", "domain").with_columns(
         score=pl.Series(scores, dtype=pl.Float64()), recalled=pl.Series(scores >= settings["threshold"]))
     domains = mark_domains(scored, params["domain_share"])
@@ -106,7 +108,7 @@ def run_round(pages: pl.DataFrame, seeds: pl.DataFrame, segment: classifier.Segm
         "pages_scored": pages.height,
         "pages_recalled": int(recalled.sum()),
         "recalled_bytes": int(pages.filter(recalled)["text"].str.len_bytes().sum() or 0),
-        "recalled_tokens": sum(len(t.split()) for t in segment(pages.filter(recalled)["text"].to_list())),
+        "recalled_tokens": sum(len(t.split()) for t in pages.filter(recalled)["segmented"]),
         "domains": domains.height,
         "domains_marked": int(domains["marked"].sum()),
         "marked_domains": domains.filter(pl.col("marked"))["domain"].to_list(),
