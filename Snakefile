@@ -83,6 +83,7 @@ rule compare:
     output:
         csv=f"{OUT}/compare/compare.csv",
         table=f"{OUT}/compare/compare.md",
+        page=report(f"{OUT}/compare/compare.html", caption="report/compare_table.rst", category="Variants"),
         loss=report(f"{OUT}/compare/loss.png", caption="report/compare.rst", category="Variants"),
     message:
         "compare {} variants -> {{output.csv}}".format(len(VARIANTS))

@@ -48,6 +48,8 @@ def test_compare_puts_each_variant_s_numbers_side_by_side(tmp_path):
     table = (tmp_path / "compare" / "compare.md").read_text()
     assert "| | base | strict |" in table and "| tokens | 400 | 300 |" in table
     assert (tmp_path / "compare" / "loss.png").stat().st_size > 1000
+    page = (tmp_path / "compare" / "compare.html").read_text()
+    assert page.count("<tr>") == table.count("\n|") - 1  # the Markdown table's rows, header included
 
 
 def test_a_variant_folder_links_its_stage_folders_in_the_single_build_layout(tmp_path):

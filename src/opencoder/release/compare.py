@@ -5,8 +5,8 @@ build's layout, and `variant.json`: its config differences from the base and its
 variant: the config differences that define it, how many of its stage directories it shares with
 another variant, the corpus funnel (documents after each data stage, bytes in and out), the tokens of
 the pretraining datasets, the final loss of every training stage and pass@k per benchmark of the base
-and the chat model. Written as `compare.csv` (one row a variant, for papers), `compare.md` (the same
-table and the differences) and `loss.png` (pretraining + annealing and SFT loss curves overlaid).
+and the chat model. Written as `compare.csv` (one row a variant, for papers), `compare.md` and `compare.html` (the
+same numbers, variants across, the HTML one for the report) and `loss.png` (pretraining + annealing and SFT loss curves overlaid).
 A number a variant's build does not have (a partial build) is left empty.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -95,16 +96,31 @@ def to_csv(rows: Sequence[Mapping]) -> str:
     return out.getvalue()
 
 
-def to_markdown(rows: Sequence[Mapping]) -> str:
-    """Variants across, numbers down (a grid has few variants and many numbers)."""
+def grid(rows: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Variants across, numbers down (a grid has few variants and many numbers): (names, [key, cells...] rows)."""
     names = [str(r["variant"]) for r in rows]
+    body = [[key, *(f"{c:,}" if isinstance(c, int) else str(c) for c in (row.get(key, "") for row in rows))]
+            for key in columns(rows) if key != "variant"]
+    return names, body
+
+
+def to_markdown(rows: Sequence[Mapping]) -> str:
+    names, body = grid(rows)
     lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for key in columns(rows):
-        if key == "variant":
-            continue
-        cells = [row.get(key, "") for row in rows]
-        lines.append(f"| {key} | " + " | ".join(f"{c:,}" if isinstance(c, int) else str(c) for c in cells) + " |")
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "# Variants compared\n\n" + "\n".join(lines) + "\n"
+
+
+def to_html(rows: Sequence[Mapping]) -> str:
+    """The Markdown table as a page of its own (the HTML report shows it)."""
+    names, body = grid(rows)
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    trs = "".join("<tr><th>" + html.escape(cells[0]) + "</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells[1:])
+                  + "</tr>\n" for cells in body)
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Variants compared</title><style>"
+            "table{border-collapse:collapse;font:13px sans-serif}th,td{border:1px solid #ccc;padding:3px 6px}"
+            "td{text-align:right}</style></head><body><h1>Variants compared</h1>"
+            f"<table><tr><th></th>{head}</tr>\n{trs}</table></body></html>\n")
 
 
 def loss_figure(folders: Sequence[Path], path: Path) -> None:
@@ -142,12 +158,12 @@ def loss_figure(folders: Sequence[Path], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder compare", description=__doc__.split("\n\n")[0])
     add_io(parser, "input", nargs="+", metavar="FOLDER", help="variant folders (out_dir/variants/<name>)")
-    add_io(parser, "output", help="folder to write compare.csv, compare.md and loss.png to")
+    add_io(parser, "output", help="folder to write compare.csv, compare.md, compare.html and loss.png to")
     args = parser.parse_args(argv)
     rows = compare(args.input)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("compare.csv", to_csv(rows)), ("compare.md", to_markdown(rows))):
+    for name, text in (("compare.csv", to_csv(rows)), ("compare.md", to_markdown(rows)), ("compare.html", to_html(rows))):
         with atomic_path(out / name) as tmp:
             tmp.write_text(text)
     loss_figure([Path(f) for f in args.input], out / "loss.png")
