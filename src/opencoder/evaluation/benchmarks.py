@@ -25,6 +25,12 @@ default `hub_config`). Records: name, language, prompt, tests, stop_tokens (opti
 original, prompt_terminology: not used). The program is prompt + completion + "\n" + tests, built
 and run by the language's toolchain (`languages`). MultiPL-E ships no reference solutions, so the
 reference gate does not apply to it (`Problem.reference` is empty).
+
+LiveCodeBench (`livecodebench`): the code-generation release files (`test.jsonl`, `test2.jsonl`, ...
+of `livecodebench/code_generation_lite`) from `path:` (their folder, or one file) or `hub_id:`, the
+release version and contest-date window from the spec (`release_version`, `start_date`,
+`end_date`, `test_timeout_s`); stdin/stdout and LeetCode-style functional tests, no reference
+solutions (`livecodebench`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.core.errors import OpencoderError
-from opencoder.evaluation import prompts
+from opencoder.evaluation import livecodebench, prompts
 from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
@@ -230,6 +236,8 @@ class Benchmark:
     language: str = "python"
     hub_config: str | None = None  # the Hub dataset's config (name) by default
     references: bool = True  # ships reference solutions (the gate applies)
+    # reads its own files from the spec: (spec) -> (source, problems), instead of records + `problems`
+    load_with: Callable[[Mapping], tuple[str, list]] | None = None
 
 
 BENCHMARKS = {
@@ -240,6 +248,8 @@ BENCHMARKS = {
     "mbpp_plus": Benchmark("mbpp_plus", mbpp_plus_problems, None),
     **{f"multiple_{lang}": Benchmark(f"multiple_{lang}", multiple(lang), None, lang, f"humaneval-{lang}", False)
        for lang in MULTIPLE_LANGUAGES},
+    "livecodebench": Benchmark("livecodebench", lambda records, source: [], None, references=False,
+                               load_with=livecodebench.load),
 }
 
 
@@ -292,7 +302,12 @@ def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
     if name not in BENCHMARKS:
         raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     bench = BENCHMARKS[name]
-    if spec.get("path"):
+    foreign = [k for k in livecodebench.OPTIONS if spec.get(k) is not None and name != "livecodebench"]
+    if foreign:
+        raise BenchmarkError(f"{name}: {', '.join(foreign)} apply to livecodebench only")
+    if bench.load_with and (spec.get("path") or spec.get("hub_id")):
+        source, problems = bench.load_with(spec)
+    elif spec.get("path"):
         source, records = spec["path"], read_records(spec["path"])
     elif spec.get("hub_id"):
         config = spec.get("hub_config") or bench.hub_config
@@ -303,7 +318,8 @@ def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
         records = read_records(source)
     else:
         raise BenchmarkError(f"benchmark {name!r} ships with no package: give its `path:` or `hub_id:`")
-    problems = bench.problems(records, str(source))
+    if not bench.load_with:
+        problems = bench.problems(records, str(source))
     if not problems:
         raise BenchmarkError(f"{source}: no problems")
     ids = [p.task_id for p in problems]
