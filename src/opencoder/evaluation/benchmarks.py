@@ -10,9 +10,14 @@
   original file (ids 1-974), both keep its test split, tasks 11-510. Prompt formats: `prompts`.
 
 HumanEval(+) records: task_id, prompt, entry_point, test (a `check(candidate)` function),
-canonical_solution. The "plus" files must carry self-contained tests in `test` (the Hub
-datasets' form); evalplus's raw release files (inputs only, judged by differential testing
-against the ground truth) are not supported.
+canonical_solution. A "plus" file either carries self-contained tests in `test` (the Hub
+datasets' form) or is EvalPlus's own release (HumanEvalPlus.jsonl, MbppPlus.jsonl: base_input,
+plus_input, atol, canonical_solution): then the tests are EvalPlus's differential testing
+(`evalplus_tests`): in the judge, the canonical solution runs on each base and plus input and
+the completion's output must match it by EvalPlus's rules (exact; within atol, or 1e-6 for
+floats, with rtol 1e-7; its special oracles for HumanEval/32 find_zero and MBPP 164/295). Inputs
+are passed as JSON decodes them: EvalPlus's per-task conversion of some MBPP+ inputs to tuples and
+sets (`mbpp_deserialize_inputs`) is not applied.
 
 MBPP(+) records: task_id, `text` (or `prompt`), test_list, optional test_setup_code /
 test_imports / `test` (plus tests), `code` (reference). The solution's functions are the names the
@@ -25,6 +30,12 @@ default `hub_config`). Records: name, language, prompt, tests, stop_tokens (opti
 original, prompt_terminology: not used). The program is prompt + completion + "\n" + tests, built
 and run by the language's toolchain (`languages`). MultiPL-E ships no reference solutions, so the
 reference gate does not apply to it (`Problem.reference` is empty).
+
+LiveCodeBench (`livecodebench`): the code-generation release files (`test.jsonl`, `test2.jsonl`, ...
+of `livecodebench/code_generation_lite`) from `path:` (their folder, or one file) or `hub_id:`, the
+release version and contest-date window from the spec (`release_version`, `start_date`,
+`end_date`, `test_timeout_s`); stdin/stdout and LeetCode-style functional tests, no reference
+solutions (`livecodebench`).
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.core.errors import OpencoderError
-from opencoder.evaluation import prompts
+from opencoder.evaluation import livecodebench, prompts
 from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
@@ -112,18 +123,104 @@ def _need(record: Mapping, fields: Iterable[str], where: str) -> None:
         raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}")
 
 
+# EvalPlus's comparison (evalplus/eval/__init__.py, `unsafe_execute`), run by the judge: `out` comes
+# from the completion's process as plain data, `exp` from the reference run in the judge
+EVALPLUS_CHECK = '''
+import copy as _copy
+import json as _json
+import math as _math
+
+
+def _evalplus_poly(xs, x):
+    return sum(c * _math.pow(x, i) for i, c in enumerate(xs))
+
+
+def _evalplus_is_floats(x):
+    if isinstance(x, float):
+        return True
+    if isinstance(x, (list, tuple)):
+        return all(isinstance(i, float) for i in x)
+    return False
+
+
+def _evalplus_allclose(out, exp, atol, rtol=1e-07):
+    if isinstance(out, (list, tuple)) or isinstance(exp, (list, tuple)):
+        return (isinstance(out, (list, tuple)) and isinstance(exp, (list, tuple)) and len(out) == len(exp)
+                and all(_evalplus_allclose(a, b, atol, rtol) for a, b in zip(out, exp)))
+    if not all(isinstance(v, (int, float)) for v in (out, exp)):
+        return out == exp
+    if _math.isnan(out) or _math.isnan(exp):
+        return _math.isnan(out) and _math.isnan(exp)
+    return out == exp or abs(out - exp) <= atol + rtol * abs(exp)
+
+
+def _evalplus_run(entry, reference, inputs, atol, name):
+    faithful, constant = True, True  # the stateful oracles of MBPP/164 and MBPP/295
+    for number, inp in enumerate(inputs, 1):
+        exp = reference(*_copy.deepcopy(inp))
+        out = entry(*_copy.deepcopy(inp))
+        if name == "find_zero":  # HumanEval/32: any zero of the polynomial
+            assert abs(_evalplus_poly(*inp, out)) <= atol, "input %d: not a zero" % number
+            continue
+        exact = out == exp
+        if name in ("are_equivalent", "sum_div"):
+            faithful = faithful and exact
+            constant = constant and out == (True if name == "are_equivalent" else 0)
+            exact = faithful or constant
+        tolerance = 1e-6 if atol == 0 and _evalplus_is_floats(exp) else atol
+        if not exact and tolerance != 0:
+            assert type(out) is type(exp) and _evalplus_allclose(out, exp, tolerance), \\
+                "input %d of %d: %r, expected %r" % (number, len(inputs), out, exp)
+        else:
+            assert exact, "input %d of %d: %r, expected %r" % (number, len(inputs), out, exp)
+'''
+
+
+def evalplus_tests(record: Mapping, entry_point: str, where: str) -> str:
+    """The tests of an EvalPlus release record: its base and plus inputs run through the reference
+    (in the judge, as `__reference__`) and the completion, outputs compared by EvalPlus's rules."""
+    inputs = [*(record.get("base_input") or []), *(record.get("plus_input") or [])]
+    if not inputs or not all(isinstance(i, list) for i in inputs):
+        raise BenchmarkError(f"{where}: base_input / plus_input must be lists of argument lists")
+    atol = record.get("atol") or 0
+    if not isinstance(atol, (int, float)):
+        raise BenchmarkError(f"{where}: atol must be a number")
+    return (EVALPLUS_CHECK + f"\n_evalplus_run({entry_point}, __reference__, _json.loads({json.dumps(inputs)!r}), "
+            f"{float(atol)!r}, {entry_point!r})\n")
+
+
+def reference_support(code: str, entry_point: str) -> str:
+    """Trusted code giving the judge the reference as `__reference__`, run in a namespace of its own
+    so that a recursive reference calls itself, not the completion the judge puts in its name's place."""
+    return (f"\n\n__reference_scope__ = {{'__name__': '__reference__'}}\n"
+            f"exec(compile({code!r}, '<reference>', 'exec'), __reference_scope__)\n"
+            f"__reference__ = __reference_scope__[{entry_point!r}]\n")
+
+
+def _evalplus_raw(record: Mapping) -> bool:
+    return "plus_input" in record or "base_input" in record
+
+
 def humaneval_problem(record: Mapping, where: str) -> Problem:
-    _need(record, ("task_id", "prompt", "entry_point", "test"), where)
+    raw = _evalplus_raw(record)
+    _need(record, ("task_id", "prompt", "entry_point", "canonical_solution" if raw else "test"), where)
+    entry = record["entry_point"]
+    # the prompt's helpers (e.g. HumanEval/32's `poly`), made runnable by the reference; the judge
+    # then replaces the entry point with the call into the completion's process
+    support = record["prompt"] + (record.get("canonical_solution") or "    pass\n")
+    if raw:
+        tests = evalplus_tests(record, entry, where)
+        support += reference_support(support, entry)
+    else:
+        tests = f"{record['test']}\n\ncheck({entry})"
     return Problem(
         task_id=str(record["task_id"]),
         prompt=record["prompt"],
-        tests=f"{record['test']}\n\ncheck({record['entry_point']})",
+        tests=tests,
         reference=record.get("canonical_solution") or "",
         stop=HUMANEVAL_STOP,
-        entry_points=(record["entry_point"],),
-        # the prompt's helpers (e.g. HumanEval/32's `poly`), made runnable by the reference; the judge
-        # then replaces the entry point with the call into the completion's process
-        support=record["prompt"] + (record.get("canonical_solution") or "    pass\n"),
+        entry_points=(entry,),
+        support=support,
         request=record["prompt"],
     )
 
@@ -142,7 +239,17 @@ def mbpp_problem(record: Mapping, where: str, shots: Sequence[Mapping] | None = 
     """An MBPP(+) task, 0-shot (BigCode) or, given `shots`, the MBPP paper's 3-shot prompt."""
     text = _mbpp_text(record, where)
     setup = "\n".join([*(record.get("test_imports") or []), record.get("test_setup_code") or ""]).strip()
-    checks = record.get("test") or "\n".join(record["test_list"])
+    reference = record.get("canonical_solution") or record.get("code") or ""
+    support, entry_points = "", None
+    if _evalplus_raw(record):  # EvalPlus's release: differential testing against the reference
+        _need(record, ("entry_point",), where)
+        if not reference:
+            raise BenchmarkError(f"{where}: missing field canonical_solution (or code)")
+        entry_points = (record["entry_point"],)
+        support = reference_support(f"{setup}\n{reference}\n", record["entry_point"])
+        checks = evalplus_tests(record, record["entry_point"], where)
+    else:
+        checks = record.get("test") or "\n".join(record["test_list"])
     tests = f"{setup}\n\n{checks}".strip()
     if shots is None:
         prompt, context, stop = prompts.mbpp_0shot(text, record["test_list"][0]), None, MBPP_STOP
@@ -152,10 +259,11 @@ def mbpp_problem(record: Mapping, where: str, shots: Sequence[Mapping] | None = 
         task_id=str(record["task_id"]),
         prompt=prompt,
         tests=tests,
-        reference=record.get("code") or "",
+        reference=reference,
         stop=stop,
-        entry_points=called_names(tests, where),
+        entry_points=entry_points or called_names(tests, where),
         context=context,
+        support=support,
         request=prompts.mbpp_task(text, record["test_list"]),
     )
 
@@ -230,6 +338,8 @@ class Benchmark:
     language: str = "python"
     hub_config: str | None = None  # the Hub dataset's config (name) by default
     references: bool = True  # ships reference solutions (the gate applies)
+    # reads its own files from the spec: (spec) -> (source, problems), instead of records + `problems`
+    load_with: Callable[[Mapping], tuple[str, list]] | None = None
 
 
 BENCHMARKS = {
@@ -240,6 +350,8 @@ BENCHMARKS = {
     "mbpp_plus": Benchmark("mbpp_plus", mbpp_plus_problems, None),
     **{f"multiple_{lang}": Benchmark(f"multiple_{lang}", multiple(lang), None, lang, f"humaneval-{lang}", False)
        for lang in MULTIPLE_LANGUAGES},
+    "livecodebench": Benchmark("livecodebench", lambda records, source: [], None, references=False,
+                               load_with=livecodebench.load),
 }
 
 
@@ -292,7 +404,12 @@ def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
     if name not in BENCHMARKS:
         raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     bench = BENCHMARKS[name]
-    if spec.get("path"):
+    foreign = [k for k in livecodebench.OPTIONS if spec.get(k) is not None and name != "livecodebench"]
+    if foreign:
+        raise BenchmarkError(f"{name}: {', '.join(foreign)} apply to livecodebench only")
+    if bench.load_with and (spec.get("path") or spec.get("hub_id")):
+        source, problems = bench.load_with(spec)
+    elif spec.get("path"):
         source, records = spec["path"], read_records(spec["path"])
     elif spec.get("hub_id"):
         config = spec.get("hub_config") or bench.hub_config
@@ -303,7 +420,8 @@ def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
         records = read_records(source)
     else:
         raise BenchmarkError(f"benchmark {name!r} ships with no package: give its `path:` or `hub_id:`")
-    problems = bench.problems(records, str(source))
+    if not bench.load_with:
+        problems = bench.problems(records, str(source))
     if not problems:
         raise BenchmarkError(f"{source}: no problems")
     ids = [p.task_id for p in problems]

@@ -141,8 +141,8 @@ def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, 
 def no_references(problems: list) -> dict | None:
     """What the summary says of the gate for a benchmark without reference solutions (MultiPL-E)."""
     if problems and not problems[0].reference:
-        return {"gate": "not applicable: the benchmark ships no reference solutions (MultiPL-E); "
-                        "its fixtures' correct and wrong solutions test the toolchain instead"}
+        return {"gate": "not applicable: the benchmark ships no reference solutions (MultiPL-E, LiveCodeBench); "
+                        "its fixtures' correct and wrong solutions test the judge and toolchain instead"}
     return None
 
 

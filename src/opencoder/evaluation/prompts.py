@@ -165,3 +165,57 @@ def prompt_hash(prompts: Sequence[str | list]) -> str:
         digest.update(json.dumps(prompt, ensure_ascii=False).encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+# LiveCodeBench (Jain et al. 2024), its own prompts: `lcb_runner/prompts/code_generation.py` of
+# github.com/LiveCodeBench/LiveCodeBench (PromptConstants, get_generic_question_template_answer for
+# chat models, get_base_model_question_template_answer for base models).
+LCB_SYSTEM = ("You are an expert Python programmer. You will be given a question (problem specification) and will "
+              "generate a correct Python program that matches the specification and passes all tests. You will "
+              "NOT return anything except for the program.")
+LCB_WITH_STARTER = ("You will use the following starter code to write the solution to the problem and enclose your "
+                    "code within delimiters.")
+LCB_WITHOUT_STARTER = ("Read the inputs from stdin solve the problem and write the answer to stdout (do not directly "
+                       "test on the sample inputs). Enclose your code within delimiters as follows.")
+LCB_BASE_STOP = ("###",)  # lcb_runner's default stop for base models (`--stop`)
+
+
+def lcb_question(content: str, starter_code: str) -> str:
+    """LiveCodeBench's chat request (get_generic_question_template_answer)."""
+    prompt = f"### Question:\n{content}\n\n"
+    if starter_code:
+        prompt += f"### Format: {LCB_WITH_STARTER}\n```python\n{starter_code}\n```\n\n"
+    else:
+        prompt += f"### Format: {LCB_WITHOUT_STARTER}\n```python\n# YOUR CODE HERE\n```\n\n"
+    return prompt + "### Answer: (use the provided format with backticks)\n\n"
+
+
+def lcb_messages(content: str, starter_code: str) -> list[dict[str, str]]:
+    """LiveCodeBench's chat messages (its OpenAI-chat style: system + user), with the assistant's reply
+    opened on a Python code block: the eval stage continues every chat prompt from an open code block
+    (`opencoder.evaluation.cli.INSTRUCT_STOP`), a step LiveCodeBench leaves to the model."""
+    return [
+        {"role": "system", "content": LCB_SYSTEM},
+        {"role": "user", "content": lcb_question(content, starter_code)},
+        {"role": "assistant", "content": "```python\n"},
+    ]
+
+
+def lcb_base(content: str, starter_code: str) -> str:
+    """LiveCodeBench's base-model prompt (get_base_model_question_template_answer) without its one
+    worked example: that example lives in LiveCodeBench's repository (few_shot_examples/generation/
+    func.json, stdin.json), which no package ships, so the prompt is its format, zero-shot."""
+    prompt = f"### Question\n{content}\n\n"
+    if starter_code:
+        prompt += f"### Starter Code\n{starter_code}\n\n"
+    return prompt + "### Answer\n\n"
+
+
+def lcb_extract_code(output: str) -> str:
+    """The code of a base model's LiveCodeBench answer as lcb_runner's `extract_code` takes it: the
+    lines between the first two lines holding a fence (```), else nothing."""
+    lines = output.split("\n")
+    fences = [i for i, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
+        return ""
+    return "\n".join(lines[fences[0] + 1 : fences[1]])

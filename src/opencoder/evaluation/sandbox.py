@@ -103,6 +103,8 @@ class Program:
     support: str = ""
     timeout_s: float | None = None  # this run's wall-clock limit (None: the sandbox's)
     language: str = "python"  # another: the file context + completion + "\n" + tests, built and run
+    stdio: bool = False  # a stdin/stdout program: not executed when loaded; the tests call `run_program(input)`
+    call_timeout_s: float | None = None  # each call's (each test's) own limit within the run's
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,8 @@ class Sandbox:
             return self._run_batch(programs, self.toolchains[programs[0].language])
         limits = [p.timeout_s or self.limits.timeout_s for p in programs]
         jobs = [{"context": p.context, "completion": p.completion, "support": p.support, "tests": p.tests,
-                 "entry_points": list(p.entry_points), "timeout_s": t} for p, t in zip(programs, limits)]
+                 "entry_points": list(p.entry_points), "timeout_s": t, "stdio": p.stdio,
+                 "call_timeout_s": p.call_timeout_s} for p, t in zip(programs, limits)]
         return self._batch([JUDGE, "{input}", "{verdict}", CANDIDATE], jobs, sum(limits))
 
     def _run_batch(self, programs: Sequence[Program], tool: Toolchain) -> list[Outcome | None]:

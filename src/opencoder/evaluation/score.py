@@ -31,8 +31,9 @@ def score(
     and when no sample is evaluated, pass@k is None and `not_evaluated` says why.
     """
     jobs = [(p, i, c) for p in problems for i, c in enumerate(completions[p.task_id])]
-    programs = [dataclasses.replace(p.program(c, instruct), timeout_s=(timeouts or {}).get(p.task_id))
-                for p, _, c in jobs]
+    programs = [p.program(c, instruct) for p, _, c in jobs]
+    programs = [dataclasses.replace(prog, timeout_s=(timeouts or {}).get(p.task_id, prog.timeout_s))
+                for prog, (p, _, _) in zip(programs, jobs)]
     outcomes = sandbox.judge_many(programs, threads=threads, desc=name)
     results = [
         {"task_id": p.task_id, "sample": i, "completion": c, "passed": o.passed, "result": o.status,
@@ -66,8 +67,9 @@ def canonical(problems: Sequence[Problem], sandbox: Sandbox, threads: int = 1,
               name: str = "benchmark") -> tuple[list[dict], dict]:
     """Score the benchmark's own reference solutions: the ground truth of the machine's sandbox."""
     if any(not p.reference for p in problems):
-        raise BenchmarkError(f"{name}: ships no reference solutions (MultiPL-E has none), so there is no "
-                             "ground truth to score; its fixtures' tests check it instead")
+        raise BenchmarkError(f"{name}: ships no reference solutions (MultiPL-E and LiveCodeBench have none), "
+                             "so there is no ground truth to score and --canonical does not apply; its "
+                             "fixtures' tests check the judge instead")
     results, summary = score(problems, {p.task_id: [p.reference] for p in problems}, sandbox,
                              threads=threads, name=f"{name} (references)", with_seconds=True)
     summary["pass_rate"] = summary["passed"] / max(1, summary["samples"])

@@ -62,8 +62,9 @@ def read_exact(fd, n, deadline):
 class Candidate:
     """The completion's process: `load` its code, then `call` its functions with plain data."""
 
-    def __init__(self, script, deadline):
+    def __init__(self, script, deadline, call_timeout=None):
         self.deadline = deadline
+        self.call_timeout = call_timeout  # each call's own limit within the job's (None: the job's only)
         req_r, self.req = os.pipe()
         self.resp, resp_w = os.pipe()
         for fd in (req_r, resp_w):
@@ -77,13 +78,16 @@ class Candidate:
         os.close(req_r)
         os.close(resp_w)
 
-    def ask(self, message):
+    def ask(self, message, call=False):
+        deadline = self.deadline
+        if call and self.call_timeout:
+            deadline = min(deadline, time.monotonic() + self.call_timeout)
         try:
             send(self.req, message)
-            size = int.from_bytes(read_exact(self.resp, 8, self.deadline), "big")
+            size = int.from_bytes(read_exact(self.resp, 8, deadline), "big")
             if size > MAX_MESSAGE:
                 raise ChildGone("oversized answer")
-            answer = json.loads(read_exact(self.resp, size, self.deadline))
+            answer = json.loads(read_exact(self.resp, size, deadline))
         except (OSError, ValueError, RecursionError) as exc:
             raise ChildGone(str(exc)) from None
         if type(answer) is not dict:
@@ -104,9 +108,19 @@ class Candidate:
                            "kwargs": {k: encode(v) for k, v in kwargs.items()}}
             except TypeError as exc:
                 raise Unjudgeable(f"argument of {name}: {exc}") from None
-            return self.ask(payload)
+            return self.ask(payload, call=True)
         call.__name__ = call.__qualname__ = name
         return call
+
+    def run_program(self, text):
+        """The loaded program's standard output when run on `text` as its standard input (a
+        stdin/stdout program: the candidate runs it as a process of its own per call)."""
+        if type(text) is not str:
+            raise Unjudgeable("run_program takes the standard input as a string")
+        output = self.ask({"op": "stdio", "input": text}, call=True)
+        if type(output) is not str:
+            raise ChildGone("malformed answer")
+        return output
 
     def ended(self):
         """How the child ended, once it has: 'exit status N' or 'killed by SIGNAME'."""
@@ -169,15 +183,18 @@ def verdict_of(exc):
 def judge(job, script):
     candidate = None
     try:
-        candidate = Candidate(script, time.monotonic() + job["timeout_s"])
+        candidate = Candidate(script, time.monotonic() + job["timeout_s"], job.get("call_timeout_s"))
+        stdio = job.get("stdio", False)
         try:
-            candidate.ask({"op": "load", "code": job["context"] + job["completion"]})
+            candidate.ask({"op": "load", "code": job["context"] + job["completion"], "program": stdio})
         except ChildGone:
             return ended(candidate, "while loading")
         scope = {"__name__": "__judge__", "__builtins__": builtins}
         exec(compile(job["support"], "<support>", "exec"), scope)
         for name in job["entry_points"]:
             scope[name] = candidate.function(name)
+        if stdio:
+            scope["run_program"] = candidate.run_program
         exec(compile(job["tests"], "<tests>", "exec"), scope)
         return {"status": "passed"}
     except TimedOut:
