@@ -114,6 +114,11 @@ def test_near_duplicate_repositories_go_by_minhash_at_repository_level(tmp_path,
     assert dropped.height == 3 and set(dropped["reason"]) == {"fuzzy_repository"}
     assert set(dropped["kept_unit"]) == {"org/new"}
     assert not exact_removed(tmp_path / "repository")
+    # file level: a.py and c.py are exact copies, b.py a near one (its record names the kept file)
+    kept, dropped = run(tmp_path / "file", inputs, "file")
+    assert kept.height == 4 and len(exact_removed(tmp_path / "file")) == 2
+    assert dropped.select("path", "repo", "reason", "kept_unit").rows() == [
+        ("b.py", "org/old", "fuzzy", document_id("src", "org/new", "b.py"))]
 
 
 def test_a_repository_split_over_shards_is_one_unit(tmp_path, texts):

@@ -103,10 +103,9 @@ def dropped_records(dropped: pl.DataFrame, clusters: Path) -> pl.DataFrame:
     from opencoder.data.dedup.units import DROPPED_SCHEMA
 
     kept_ids = pl.scan_parquet(clusters).select("id", "kept_id").filter(pl.col("id").is_in(dropped["id"].implode())).collect()
-    return (dropped.join(kept_ids, on="id", how="left")
-            .select(*[c for c in ("id", "source", "repo", "path", "language") if c in dropped.columns],
-                    reason=pl.lit("fuzzy"), unit="id", kept_unit="kept_id", bytes=pl.col("bytes"))
-            .with_columns(pl.lit(None, DROPPED_SCHEMA[c]).alias(c) for c in DROPPED_SCHEMA if c not in dropped.columns)
+    records = dropped.join(kept_ids, on="id", how="left").with_columns(
+        reason=pl.lit("fuzzy"), unit=pl.col("id"), kept_unit=pl.col("kept_id"))
+    return (records.with_columns(pl.lit(None, DROPPED_SCHEMA[c]).alias(c) for c in DROPPED_SCHEMA if c not in records.columns)
             .select(list(DROPPED_SCHEMA)).cast(DROPPED_SCHEMA))
 
 
