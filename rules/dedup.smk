@@ -1,9 +1,61 @@
 # Exact dedup (paper 1.3): hash every shard, decide once over all hashes, drop per shard.
+# dedup.level (opencoder.data.dedup.units): `file` dedups the preprocess shards' files; `repository` and
+# `chunk` first build units (a repository's files concatenated, or that cut into chunks) per shard, run the
+# same exact and fuzzy steps on the units, and drop the files of removed units at the end (fuzzy_dedup).
+
+
+def dedup_level(wildcards):
+    return cfg(wildcards)["dedup"].get("level", "file")
+
+
+def dedup_documents(wildcards):
+    """What exact dedup reads for a shard: its files (file level) or its units."""
+    if dedup_level(wildcards) == "file":
+        return up("preprocess", "preprocess/{shard}.parquet")(wildcards)
+    return up("dedup", "exact/units/{shard}.parquet")(wildcards)
+
+
+def every_shard(stage, path):
+    """Input function: `path` (with {shard}) under `stage`'s root for every shard, in a job of one shard
+    (per_shard fills {shard} from the job's own wildcards too)."""
+    return lambda wildcards: [f"{root(stage, wildcards)}/{path}".format(shard=s) for s in shards(wildcards)]
+
+
+def unit_members(each=None):
+    """Input function: the units' member tables (none at file level): the job's shard's, or every shard's."""
+    def paths(wildcards):
+        if dedup_level(wildcards) == "file":
+            return []
+        if each == "shard":
+            return every_shard("dedup", "exact/units/{shard}.members.parquet")(wildcards)
+        return up("dedup", "exact/units/{shard}.members.parquet")(wildcards)
+    return paths
+
+
+rule dedup_units:
+    input:
+        every_shard("preprocess", "preprocess/{shard}.parquet"),
+    output:
+        units=f"{R('dedup')}/exact/units/{{shard}}.parquet",
+        members=f"{R('dedup')}/exact/units/{{shard}}.members.parquet",
+    message:
+        "dedup units: repositories starting in {wildcards.shard} -> {output.units}"
+    params:
+        cfg=settings_param("dedup.units", lambda build: {k: build["dedup"][k] for k in ("level", "chunk_tokens")}),
+        shards=listed(),
+    threads: res("dedup_units")["threads"]
+    resources:
+        **res("dedup_units"),
+    log:
+        f"{R('dedup')}/logs/dedup_units/{{shard}}.log",
+    shell:
+        "{OPENCODER} dedup-units units --input {params.shards:q} --shard {wildcards.shard} --output {output.units:q}"
+        " --members {output.members:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule exact_hashes:
     input:
-        up("preprocess", "preprocess/{shard}.parquet"),
+        dedup_documents,
     output:
         f"{R('dedup')}/exact/hashes/{{shard}}.parquet",
     message:
@@ -40,20 +92,24 @@ rule exact_dedup_plan:
 
 rule exact_dedup:
     input:
-        shard=up("preprocess", "preprocess/{shard}.parquet"),
+        shard=dedup_documents,
         removed=f"{R('dedup')}/exact/removed.parquet",
+        members=unit_members(),
     output:
         shard=f"{R('dedup')}/exact/{{shard}}.parquet",
         stats=f"{R('dedup')}/exact/{{shard}}.stats.json",
     message:
         "exact dedup {wildcards.shard} -> {output.shard}"
+    params:
+        members=lambda wildcards, input: f"--members '{input.members}'" if input.members else "",
     threads: res("exact_dedup")["threads"]
     resources:
         **res("exact_dedup"),
     log:
         f"{R('dedup')}/logs/exact_dedup/{{shard}}.log",
     shell:
-        "{OPENCODER} exact-dedup apply --input {input.shard:q} --removed {input.removed:q} --output {output.shard:q} 2> {log:q}"
+        "{OPENCODER} exact-dedup apply --input {input.shard:q} --removed {input.removed:q} --output {output.shard:q}"
+        " {params.members} 2> {log:q}"
 
 
 # Fuzzy dedup (paper 1.4): signatures per shard -> LSH per band range -> clusters once -> removal per shard.
@@ -130,17 +186,37 @@ rule fuzzy_clusters:
         " --params {params.cfg:q} 2> {log:q}"
 
 
+def fuzzy_documents(wildcards):
+    """What the last dedup step drops from: the exact step's files (file level), or the shard's files as
+    preprocess wrote them (repository, chunk: the files of removed units go, whichever step removed them)."""
+    if dedup_level(wildcards) == "file":
+        return up("dedup", "exact/{shard}.parquet")(wildcards)
+    return up("preprocess", "preprocess/{shard}.parquet")(wildcards)
+
+
+def unit_args(wildcards, input):
+    """The units' arguments of `fuzzy-dedup remove` (none at file level)."""
+    if not input.members:
+        return ""
+    members = listed("members")(wildcards, input)
+    return f"--level {dedup_level(wildcards)} --members '{members}' --exact-removed '{input.exact_removed}'"
+
+
 rule fuzzy_dedup:
     input:
-        shard=f"{R('dedup')}/exact/{{shard}}.parquet",
+        shard=fuzzy_documents,
         clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
+        members=unit_members("shard"),
+        exact_removed=lambda wildcards: [] if dedup_level(wildcards) == "file" else up("dedup", "exact/removed.parquet")(wildcards),
     output:
         shard=f"{R('dedup')}/fuzzy/{{shard}}.parquet",
         stats=f"{R('dedup')}/fuzzy/{{shard}}.stats.json",
+        dropped=f"{R('dedup')}/fuzzy/{{shard}}.dropped.parquet",
     message:
         "fuzzy dedup {wildcards.shard} -> {output.shard}"
     params:
         cfg=settings("dedup", "fuzzy"),
+        units=unit_args,
     threads: res("fuzzy_dedup")["threads"]
     resources:
         **res("fuzzy_dedup"),
@@ -148,4 +224,4 @@ rule fuzzy_dedup:
         f"{R('dedup')}/logs/fuzzy_dedup/{{shard}}.log",
     shell:
         "{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
-        " --params {params.cfg:q} 2> {log:q}"
+        " --dropped {output.dropped:q} {params.units} --params {params.cfg:q} 2> {log:q}"

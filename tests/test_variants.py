@@ -154,6 +154,18 @@ def test_a_filter_variant_shares_ingest_to_transform_and_rebuilds_filter_onwards
         ["tokenizer", "pretrain", "anneal", "sft_stage2", "model"], 2)
 
 
+def test_a_repository_level_dedup_variant_shares_ingest_and_preprocess_and_rebuilds_dedup_onwards(tmp_path):
+    p = make_plan(tmp_path, {"repo": {"dedup": {"level": "repository"}}})
+    ingested(p, 3)
+    jobs = planned_jobs(dry_run(tmp_path, "compare"))
+    assert jobs["preprocess"] == 3  # shared
+    assert jobs["dedup_units"] == 3  # the variant's repositories, per shard; the base dedups files
+    per_shard = ["exact_hashes", "exact_dedup", "fuzzy_signatures", "fuzzy_dedup", "transform", "filter", "sample"]
+    assert {r: jobs[r] for r in per_shard} == dict.fromkeys(per_shard, 6)
+    once = ["exact_dedup_plan", "fuzzy_clusters", "tokenizer", "pretrain", "anneal", "model"]
+    assert {r: jobs[r] for r in once} == dict.fromkeys(once, 2)
+
+
 def test_one_variant_plans_only_its_own_jobs_and_the_shared_ones(tmp_path):
     p = make_plan(tmp_path, FILTER)
     ingested(p, 2)

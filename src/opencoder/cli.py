@@ -22,6 +22,7 @@ STAGES = {
     "exact-dedup": "opencoder.data.dedup.exact",
     "fuzzy-dedup": "opencoder.data.dedup.fuzzy.cli",
     "dedup": "opencoder.data.dedup.standalone",
+    "dedup-units": "opencoder.data.dedup.units",
     "dedup-explain": "opencoder.data.dedup.fuzzy.explain",
     "transform": "opencoder.data.transform",
     "filter": "opencoder.data.filter.cli",

@@ -90,9 +90,15 @@ def run_plan(hash_files: list[Path], out: Path) -> tuple[pl.DataFrame, dict]:
     return removed, summary
 
 
-def run_apply(inp: Path, removed_file: Path, out: Path, read=shards.read_documents) -> dict:
-    """Write the kept documents to `out` and their stats beside it; return the stats."""
-    kept, stats = apply(read(inp), removed_file)
+def run_apply(inp: Path, removed_file: Path, out: Path, read=shards.read_documents, members: Path | None = None) -> dict:
+    """Write the kept documents to `out` and their stats beside it; return the stats. With `members`
+    (dedup.level repository or chunk) the documents are units and the stats count their files."""
+    docs = read(inp)
+    kept, stats = apply(docs, removed_file)
+    if members is not None:
+        from opencoder.data.dedup.units import exact_stats
+
+        stats = exact_stats(docs, kept, members)
     shards.write_parquet(kept, out)
     shards.write_json(stats, stats_path(out))
     return stats
@@ -112,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     add_io(p, "input", "--in", type=Path, help="document shard")
     p.add_argument("--removed", required=True, type=Path)
     add_io(p, "output", "--out", type=Path, help="output shard; stats go beside it")
+    p.add_argument("--members", type=Path, help="dedup.level repository or chunk: the unit shard's members file")
     args = parser.parse_args(argv)
     if args.step == "hashes":
         run_hashes(args.input, args.output, stage_params(args, "dedup.exact").get("hash", "sha256"))
     elif args.step == "plan":
         run_plan(args.input, args.output)
     else:
-        run_apply(args.input, args.removed, args.output)
+        run_apply(args.input, args.removed, args.output, members=args.members)
     return 0

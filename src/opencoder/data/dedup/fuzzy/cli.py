@@ -85,14 +85,28 @@ def run_clusters(edges: list[Path], docs: list[Path], documents: list[Path], clu
     return removed, stats
 
 
-def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents) -> dict:
-    """Write the shard's kept documents to `out` and their stats beside it; return the stats."""
+def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents, dropped_out: Path | None = None) -> dict:
+    """Write the shard's kept documents to `out` and their stats beside it (and, with `dropped_out`, the
+    removed files with the kept one: `dedup.units.DROPPED_SCHEMA`); return the stats."""
     frame = read(inp)
     kept, dropped = remove(frame, removed_rows(clusters, shard_index(inp)))
     shards.write_parquet(kept, out)
     stats = shard_stats(frame, kept, dropped)
     shards.write_json(stats, stats_path(out))
+    if dropped_out is not None:
+        shards.write_parquet(dropped_records(dropped, clusters), dropped_out)
     return stats
+
+
+def dropped_records(dropped: pl.DataFrame, clusters: Path) -> pl.DataFrame:
+    """The removed files of a shard as `dedup.units.DROPPED_SCHEMA` rows (file level: the unit is the file)."""
+    from opencoder.data.dedup.units import DROPPED_SCHEMA
+
+    kept_ids = pl.scan_parquet(clusters).select("id", "kept_id").filter(pl.col("id").is_in(dropped["id"].implode())).collect()
+    records = dropped.join(kept_ids, on="id", how="left").with_columns(
+        reason=pl.lit("fuzzy"), unit=pl.col("id"), kept_unit=pl.col("kept_id"))
+    return (records.with_columns(pl.lit(None, DROPPED_SCHEMA[c]).alias(c) for c in DROPPED_SCHEMA if c not in records.columns)
+            .select(list(DROPPED_SCHEMA)).cast(DROPPED_SCHEMA))
 
 
 def run(args) -> None:
@@ -112,8 +126,13 @@ def run(args) -> None:
         run_buckets(args.input, args.part, args.output, params)
     elif args.step == "clusters":
         run_clusters(args.edges, args.docs, args.documents, args.clusters, args.removed, args.summary, params)
+    elif args.step == "remove" and args.members:  # dedup.level repository or chunk
+        from opencoder.data.dedup import units
+
+        units.run_apply(args.input, args.members, args.exact_removed, args.clusters, args.output, args.dropped,
+                        {"level": args.level})
     elif args.step == "remove":
-        run_remove(args.input, args.clusters, args.output)
+        run_remove(args.input, args.clusters, args.output, dropped_out=args.dropped)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -140,6 +159,10 @@ def parser() -> argparse.ArgumentParser:
     add_io(s, "input", "--in", type=Path, help="document shard")
     s.add_argument("--clusters", required=True, type=Path)
     add_io(s, "output", "--out", type=Path, help="output shard; stats go beside it")
+    s.add_argument("--dropped", type=Path, help="removed files with their reason and kept file (or unit)")
+    s.add_argument("--level", choices=["repository", "chunk"], help="dedup.level above file: drop the files of removed units")
+    s.add_argument("--members", nargs="+", type=Path, help="with --level: every unit shard's members file")
+    s.add_argument("--exact-removed", type=Path, help="with --level: exact/removed.parquet (of the units)")
     steps.add_parser("scurve", help="print the S-curve of the configured LSH")
     s = steps.add_parser("quality", help="precision/recall of the LSH against exact Jaccard on a sample")
     s.add_argument("--input", required=True, type=Path, help="folder of document shards")
