@@ -13,10 +13,20 @@ wildcard_constraints:
     stage="stage[12]",
 
 
+def sft_source_path(s):
+    """A source's file: `builtin: doctests` the build's doctest set, `synthetic: R` recipe R's kept samples."""
+    if s.get("builtin") == "doctests":
+        return SFT_DOCTESTS
+    if s.get("synthetic"):
+        if s["synthetic"] not in config["synthetic"]["recipes"]:
+            raise ValueError(f"sft source {s['name']}: synthetic recipe {s['synthetic']!r} is not in synthetic.recipes")
+        return synthetic_kept(s["synthetic"])
+    return s["path"]
+
+
 def sft_sources(stage):
-    """The stage's sources with `builtin: doctests` resolved to the build's doctest set."""
-    return [{"name": s["name"], "path": SFT_DOCTESTS if s.get("builtin") == "doctests" else s["path"],
-             "weight": s["weight"]} for s in config["sft"][stage]["sources"]]
+    """The stage's sources with `builtin:` and `synthetic:` resolved to the build's files."""
+    return [{"name": s["name"], "path": sft_source_path(s), "weight": s["weight"]} for s in config["sft"][stage]["sources"]]
 
 
 def stage_settings(name, value):

@@ -30,6 +30,7 @@ rule anneal_data:
         corpus=per_shard(f"{OUT}/corpus/{{shard}}.parquet"),
         tokenizer=f"{OUT}/tokenizer/tokenizer.json",
         blend=f"{OUT}/tokens/blend.json",
+        synthetic=[synthetic_kept(r) for r in config["anneal"]["data"]["synthetic"]],
     output:
         data=multiext(f"{OUT}/anneal_data/algorithmic", ".bin", ".idx"),
         blend=f"{OUT}/anneal_data/blend.json",
@@ -41,6 +42,7 @@ rule anneal_data:
         corpus=listed("corpus"),
         tokenizer=f"{OUT}/tokenizer",
         dir=f"{OUT}/anneal_data",
+        synthetic=[f"{r}={synthetic_kept(r)}" for r in config["anneal"]["data"]["synthetic"]],
     threads: res("anneal_data")["threads"]
     resources:
         **res("anneal_data"),
@@ -48,7 +50,7 @@ rule anneal_data:
         f"{OUT}/logs/anneal_data.log",
     shell:
         "{OPENCODER} anneal-data --input {params.corpus:q} --tokenizer {params.tokenizer:q}"
-        " --blend {input.blend:q} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
+        " --blend {input.blend:q} --synthetic {params.synthetic:q} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule anneal:
