@@ -18,6 +18,7 @@ import argparse
 import inspect
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -57,6 +58,12 @@ def run(teacher, messages: list[tuple], max_new: int) -> tuple[float, int, int]:
     return seconds, len(got), sum(r.tokens for r in got)
 
 
+def row(name: str, seconds: float, n: int, tokens: int, anchor: tuple) -> str:
+    ratio = (tokens / seconds) / (anchor[3] / anchor[1])
+    return (f"{name:48} {seconds:8.1f} s {n / seconds:8.3f} samples/s {tokens:6d} tokens {tokens / seconds:8.1f} "
+            f"tokens/s {ratio:6.2f}x the anchor")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=8)
@@ -64,8 +71,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2, help="torch threads of each backend")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds one request may take (a busy CPU server is slow)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still stops its server
     messages = prompts(args.prompts)
+    print(f"{args.prompts} prompts, max_new_tokens {args.max_new_tokens}, temperature 0.7, {args.threads} threads",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         model, tokenizer = load_hf(SMOLLM2)
         model.save_pretrained(tmp)
@@ -76,6 +87,7 @@ def main() -> None:
         teacher._load()
         run(teacher, messages[:1], 4)  # warm-up
         rows.append((f"transformers (batch {args.batch})", *run(teacher, messages, args.max_new_tokens)))
+        print(row(*rows[-1], rows[0]), flush=True)
         del teacher
 
         with socket.socket() as s:
@@ -92,19 +104,15 @@ def main() -> None:
                         break
                 except requests.ConnectionError:
                     time.sleep(0.5)
-            teacher = OpenAITeacher(f"http://127.0.0.1:{port}/v1", concurrency=args.concurrency)
+            teacher = OpenAITeacher(f"http://127.0.0.1:{port}/v1", concurrency=args.concurrency, retries=0,
+                                    timeout_s=args.timeout)
             run(teacher, messages[:1], 4)  # warm-up: the server loads the model on its first request
             rows.append((f"openai: transformers serve (concurrency {args.concurrency})",
                          *run(teacher, messages, args.max_new_tokens)))
+            print(row(*rows[-1], rows[0]), flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    anchor = rows[0][3] / rows[0][1]
-    print(f"{args.prompts} prompts, max_new_tokens {args.max_new_tokens}, temperature 0.7, {args.threads} threads")
-    print(f"{'backend':48} {'seconds':>8} {'samples/s':>10} {'tokens':>7} {'tokens/s':>9} {'vs anchor':>9}")
-    for name, seconds, n, tokens in rows:
-        print(f"{name:48} {seconds:8.1f} {n / seconds:10.3f} {tokens:7d} {tokens / seconds:9.1f} "
-              f"{tokens / seconds / anchor:8.2f}x")
     print(json.dumps([{"backend": r[0], "seconds": round(r[1], 2), "samples": r[2], "tokens": r[3]} for r in rows]))
 
 
