@@ -133,7 +133,12 @@ def test_shipped_prompt_files_fill_their_kinds():
     cfg = config.load()
     for name, r in cfg["synthetic"]["recipes"].items():
         t = recipes.load_template(r["prompt"], r["kind"])
-        assert "{seed}" not in t.render(seed="def f(): pass", language="Python") and len(t.sha256) == 16
+        values = recipes.prompt_values({"code": "def f(): pass", "package": "json", "name": "json.dumps"},
+                                        {"language": "Go", "difficulty": "easy", "task_type": "debugging"})
+        text = t.render(**values)
+        assert "{" + "seed}" not in text and "def f(): pass" in text and len(t.sha256) == 16
+        for name in recipes.PLACEHOLDERS[r["kind"]]:  # every placeholder it names is filled
+            assert "{" + name + "}" not in text
 
 
 def test_near_duplicates_are_found_by_minhash():
@@ -173,7 +178,7 @@ def test_a_recipe_from_cached_responses_verifies_rejects_and_traces_every_sample
     stats = synthesize.build("snippets", [shard], params, tmp_path / "out", tmp_path / "work", teacher=teacher)
     assert teacher.model is None and stats["responses_requested"] == 0 and stats["responses_cached"] == 8
     assert stats["funnel"] == {"seeds": 2, "prompts": 8, "responses": 8, "parsed": 6, "executed": 6, "passed": 3,
-                               "deduplicated": 2, "decontaminated": 1, "kept": 1}
+                               "unverified": 0, "deduplicated": 2, "decontaminated": 1, "kept": 1}
     assert stats["tokens"] == {"prompt": 400, "generated": 320, "kept": 40}
     rows = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     why = {r["id"]: (r["status"], r["rejected_at"], r["reason"]) for r in rows}
@@ -192,7 +197,7 @@ def test_a_recipe_from_cached_responses_verifies_rejects_and_traces_every_sample
         assert row["template"]["sha256"] == template.sha256 and row["template"]["path"].endswith("snippet.v1.txt")
         assert row["sampling"] == {"temperature": 0.7, "top_p": 0.95, "max_new_tokens": 384}
         assert isinstance(row["seed"], int) and row["seed_source"]["name"] in {"add", "area"}
-    assert kept[0]["execution"]["status"] == "passed"
+    assert kept[0]["execution"]["status"] == "passed" and kept[0]["verified"] is True
 
 
 def test_a_recipe_without_seeds_warns_and_writes_empty_outputs(tmp_path):

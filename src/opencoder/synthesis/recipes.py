@@ -8,21 +8,45 @@ Kinds (paper 4 and 5.1):
 - `educational` (SFT): seed = a documented Python function of the corpus; the teacher writes a
   problem, a solution and tests; the sample is the instruction (problem) and the answer (solution),
   kept if the tests pass.
+- `textbook` (annealing, the paper's code textbooks): seed = a Python function or whole file of the
+  corpus (`seeds.unit`; algorithmic-corpus files first, `seeds.documented` for documented functions
+  only); the teacher explains it with exercises; the sample is the passage (`text`). Its Python code
+  blocks are run, in order, as one program: a passage whose code raises (or does not compile) is
+  rejected; a passage without Python code is unverified (kept as text by default).
+- `package` (SFT, package instructions): seed = the API documentation (signature and docstring, as
+  `inspect`/`pydoc` read them from the installed package) of a public function or class of the
+  modules in `seeds.modules`; the teacher writes a question and an answer with code; the answer's
+  Python code is run, kept if it runs without error. A module the sandbox's interpreter cannot import
+  (it runs without site-packages) makes its samples unverified, dropped unless `keep_unverified`.
+- `diverse` (SFT, large-scale diverse instructions): seed = a corpus document (code, text or web page,
+  `seeds.languages`/`seeds.doc_types`), cut to `seeds.max_chars`; a task specification (programming
+  language, difficulty, task type) is drawn from `task` with the config's seed; the teacher writes a
+  question and an answer. Python code in the answer is run; an answer in a language without a
+  toolchain in the sandbox, or without code, is unverified (never passed; kept unless
+  `keep_unverified: false`).
+
+Verification outcomes: passed (ran in the sandbox without error / its tests passed), failed
+(rejected), unverified (nothing that the sandbox can run: kept only with `keep_unverified`, and then
+marked `verified: false` in kept.jsonl).
 
 A prompt file is text with `{placeholders}` (`str.format` syntax; `{{`/`}}` for literal braces).
 Each kind fills a fixed set of them (`PLACEHOLDERS`); a prompt file that lacks a required one, or
 names one the kind does not fill, is a `ConfigError` naming the file.
 
-A response is parsed into fenced code blocks: the first block with a top-level `def` is the
-solution, the `assert` statements (in a later block, or at the end of the same one) the tests.
-A response cut at `max_new_tokens`, without a solution, without tests, or whose code does not
-compile is rejected with the reason.
+A snippet or educational response is parsed into fenced code blocks: the first block with a
+top-level `def` is the solution, the `assert` statements (in a later block, or at the end of the same
+one) the tests. A response cut at `max_new_tokens`, without a solution, without tests, or whose code
+does not compile is rejected with the reason. Textbook, package and diverse responses: the Python
+blocks (tagged `python`/`py`, or untagged and compiling; a `>>>` session as its statements) are the
+program, run without tests; a tagged Python block that does not compile is a rejection.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
+import inspect
 import re
 import string
 import textwrap
@@ -34,10 +58,17 @@ import polars as pl
 
 from opencoder.core.config import ConfigError
 
-KINDS = ("snippet", "educational")
+KINDS = ("snippet", "educational", "textbook", "package", "diverse")
+ANNEALING = ("snippet", "textbook")  # kept as `text` (anneal blend); the others as `instruction`/`output` (SFT)
 # placeholders each kind fills; the required ones must appear in its prompt file
 PLACEHOLDERS = {"snippet": {"seed": True, "language": False},
-                "educational": {"seed": True, "language": False}}
+                "educational": {"seed": True, "language": False},
+                "textbook": {"seed": True, "language": False},
+                "package": {"seed": True, "package": False, "name": False, "language": False},
+                "diverse": {"seed": True, "language": True, "difficulty": False, "task_type": False}}
+# kept when nothing in them can be run (`keep_unverified` of a recipe overrides)
+KEEP_UNVERIFIED = {"snippet": False, "educational": False, "textbook": True, "package": False, "diverse": True}
+PYTHON_TAGS = {"python", "py", "python3", "pycon"}
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 
@@ -98,12 +129,24 @@ def functions(text: str, min_lines: int, max_lines: int, documented: bool) -> li
 
 
 def seeds(corpus: Sequence[str | Path], kind: str, cfg: Mapping) -> list[dict]:
-    """Seed functions of the corpus: `{doc_id, path, name, code, algorithmic}`, those of files with a
-    keyword first (the algorithmic corpus), each group in a stable order; only those with
-    `only_keywords`."""
+    """The recipe's seeds, `{doc_id, path, name, code, algorithmic, ...}` in a stable order: corpus
+    functions (snippet, educational, textbook), API documentation (package) or documents (diverse)."""
+    if kind == "package":
+        return package_seeds(cfg)
+    if kind == "diverse":
+        return document_seeds(corpus, cfg)
+    return code_seeds(corpus, kind, cfg)
+
+
+def code_seeds(corpus: Sequence[str | Path], kind: str, cfg: Mapping) -> list[dict]:
+    """Seed functions (or files, `unit: file`) of the corpus, those of files with a keyword first (the
+    algorithmic corpus), each group in a stable order; only those with `only_keywords`; documented
+    functions only with `documented` (default: educational only)."""
     from opencoder.core import shards
 
     keywords = [k.lower() for k in cfg.get("keywords") or []]
+    documented = cfg.get("documented", kind == "educational")
+    lo, hi = cfg.get("min_lines", 3), cfg.get("max_lines", 60)
     found = []
     for path in sorted(map(str, corpus)):
         df = shards.read_documents(path).filter(pl.col("language") == "python").sort("id")
@@ -112,21 +155,146 @@ def seeds(corpus: Sequence[str | Path], kind: str, cfg: Mapping) -> list[dict]:
             algorithmic = any(k in lowered for k in keywords)
             if cfg.get("only_keywords") and not algorithmic:
                 continue
-            for name, code in functions(row["text"], cfg.get("min_lines", 3), cfg.get("max_lines", 60),
-                                        documented=kind == "educational"):
+            if cfg.get("unit", "function") == "file":
+                n = len(row["text"].splitlines())
+                if lo <= n <= hi and (not documented or _has_docstring(row["text"])):
+                    found.append({"doc_id": row["id"], "path": row["path"], "name": Path(row["path"]).name,
+                                  "code": row["text"].rstrip() + "\n", "algorithmic": algorithmic})
+                continue
+            for name, code in functions(row["text"], lo, hi, documented=documented):
                 found.append({"doc_id": row["id"], "path": row["path"], "name": name, "code": code,
                               "algorithmic": algorithmic})
     found.sort(key=lambda s: not s["algorithmic"])  # stable: corpus order within each group
     return found
 
 
+def _has_docstring(text: str) -> bool:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(ast.get_docstring(n) for n in ast.walk(tree)
+               if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # object reprs in signatures: not the same from run to run
+
+
+def api_doc(qualified: str, obj, max_chars: int) -> str:
+    """`qualified(signature)` and the docstring, as `inspect` reads them (for a class, its public
+    methods' signatures and first docstring lines too), at most `max_chars`."""
+    try:
+        sig = str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        sig = "(...)" if callable(obj) and not inspect.isclass(obj) else ""
+    parts = [f"{'class ' if inspect.isclass(obj) else ''}{qualified}{sig}", "", inspect.getdoc(obj) or ""]
+    if inspect.isclass(obj):
+        methods = []
+        for name, member in sorted(vars(obj).items()):
+            if name.startswith("_") or not callable(member) or not (doc := inspect.getdoc(member)):
+                continue
+            try:
+                msig = str(inspect.signature(member))
+            except (TypeError, ValueError):
+                msig = "(...)"
+            methods.append(f"  {name}{msig}: {doc.splitlines()[0]}")
+        if methods:
+            parts += ["", "Methods:", *methods]
+    text = ADDRESS.sub("", "\n".join(parts).strip())
+    return text if len(text) <= max_chars else text[:max_chars].rstrip() + "\n[...]"
+
+
+def package_seeds(cfg: Mapping) -> list[dict]:
+    """The public functions and classes with a docstring of each module of `modules` (its `__all__`,
+    else its public names defined in it), by module then name; the module must import here."""
+    out = []
+    for module in cfg.get("modules") or []:
+        try:
+            mod = importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the config's problem
+            raise ConfigError(f"synthetic recipe seeds.modules: {module!r} cannot be imported "
+                              f"({type(exc).__name__}: {exc})") from None
+        root = module.split(".")[0]
+        listed = getattr(mod, "__all__", None)
+        version = _version(root, mod)
+        for name in sorted(set(listed) if listed is not None else dir(mod)):
+            if name.startswith("_"):
+                continue
+            obj = getattr(mod, name, None)
+            if not (inspect.isfunction(obj) or inspect.isbuiltin(obj) or inspect.isclass(obj)):
+                continue
+            owner = (getattr(obj, "__module__", None) or "").split(".")[0]
+            if listed is None and owner not in {root, "_" + root}:
+                continue  # imported from elsewhere
+            if not inspect.getdoc(obj):
+                continue
+            out.append({"doc_id": f"pydoc:{module}.{name}", "path": module, "name": f"{module}.{name}",
+                        "code": api_doc(f"{module}.{name}", obj, int(cfg.get("max_doc_chars", 2000))),
+                        "algorithmic": False, "package": module, "version": version})
+    return out
+
+
+def _version(root: str, mod) -> str | None:
+    """What documented the module: `python X.Y.Z` for the standard library, else the package's version."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    if root in sys.stdlib_module_names:
+        return f"python {platform.python_version()}"
+    try:
+        return metadata.version(root)
+    except metadata.PackageNotFoundError:
+        return getattr(mod, "__version__", None)
+
+
+def document_seeds(corpus: Sequence[str | Path], cfg: Mapping) -> list[dict]:
+    """Corpus documents (of `languages` and `doc_types`, where given) of at least `min_chars`, each cut
+    to `max_chars`, in corpus order."""
+    from opencoder.core import shards
+
+    languages, doc_types = cfg.get("languages"), cfg.get("doc_types")
+    lo, hi = int(cfg.get("min_chars", 200)), int(cfg.get("max_chars", 2000))
+    found = []
+    for path in sorted(map(str, corpus)):
+        df = shards.read_documents(path).sort("id")
+        if languages:
+            df = df.filter(pl.col("language").is_in(list(languages)))
+        if doc_types:
+            df = df.filter(pl.col("doc_type").is_in(list(doc_types)))
+        for row in df.select("id", "path", "text", "language").iter_rows(named=True):
+            text = row["text"].strip()
+            if len(text) < lo:
+                continue
+            found.append({"doc_id": row["id"], "path": row["path"], "name": row["language"],
+                          "code": text[:hi], "algorithmic": False})
+    return found
+
+
+def draw_task(task: Mapping, rng) -> dict:
+    """A diverse recipe's task specification: one language, difficulty and task type, drawn by `rng`."""
+    return {"language": str(task["languages"][int(rng.integers(len(task["languages"])))]),
+            "difficulty": str(task["difficulties"][int(rng.integers(len(task["difficulties"])))]),
+            "task_type": str(task["task_types"][int(rng.integers(len(task["task_types"])))])}
+
+
+def prompt_values(source: Mapping, task: Mapping | None) -> dict:
+    """Every placeholder's value for a seed (and a diverse recipe's task); a kind's template uses its own."""
+    task = task or {}
+    return {"seed": source["code"], "language": task.get("language", "Python"),
+            "difficulty": task.get("difficulty", ""), "task_type": task.get("task_type", ""),
+            "package": source.get("package", ""), "name": source.get("name", "")}
+
+
 # ------------------------------------------------------------------------------------ parse ---
 @dataclass
 class Parsed:
-    solution: str
+    solution: str  # the program run in the sandbox (textbook, package, diverse: the Python blocks in order)
     tests: str
     entry_points: tuple[str, ...]
-    problem: str = ""
+    problem: str = ""  # educational, package, diverse: the instruction
+    answer: str = ""  # textbook: the passage; package, diverse: the answer
+    unverified: str | None = None  # why nothing of it can be run (None: run it)
 
 
 class ParseError(ValueError):
@@ -159,10 +327,15 @@ def _split_tests(code: str) -> tuple[str, str]:
     return rest, textwrap.dedent(tests)
 
 
-def parse(text: str, kind: str, finish: str) -> Parsed:
-    """The solution, tests and (educational) problem of a response; ParseError says why not."""
+def parse(text: str, kind: str, finish: str, language: str = "Python") -> Parsed:
+    """The solution, tests and (educational) problem of a response; ParseError says why not.
+    `language`: the answer's language (diverse)."""
     if finish == "length":
         raise ParseError("truncated: cut at max_new_tokens")
+    if kind == "textbook":
+        return parse_textbook(text)
+    if kind in ("package", "diverse"):
+        return parse_qa(text, kind, language)
     blocks = [(m.group(2), m.start()) for m in FENCE.finditer(text)
               if m.group(1).lower() in {"", "python", "py", "python3"}]
     if not blocks:
@@ -199,6 +372,75 @@ def parse(text: str, kind: str, finish: str) -> Parsed:
     return Parsed(solution.strip() + "\n", "".join(tests), names, problem)
 
 
+def python_blocks(text: str) -> list[str]:
+    """The response's Python code, block by block: blocks tagged Python (a `>>>` session as its
+    statements) and untagged blocks that compile (an untagged block that does not is output or
+    prose); ParseError for a tagged block that does not compile."""
+    import doctest
+
+    out = []
+    for m in FENCE.finditer(text):
+        tag, code = m.group(1).lower(), m.group(2)
+        if tag not in PYTHON_TAGS and tag:
+            continue
+        if code.lstrip().startswith(">>>"):
+            code = "".join(ex.source for ex in doctest.DocTestParser().get_examples(code))
+        if not code.strip():
+            continue
+        try:
+            ast.parse(code)
+        except SyntaxError as exc:
+            if not tag:
+                continue
+            raise ParseError(f"code example does not compile (line {exc.lineno}: {exc.msg})") from None
+        out.append(code.rstrip() + "\n")
+    return out
+
+
+def parse_textbook(text: str) -> Parsed:
+    """A textbook passage: prose (at least 200 characters outside code blocks) and its Python blocks,
+    run in order as one program; none: unverified."""
+    prose = FENCE.sub("", text).strip()
+    if len(prose) < 200:
+        raise ParseError("no explanation: under 200 characters of text outside code blocks")
+    blocks = python_blocks(text)
+    return Parsed("\n".join(blocks), "", (), answer=text.strip(),
+                  unverified=None if blocks else "no Python code to run")
+
+
+QUESTION = re.compile(r"^\W*(question|problem|instruction)\W*:?\s*", re.I)
+ANSWER = re.compile(r"^[ \t#*_]*(answer|solution|response)[ \t*_]*:[ \t*_]*", re.I | re.M)
+
+
+def parse_qa(text: str, kind: str, language: str) -> Parsed:
+    """A question and its answer: split at a line starting `Answer:` (else at the first code block).
+    Package: the answer needs Python code; diverse: Python answers are run, other languages (no
+    toolchain in the sandbox) and answers without code are unverified."""
+    m = ANSWER.search(text)
+    if m is None:
+        m = FENCE.search(text)
+        if m is None:
+            raise ParseError("no answer: neither an `Answer:` line nor a code block")
+        question, answer = text[:m.start()], text[m.start():]
+    else:
+        question, answer = text[:m.start()], text[m.end():]
+    question = QUESTION.sub("", question.strip()).strip()
+    answer = answer.strip()
+    if len(question) < 20:
+        raise ParseError("no question before the answer")
+    if not answer:
+        raise ParseError("empty answer")
+    python = language.strip().lower() in {"python", "python3", "py"}
+    blocks = python_blocks(answer) if python else []
+    if kind == "package" and not blocks:
+        raise ParseError("no python code block in the answer")
+    if not python:
+        why = f"no toolchain for {language} in the sandbox"
+    else:
+        why = None if blocks else "no Python code to run"
+    return Parsed("\n".join(blocks), "", (), problem=question, answer=answer, unverified=why)
+
+
 def program(parsed: Parsed):
     """The sandbox run: the solution in the candidate's process, its tests in the judge."""
     from opencoder.evaluation.sandbox import Program
@@ -207,7 +449,11 @@ def program(parsed: Parsed):
 
 
 def sample_text(kind: str, parsed: Parsed) -> dict:
-    """The kept sample's payload: `text` (snippet, for annealing) or `instruction`/`output` (SFT)."""
+    """The kept sample's payload: `text` (snippet, textbook: for annealing) or `instruction`/`output` (SFT)."""
     if kind == "snippet":
         return {"text": f"{parsed.solution}\n\n{parsed.tests}"}
+    if kind == "textbook":
+        return {"text": parsed.answer}
+    if kind in ("package", "diverse"):
+        return {"instruction": parsed.problem, "output": parsed.answer}
     return {"instruction": parsed.problem, "output": f"```python\n{parsed.solution}```"}

@@ -1,14 +1,16 @@
 """`opencoder synthesize`: one recipe of synthetic data, from corpus seeds to verified, kept samples.
 
-seeds (corpus functions) → prompts (the recipe's prompt file) → responses (the teacher, cached by
-key in `--work`) → parsed (solution + tests) → executed in the evaluation sandbox → passed →
-MinHash-deduplicated → decontaminated against the benchmarks → kept.
+seeds (corpus functions, API documentation or documents) → prompts (the recipe's prompt file; a
+diverse recipe's task drawn per sample) → responses (the teacher, cached by key in `--work`) → parsed
+→ executed in the evaluation sandbox → passed (or unverified: nothing the sandbox can run, kept only
+with the recipe's `keep_unverified`) → MinHash-deduplicated → decontaminated against the benchmarks
+→ kept.
 
 Every sample, kept or not, is a line of `samples.jsonl` with its trace (teacher identity and weights
 hash or server model name, prompt-template path and hash, sampling parameters, seed, seed function)
 and its outcome (the stage that rejected it and why, the sandbox status); `kept.jsonl` holds the
-kept ones (`text` for annealing recipes, `instruction`/`output` for SFT recipes, with the same trace);
-`stats.json` the funnel. A recipe that keeps nothing is not an error: its stats carry a warning.
+kept ones (`text` for annealing recipes, `instruction`/`output` for SFT recipes, with the same trace
+and `verified`); `stats.json` the funnel. A recipe that keeps nothing is not an error: its stats carry a warning.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from opencoder.synthesis.backends import Request, Teacher, make_teacher
 from opencoder.synthesis.cache import Cache, sample_key
 
 log = logging.getLogger(__name__)
-FUNNEL = ("seeds", "prompts", "responses", "parsed", "executed", "passed", "deduplicated", "decontaminated", "kept")
+# `unverified`: parsed samples with nothing the sandbox can run (not executed, never passed); those
+# kept by `keep_unverified` go on to dedup with the passed ones
+FUNNEL = ("seeds", "prompts", "responses", "parsed", "executed", "passed", "unverified", "deduplicated",
+          "decontaminated", "kept")
 
 
 def _derived_seed(*parts) -> int:
@@ -41,9 +46,11 @@ def _derived_seed(*parts) -> int:
 
 def plan(name: str, recipe: Mapping, seed_rows: list[dict], template: recipes.Template, seed: int) -> list[dict]:
     """The recipe's samples: `samples` prompts over the seeds in a seeded order (cycled when there are
-    fewer seeds than samples, each repeat with its own sampling seed)."""
+    fewer seeds than samples, each repeat with its own sampling seed); a diverse recipe's task
+    (language, difficulty, task type) drawn per sample from `task` with its own derived seed."""
     if not seed_rows:
         return []
+    task_cfg = recipe.get("task") if recipe["kind"] == "diverse" else None
     order = np.random.default_rng(_derived_seed(seed, name)).permutation(len(seed_rows))
     s = recipe["sampling"]
     sampling = {"temperature": float(s["temperature"]), "top_p": float(s.get("top_p", 1.0)),
@@ -51,8 +58,10 @@ def plan(name: str, recipe: Mapping, seed_rows: list[dict], template: recipes.Te
     out = []
     for i in range(recipe["samples"]):
         src = seed_rows[int(order[i % len(order)])]
-        prompt = template.render(seed=src["code"], language="Python")
-        out.append({"index": i, "seed": _derived_seed(seed, name, i), "source": src,
+        task = (recipes.draw_task(task_cfg, np.random.default_rng(_derived_seed(seed, name, i, "task")))
+                if task_cfg else None)
+        prompt = template.render(**recipes.prompt_values(src, task))
+        out.append({"index": i, "seed": _derived_seed(seed, name, i), "source": src, "task": task,
                     "messages": [{"role": "user", "content": prompt}], "sampling": sampling})
     return out
 
@@ -88,6 +97,18 @@ def near_duplicates(texts: list[str], threshold: float, ngram: int, num_perm: in
             for k in mine:
                 buckets.setdefault(k, []).append(i)
     return twin
+
+
+def importable(sandbox, modules: Sequence[str]) -> set[str]:
+    """The modules of `modules` that the sandbox's interpreter cannot import (it runs without
+    site-packages: the standard library imports, an installed package may not)."""
+    from opencoder.evaluation.sandbox import Program
+
+    outcomes = sandbox.judge_many([Program(f"import {m}\n", "") for m in modules], progress=False)
+    missing = {m for m, o in zip(modules, outcomes) if not o.passed}
+    for m in sorted(missing):
+        log.warning("package %s does not import in the sandbox: its samples are unverified", m)
+    return missing
 
 
 def generate(items: list[dict], teacher_factory, identity: Mapping, template: recipes.Template, cache: Cache) -> dict:
@@ -128,6 +149,15 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
     kind = recipe["kind"]
     if kind not in recipes.KINDS:
         raise ConfigError(f"synthetic.recipes.{name}.kind: {kind!r}, expected one of {recipes.KINDS}")
+    if kind == "diverse":
+        task = recipe.get("task") or {}
+        empty = [k for k in ("languages", "difficulties", "task_types") if not task.get(k)]
+        if empty:
+            raise ConfigError(f"synthetic.recipes.{name}.task: a diverse recipe needs non-empty "
+                              f"{', '.join(empty)}")
+    if kind == "package" and not (recipe.get("seeds") or {}).get("modules"):
+        raise ConfigError(f"synthetic.recipes.{name}.seeds.modules: a package recipe needs the modules to document")
+    keep_unverified = recipe.get("keep_unverified", recipes.KEEP_UNVERIFIED[kind])
     template = recipes.load_template(recipe["prompt"], kind)
     seed_rows = recipes.seeds(corpus, kind, recipe.get("seeds") or {})
     items = plan(name, recipe, seed_rows, template, params.get("seed", 1234))
@@ -163,21 +193,39 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
             continue
         funnel["responses"] += 1
         try:
-            it["parsed"] = recipes.parse(resp["text"], kind, resp["finish"])
+            it["parsed"] = recipes.parse(resp["text"], kind, resp["finish"], (it["task"] or {}).get("language", "Python"))
         except recipes.ParseError as exc:
             reject(it, "parse", str(exc))
             continue
         funnel["parsed"] += 1
         parsed.append(it)
 
-    if parsed:
+    runnable = [it for it in parsed if it["parsed"].unverified is None]
+    if runnable:
         sandbox = Sandbox(Limits.from_config(params["sandbox"]), uid=params["sandbox"].get("uid", 65534))
-        outcomes = sandbox.judge_many([recipes.program(it["parsed"]) for it in parsed], threads=threads,
-                                      desc=f"verify {name}")
+        if kind == "package":  # a package the sandbox's interpreter cannot import: its samples are unverified
+            missing = importable(sandbox, sorted({it["source"]["package"] for it in runnable}))
+            for it in runnable:
+                if it["source"]["package"] in missing:
+                    it["parsed"].unverified = f"package {it['source']['package']} not importable in the sandbox"
+            runnable = [it for it in runnable if it["parsed"].unverified is None]
+        outcomes = sandbox.judge_many([recipes.program(it["parsed"]) for it in runnable], threads=threads,
+                                      desc=f"verify {name}") if runnable else []
     else:
         outcomes = []
-    passed = []
-    for it, o in zip(parsed, outcomes):
+    unverified: dict[str, int] = {}
+    for it in parsed:
+        why = it["parsed"].unverified
+        if why is None:
+            continue
+        it["execution"] = {"status": "unverified", "reason": why}
+        funnel["unverified"] += 1
+        unverified[why] = unverified.get(why, 0) + 1
+        if keep_unverified:
+            it["verified"] = False
+        else:
+            reject(it, "execution", f"unverified: {why}")
+    for it, o in zip(runnable, outcomes):
         it["execution"] = {"status": o.status, "seconds": round(o.seconds, 3)}
         if o.status == "unavailable":
             reject(it, "execution", "unverified: language unavailable")
@@ -185,9 +233,10 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
         funnel["executed"] += 1
         if o.passed:
             funnel["passed"] += 1
-            passed.append(it)
+            it["verified"] = True
         else:
             reject(it, "execution", o.status)
+    passed = [it for it in parsed if "verified" in it]  # passed, and unverified ones kept; in sample order
 
     for it in passed:
         it["payload"] = recipes.sample_text(kind, it["parsed"])
@@ -224,9 +273,12 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
         log.warning(warnings[-1])
 
     def trace(it):
-        return {"teacher": identity, "template": {"path": template.path, "sha256": template.sha256},
-                "sampling": it["sampling"], "seed": it["seed"], "key": it["key"],
-                "seed_source": {k: it["source"][k] for k in ("doc_id", "path", "name", "algorithmic")}}
+        row = {"teacher": identity, "template": {"path": template.path, "sha256": template.sha256},
+               "sampling": it["sampling"], "seed": it["seed"], "key": it["key"],
+               "seed_source": {k: v for k, v in it["source"].items() if k != "code"}}
+        if it["task"] is not None:
+            row["task"] = it["task"]
+        return row
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -238,13 +290,14 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
                      "response": it["response"]["text"], "tokens": it["response"]["tokens"],
                      "finish": it["response"]["finish"], **trace(it)})
     kept_rows = [{"id": f"{name}-{it['index']:06d}", "recipe": name, **it["payload"], **trace(it),
-                  "execution": it["execution"]} for it in kept]
+                  "execution": it["execution"], "verified": it["verified"]} for it in kept]
     for path, data in ((out / "samples.jsonl", rows), (out / "kept.jsonl", kept_rows)):
         with shards.atomic_path(path) as tmp:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in data),
                            encoding="utf-8")
     stats = {"stage": "synthesize", "recipe": name, "kind": kind, "funnel": funnel, "tokens": tokens,
-             "rejected": dict(sorted(rejected.items())), "teacher": identity,
+             "rejected": dict(sorted(rejected.items())), "unverified": dict(sorted(unverified.items())),
+             "keep_unverified": keep_unverified, "teacher": identity,
              "template": {"path": template.path, "sha256": template.sha256},
              "algorithmic_seeds": sum(s["algorithmic"] for s in seed_rows),
              "responses_cached": counts["cached"], "responses_requested": counts["requested"],
