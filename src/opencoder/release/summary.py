@@ -4,7 +4,7 @@ The workflow prints it when a build succeeds. It reads only the stats files the 
 works on a partial build (one target) and lists just what exists: the corpus (documents, bytes),
 each web-recall round (pages recalled, domains marked, pages added by URL patterns, the classifier's
 held-out precision and recall), the tokenizer, the token datasets (with the web pages' share), each
-synthetic recipe's funnel (prompts, parsed, passed execution, kept; tokens kept, wall time), the
+synthetic recipe's funnel (prompts, parsed, passed execution, unverified, kept; tokens kept, wall time), the
 final pretrain and anneal loss (or the imported base model), pass@k per benchmark, the model folder,
 per SFT stage the samples left after decontamination and the final loss, the chat model's pass@k,
 its folder, the report figures and the publish receipt.
@@ -130,7 +130,9 @@ def synthetic_recipes(root: Path) -> Iterator[tuple[str, Path, str]]:
         warn = " (warning: kept nothing)" if stats.get("warnings") else ""
         yield (f"synthetic {path.parent.name}", path.parent.joinpath("kept.jsonl"),
                f"{f.get('kept', 0)} kept of {f.get('prompts', 0)} prompts ({f.get('parsed', 0)} parsed, "
-               f"{f.get('passed', 0)} passed execution), {stats.get('tokens', {}).get('kept', 0):,} tokens kept, "
+               f"{f.get('passed', 0)} passed execution"
+               f"{', %d unverified' % f['unverified'] if f.get('unverified') else ''}), "
+               f"{stats.get('tokens', {}).get('kept', 0):,} tokens kept, "
                f"{stats.get('wall_s', 0):.0f}s{warn}")
 
 
