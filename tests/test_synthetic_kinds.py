@@ -173,6 +173,18 @@ def run_cached(tmp_path, teacher, name: str, params: dict, texts: list[str], fin
     return stats, {r["id"]: r for r in rows}, kept, items
 
 
+def test_a_setting_the_kind_does_not_read_is_a_clear_error(tmp_path):
+    cfg = config.load()["synthetic"]["recipes"]
+    for name in cfg:  # the shipped recipes pass
+        recipes.check(name, cfg[name])
+    with pytest.raises(ConfigError, match=r"textbooks.seeds: modules not read by a textbook recipe"):
+        recipes.check("textbooks", {**cfg["textbooks"], "seeds": {"modules": ["json"]}})
+    with pytest.raises(ConfigError, match=r"package.task: only a diverse recipe"):
+        recipes.check("package", {**cfg["package"], "task": cfg["diverse"]["task"]})
+    with pytest.raises(ConfigError, match=r"package.seeds.modules: a package recipe needs"):
+        recipes.check("package", {**cfg["package"], "seeds": {}})
+
+
 def test_python_blocks_take_tagged_sessions_and_compiling_untagged_blocks():
     text = ("```python\nx = 1\n```\n```\nnot python at all\n```\n```pycon\n>>> y = 2\n>>> y + 1\n3\n```\n"
             "```js\nlet z = 3;\n```\n```\nprint(x)\n```")

@@ -66,6 +66,9 @@ PLACEHOLDERS = {"snippet": {"seed": True, "language": False},
                 "textbook": {"seed": True, "language": False},
                 "package": {"seed": True, "package": False, "name": False, "language": False},
                 "diverse": {"seed": True, "language": True, "difficulty": False, "task_type": False}}
+CODE_SEEDS = ("keywords", "only_keywords", "min_lines", "max_lines", "documented", "unit")
+SEED_KEYS = {"snippet": CODE_SEEDS, "educational": CODE_SEEDS, "textbook": CODE_SEEDS,
+             "package": ("modules", "max_doc_chars"), "diverse": ("languages", "doc_types", "min_chars", "max_chars")}
 # kept when nothing in them can be run (`keep_unverified` of a recipe overrides)
 KEEP_UNVERIFIED = {"snippet": False, "educational": False, "textbook": True, "package": False, "diverse": True}
 PYTHON_TAGS = {"python", "py", "python3", "pycon"}
@@ -126,6 +129,26 @@ def functions(text: str, min_lines: int, max_lines: int, documented: bool) -> li
         start = min([d.lineno for d in node.decorator_list] + [node.lineno])
         out.append((node.name, "".join(lines[start - 1:node.end_lineno]).rstrip() + "\n"))
     return out
+
+
+def check(name: str, recipe: Mapping) -> None:
+    """ConfigError for a setting the recipe's kind does not read (it would be ignored silently)."""
+    kind = recipe["kind"]
+    if kind not in KINDS:
+        raise ConfigError(f"synthetic.recipes.{name}.kind: {kind!r}, expected one of {KINDS}")
+    stray = sorted(set(recipe.get("seeds") or {}) - set(SEED_KEYS[kind]))
+    if stray:
+        raise ConfigError(f"synthetic.recipes.{name}.seeds: {', '.join(stray)} not read by a {kind} recipe "
+                          f"(it reads {', '.join(SEED_KEYS[kind])})")
+    if kind != "diverse" and "task" in recipe:
+        raise ConfigError(f"synthetic.recipes.{name}.task: only a diverse recipe draws a task")
+    if kind == "diverse":
+        task = recipe.get("task") or {}
+        empty = [k for k in ("languages", "difficulties", "task_types") if not task.get(k)]
+        if empty:
+            raise ConfigError(f"synthetic.recipes.{name}.task: a diverse recipe needs non-empty {', '.join(empty)}")
+    if kind == "package" and not (recipe.get("seeds") or {}).get("modules"):
+        raise ConfigError(f"synthetic.recipes.{name}.seeds.modules: a package recipe needs the modules to document")
 
 
 def seeds(corpus: Sequence[str | Path], kind: str, cfg: Mapping) -> list[dict]:

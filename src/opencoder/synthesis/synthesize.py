@@ -147,16 +147,7 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
         raise ConfigError(f"synthetic.recipes: no recipe {name!r} (known: {', '.join(sorted(params['recipes']))})")
     recipe = params["recipes"][name]
     kind = recipe["kind"]
-    if kind not in recipes.KINDS:
-        raise ConfigError(f"synthetic.recipes.{name}.kind: {kind!r}, expected one of {recipes.KINDS}")
-    if kind == "diverse":
-        task = recipe.get("task") or {}
-        empty = [k for k in ("languages", "difficulties", "task_types") if not task.get(k)]
-        if empty:
-            raise ConfigError(f"synthetic.recipes.{name}.task: a diverse recipe needs non-empty "
-                              f"{', '.join(empty)}")
-    if kind == "package" and not (recipe.get("seeds") or {}).get("modules"):
-        raise ConfigError(f"synthetic.recipes.{name}.seeds.modules: a package recipe needs the modules to document")
+    recipes.check(name, recipe)
     keep_unverified = recipe.get("keep_unverified", recipes.KEEP_UNVERIFIED[kind])
     template = recipes.load_template(recipe["prompt"], kind)
     seed_rows = recipes.seeds(corpus, kind, recipe.get("seeds") or {})
