@@ -26,9 +26,11 @@ def recipe_prompt(build, recipe):
 
 def recipe_settings(build, recipe):
     s = build["synthetic"]
+    used = set(((s["recipes"][recipe].get("task") or {}).get("toolchains") or {}).values())
     return {"teacher": s["teacher"], "sandbox": s["sandbox"], "dedup": s["dedup"],
             "recipes": {recipe: s["recipes"][recipe]}, "seed": build["seed"],
-            "decontamination": build["sft"]["decontamination"]}
+            "decontamination": build["sft"]["decontamination"],
+            "languages": {k: v for k, v in build["eval"]["languages"].items() if k in used}}
 
 
 rule synthesize:

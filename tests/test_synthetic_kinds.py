@@ -147,7 +147,7 @@ def corpus(tmp_path):
 def params_for(name: str, **overrides) -> dict:
     cfg = config.load()
     params = {**cfg["synthetic"], "decontamination": cfg["sft"]["decontamination"], "seed": 7,
-              "sandbox": {**cfg["synthetic"]["sandbox"], "timeout_s": 5}}
+              "sandbox": {**cfg["synthetic"]["sandbox"], "timeout_s": 5}, "languages": cfg["eval"]["languages"]}
     params["recipes"] = {name: {**params["recipes"][name], **overrides}}
     return params
 
@@ -183,12 +183,19 @@ def test_a_setting_the_kind_does_not_read_is_a_clear_error(tmp_path):
         recipes.check("package", {**cfg["package"], "task": cfg["diverse"]["task"]})
     with pytest.raises(ConfigError, match=r"package.seeds.modules: a package recipe needs"):
         recipes.check("package", {**cfg["package"], "seeds": {}})
+    with pytest.raises(ConfigError, match=r"diverse.task.toolchains: Python answers run"):
+        recipes.check("diverse", {**cfg["diverse"], "task": {**cfg["diverse"]["task"], "toolchains": {"Python": "py"}}})
+    shard = corpus(tmp_path)  # a toolchain that eval.languages does not define
+    params = params_for("diverse", task={**cfg["diverse"]["task"], "toolchains": {"Go": "go"}})
+    with pytest.raises(ConfigError, match=r"diverse.task.toolchains: go not in eval.languages"):
+        synthesize.build("diverse", [shard], params, tmp_path / "o", tmp_path / "w")
 
 
 def test_python_blocks_take_tagged_sessions_and_compiling_untagged_blocks():
     text = ("```python\nx = 1\n```\n```\nnot python at all\n```\n```pycon\n>>> y = 2\n>>> y + 1\n3\n```\n"
-            "```js\nlet z = 3;\n```\n```\nprint(x)\n```")
-    assert recipes.python_blocks(text) == ["x = 1\n", "y = 2\ny + 1\n", "print(x)\n"]
+            "```js\nlet z = 3;\n```\n```\nprint(x)\n```\nOutput:\n```\nPoint(x=1, y=2)\n[1, 2]\n```")
+    assert recipes.python_blocks(text) == ["x = 1\n", "y = 2\ny + 1\n", "print(x)\n"]  # output blocks left out
+    assert recipes.language_blocks(text, "JavaScript") == ["let z = 3;\n"]
     with pytest.raises(recipes.ParseError, match="does not compile"):
         recipes.python_blocks("```python\ndef f(:\n```")
 
@@ -309,3 +316,47 @@ def test_diverse_runs_python_answers_and_marks_other_languages_unverified(tmp_pa
                                       params_for("diverse", samples=1, task=rust, keep_unverified=False), [DIVERSE_RUST])
     assert kept == [] and stats["funnel"]["kept"] == 0
     assert rows["diverse-000000"]["reason"] == "unverified: no toolchain for Rust in the sandbox"
+
+
+DIVERSE_JS_RUNS = """Question: Write a JavaScript function that sums the even numbers of an array.
+
+Answer:
+
+```javascript
+function sumEven(xs) {
+  return xs.filter((x) => x % 2 === 0).reduce((a, b) => a + b, 0);
+}
+console.assert(sumEven([5, 8, 11, 14]) === 22);
+if (sumEven([5, 8, 11, 14]) !== 22) { throw new Error("wrong"); }
+console.log(sumEven([7, 10]));
+```
+"""
+DIVERSE_JS_THROWS = """Question: Write a JavaScript function that returns the last element of an array.
+
+Answer:
+
+```js
+function last(xs) {
+  return xs[xs.length];
+}
+if (last([1, 2, 3]) !== 3) { throw new Error("last([1, 2, 3]) is " + last([1, 2, 3])); }
+```
+"""
+
+
+def test_diverse_runs_answers_in_a_language_with_a_toolchain(tmp_path, teacher):
+    from opencoder.evaluation.languages import toolchains
+
+    js = config.load()["eval"]["languages"]["js"]
+    if not Sandbox(toolchains=toolchains({"js": js})).toolchain("js")["available"]:
+        pytest.skip("node does not run in the sandbox here (make setup installs it)")
+    task = {"languages": ["JavaScript"], "difficulties": ["easy"], "task_types": ["code generation"],
+            "toolchains": {"JavaScript": "js"}}
+    params = params_for("diverse", samples=3, task=task, keep_unverified=False)
+    no_code = DIVERSE_PY_CONCEPT.replace("Python list", "JavaScript array")
+    stats, rows, kept, _ = run_cached(tmp_path, teacher, "diverse", params, [DIVERSE_JS_RUNS, DIVERSE_JS_THROWS, no_code])
+    assert stats["funnel"] == {"seeds": 1, "prompts": 3, "responses": 3, "parsed": 3, "executed": 2, "passed": 1,
+                               "unverified": 1, "deduplicated": 1, "decontaminated": 1, "kept": 1}
+    assert kept[0]["execution"]["status"] == "passed" and kept[0]["execution"]["language"] == "js"
+    assert rows["diverse-000001"]["rejected_at"] == "execution" and rows["diverse-000001"]["reason"].startswith("failed")
+    assert rows["diverse-000002"]["reason"] == "unverified: no JavaScript code to run"

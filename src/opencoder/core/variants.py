@@ -63,7 +63,7 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "tokenizer": (["tokenizer"], ["sample"]),
         "web": (["web"], ["filter", "tokenizer"]),
         "tokens": (["tokens"], ["sample", "tokenizer", "web"]),
-        "synthetic": (["seed", "synthetic", "sft.decontamination"], ["sample"]),
+        "synthetic": (["seed", "synthetic", "sft.decontamination", "eval.languages"], ["sample"]),
         "pretrain": (training, ["tokens"]),
         "anneal": ([*training, "anneal"], ["sample", "tokenizer", "tokens", "pretrain", "synthetic"]),
         "import": (["import"], []),

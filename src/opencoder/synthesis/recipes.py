@@ -140,6 +140,10 @@ def check(name: str, recipe: Mapping) -> None:
     if stray:
         raise ConfigError(f"synthetic.recipes.{name}.seeds: {', '.join(stray)} not read by a {kind} recipe "
                           f"(it reads {', '.join(SEED_KEYS[kind])})")
+    if kind == "diverse" and any(str(lang).lower() in {"python", "python3", "py"}
+                                 for lang in ((recipe.get("task") or {}).get("toolchains") or {})):
+        raise ConfigError(f"synthetic.recipes.{name}.task.toolchains: Python answers run in the sandbox's "
+                          "own interpreter; name only other languages")
     if kind != "diverse" and "task" in recipe:
         raise ConfigError(f"synthetic.recipes.{name}.task: only a diverse recipe draws a task")
     if kind == "diverse":
@@ -318,6 +322,7 @@ class Parsed:
     problem: str = ""  # educational, package, diverse: the instruction
     answer: str = ""  # textbook: the passage; package, diverse: the answer
     unverified: str | None = None  # why nothing of it can be run (None: run it)
+    language: str = "python"  # the sandbox's language of `solution` (a toolchain of eval.languages)
 
 
 class ParseError(ValueError):
@@ -350,15 +355,15 @@ def _split_tests(code: str) -> tuple[str, str]:
     return rest, textwrap.dedent(tests)
 
 
-def parse(text: str, kind: str, finish: str, language: str = "Python") -> Parsed:
+def parse(text: str, kind: str, finish: str, language: str = "Python", toolchain: str | None = None) -> Parsed:
     """The solution, tests and (educational) problem of a response; ParseError says why not.
-    `language`: the answer's language (diverse)."""
+    `language`: the answer's language (diverse), `toolchain` the sandbox's toolchain for it, if any."""
     if finish == "length":
         raise ParseError("truncated: cut at max_new_tokens")
     if kind == "textbook":
         return parse_textbook(text)
     if kind in ("package", "diverse"):
-        return parse_qa(text, kind, language)
+        return parse_qa(text, kind, language, toolchain)
     blocks = [(m.group(2), m.start()) for m in FENCE.finditer(text)
               if m.group(1).lower() in {"", "python", "py", "python3"}]
     if not blocks:
@@ -397,7 +402,8 @@ def parse(text: str, kind: str, finish: str, language: str = "Python") -> Parsed
 
 def python_blocks(text: str) -> list[str]:
     """The response's Python code, block by block: blocks tagged Python (a `>>>` session as its
-    statements) and untagged blocks that compile (an untagged block that does not is output or
+    statements) and untagged blocks that compile and do more than state values (an untagged block
+    that does not compile, or holds only expressions such as `[1, 2]` or `Point(x=1)`, is output or
     prose); ParseError for a tagged block that does not compile."""
     import doctest
 
@@ -411,13 +417,33 @@ def python_blocks(text: str) -> list[str]:
         if not code.strip():
             continue
         try:
-            ast.parse(code)
+            tree = ast.parse(code)
         except SyntaxError as exc:
             if not tag:
                 continue
             raise ParseError(f"code example does not compile (line {exc.lineno}: {exc.msg})") from None
+        if not tag and all(isinstance(n, ast.Expr) and not _prints(n) for n in tree.body):
+            continue  # an output block: values, not code
         out.append(code.rstrip() + "\n")
     return out
+
+
+def _prints(node) -> bool:
+    return (isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "print")
+
+
+# code-block tags of the languages a diverse recipe may run through a toolchain (others: the name itself)
+LANGUAGE_TAGS = {"javascript": {"javascript", "js", "node"}, "typescript": {"typescript", "ts"},
+                 "shell": {"shell", "sh", "bash"}, "bash": {"shell", "sh", "bash"}, "c++": {"cpp", "c++", "cxx"},
+                 "c#": {"csharp", "cs", "c#"}, "php": {"php"}}
+
+
+def language_blocks(text: str, language: str) -> list[str]:
+    """The code blocks of the answer tagged with `language` (or one of its usual tags)."""
+    tags = LANGUAGE_TAGS.get(language.lower(), {language.lower()})
+    return [m.group(2).rstrip() + "\n" for m in FENCE.finditer(text)
+            if m.group(1).lower() in tags and m.group(2).strip()]
 
 
 def parse_textbook(text: str) -> Parsed:
@@ -435,10 +461,11 @@ QUESTION = re.compile(r"^\W*(question|problem|instruction)\W*:?\s*", re.I)
 ANSWER = re.compile(r"^[ \t#*_]*(answer|solution|response)[ \t*_]*:[ \t*_]*", re.I | re.M)
 
 
-def parse_qa(text: str, kind: str, language: str) -> Parsed:
+def parse_qa(text: str, kind: str, language: str, toolchain: str | None = None) -> Parsed:
     """A question and its answer: split at a line starting `Answer:` (else at the first code block).
-    Package: the answer needs Python code; diverse: Python answers are run, other languages (no
-    toolchain in the sandbox) and answers without code are unverified."""
+    Package: the answer needs Python code; diverse: Python answers are run, and answers in a language
+    with a `toolchain` (an `eval.languages` key: its blocks as one file, built and run); answers in
+    other languages and answers without code are unverified."""
     m = ANSWER.search(text)
     if m is None:
         m = FENCE.search(text)
@@ -454,21 +481,28 @@ def parse_qa(text: str, kind: str, language: str) -> Parsed:
     if not answer:
         raise ParseError("empty answer")
     python = language.strip().lower() in {"python", "python3", "py"}
-    blocks = python_blocks(answer) if python else []
+    if python:
+        blocks = python_blocks(answer)
+    elif toolchain:
+        blocks = language_blocks(answer, language)
+    else:
+        blocks = []
     if kind == "package" and not blocks:
         raise ParseError("no python code block in the answer")
-    if not python:
+    if not python and not toolchain:
         why = f"no toolchain for {language} in the sandbox"
     else:
-        why = None if blocks else "no Python code to run"
-    return Parsed("\n".join(blocks), "", (), problem=question, answer=answer, unverified=why)
+        why = None if blocks else f"no {language} code to run"
+    return Parsed("\n".join(blocks), "", (), problem=question, answer=answer, unverified=why,
+                  language="python" if python else toolchain or "")
 
 
 def program(parsed: Parsed):
     """The sandbox run: the solution in the candidate's process, its tests in the judge."""
     from opencoder.evaluation.sandbox import Program
 
-    return Program(completion=parsed.solution, tests=parsed.tests, entry_points=parsed.entry_points)
+    return Program(completion=parsed.solution, tests=parsed.tests, entry_points=parsed.entry_points,
+                   language=parsed.language)
 
 
 def sample_text(kind: str, parsed: Parsed) -> dict:

@@ -139,6 +139,7 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
           threads: int = 1, teacher: Teacher | None = None) -> dict:
     """Run recipe `name` of `params` (the `synthetic` section plus `decontamination`); write
     `samples.jsonl`, `kept.jsonl`, `stats.json` into `out_dir`; return the stats."""
+    from opencoder.evaluation.languages import toolchains as make_toolchains
     from opencoder.evaluation.sandbox import Limits, Sandbox
     from opencoder.training.sft.decontaminate import build_index
 
@@ -149,6 +150,13 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
     kind = recipe["kind"]
     recipes.check(name, recipe)
     keep_unverified = recipe.get("keep_unverified", recipes.KEEP_UNVERIFIED[kind])
+    # diverse: task language -> the eval.languages toolchain that runs its answers (`languages` of params)
+    toolchains = dict((recipe.get("task") or {}).get("toolchains") or {})
+    languages = params.get("languages") or {}
+    unknown = sorted(k for k in set(toolchains.values()) if k not in languages)
+    if unknown:
+        raise ConfigError(f"synthetic.recipes.{name}.task.toolchains: {', '.join(unknown)} not in eval.languages "
+                          f"(known: {', '.join(sorted(languages)) or 'none'})")
     template = recipes.load_template(recipe["prompt"], kind)
     seed_rows = recipes.seeds(corpus, kind, recipe.get("seeds") or {})
     items = plan(name, recipe, seed_rows, template, params.get("seed", 1234))
@@ -184,7 +192,8 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
             continue
         funnel["responses"] += 1
         try:
-            it["parsed"] = recipes.parse(resp["text"], kind, resp["finish"], (it["task"] or {}).get("language", "Python"))
+            language = (it["task"] or {}).get("language", "Python")
+            it["parsed"] = recipes.parse(resp["text"], kind, resp["finish"], language, toolchains.get(language))
         except recipes.ParseError as exc:
             reject(it, "parse", str(exc))
             continue
@@ -193,7 +202,8 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
 
     runnable = [it for it in parsed if it["parsed"].unverified is None]
     if runnable:
-        sandbox = Sandbox(Limits.from_config(params["sandbox"]), uid=params["sandbox"].get("uid", 65534))
+        sandbox = Sandbox(Limits.from_config(params["sandbox"]), uid=params["sandbox"].get("uid", 65534),
+                          toolchains=make_toolchains({k: languages[k] for k in set(toolchains.values())}))
         if kind == "package":  # a package the sandbox's interpreter cannot import: its samples are unverified
             missing = importable(sandbox, sorted({it["source"]["package"] for it in runnable}))
             for it in runnable:
@@ -204,6 +214,9 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
                                       desc=f"verify {name}") if runnable else []
     else:
         outcomes = []
+    for it, o in zip(runnable, outcomes):  # a toolchain that does not run here: nothing was run
+        if o.status == "unavailable":
+            it["parsed"].unverified = f"toolchain {it['parsed'].language} unavailable in the sandbox"
     unverified: dict[str, int] = {}
     for it in parsed:
         why = it["parsed"].unverified
@@ -217,10 +230,11 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
         else:
             reject(it, "execution", f"unverified: {why}")
     for it, o in zip(runnable, outcomes):
-        it["execution"] = {"status": o.status, "seconds": round(o.seconds, 3)}
         if o.status == "unavailable":
-            reject(it, "execution", "unverified: language unavailable")
             continue
+        it["execution"] = {"status": o.status, "seconds": round(o.seconds, 3)}
+        if it["parsed"].language != "python":
+            it["execution"]["language"] = it["parsed"].language
         funnel["executed"] += 1
         if o.passed:
             funnel["passed"] += 1
@@ -306,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "killed job resumes from it")
     parser.add_argument("--threads", type=int, default=1, help="torch threads and sandboxes at once")
     add_config_args(parser)
-    parser.epilog = "--params: the `synthetic` section, plus `decontamination` (sft.decontamination) and `seed`"
+    parser.epilog = ("--params: the `synthetic` section, plus `decontamination` (sft.decontamination), `seed` and "
+                     "`languages` (eval.languages: the toolchains a diverse recipe's task.toolchains name)")
     args = parser.parse_args(argv)
     if args.params:
         params = stage_params(args, "synthetic")
@@ -314,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         from opencoder.core.config import load
 
         cfg = load(*args.config)
-        params = {**cfg["synthetic"], "decontamination": cfg["sft"]["decontamination"], "seed": cfg["seed"]}
+        params = {**cfg["synthetic"], "decontamination": cfg["sft"]["decontamination"], "seed": cfg["seed"],
+                  "languages": cfg["eval"]["languages"]}
     stats = build(args.recipe, args.input, params, args.output, args.work or Path(args.output) / "work", args.threads)
     f = stats["funnel"]
     log.info("synthesize %s: %s", args.recipe, ", ".join(f"{k} {v}" for k, v in f.items()))
