@@ -221,6 +221,16 @@ def test_textbook_runs_its_examples_keeps_prose_unverified_and_feeds_the_anneal_
     assert synthetic_texts(tmp_path / "out" / "kept.jsonl") == [TEXTBOOK_RUNS.strip(), TEXTBOOK_PROSE_ONLY.strip()]
 
 
+def test_a_response_echoing_the_prompt_is_rejected():
+    template = recipes.load_template("prompts/synthetic/diverse.v1.txt", "diverse")
+    assert "Question: the task, self-contained, in a few sentences." in template.instructions()
+    echo = ('Here is a task.\n**Question: the task, self-contained, in a few sentences."\n\n'
+            "**Answer: The answer is: yes, it is a very good answer.")
+    with pytest.raises(recipes.ParseError, match="echoes the prompt"):
+        recipes.parse(echo, "diverse", "stop", "Java", template=template)
+    assert recipes.parse(DIVERSE_PY_RUNS, "diverse", "stop", "Python", template=template).unverified is None
+
+
 def test_textbook_seeds_by_rule(tmp_path):
     shard = corpus(tmp_path)
     files = recipes.seeds([shard], "textbook", {"unit": "file", "min_lines": 3, "max_lines": 40})

@@ -85,6 +85,12 @@ class Template:
     def render(self, **values) -> str:
         return self.text.format(**values)
 
+    def instructions(self, min_chars: int = 30) -> list[str]:
+        """The template's own lines (no placeholder, at least `min_chars`): a response that repeats
+        one verbatim is echoing the prompt, not answering it."""
+        return [line.strip() for line in self.text.splitlines()
+                if len(line.strip()) >= min_chars and "{" not in line and "}" not in line]
+
 
 def load_template(path: str | Path, kind: str) -> Template:
     """The prompt file (a path, or one relative to the config folder) checked for the kind's placeholders."""
@@ -355,11 +361,17 @@ def _split_tests(code: str) -> tuple[str, str]:
     return rest, textwrap.dedent(tests)
 
 
-def parse(text: str, kind: str, finish: str, language: str = "Python", toolchain: str | None = None) -> Parsed:
+def parse(text: str, kind: str, finish: str, language: str = "Python", toolchain: str | None = None,
+          template: Template | None = None) -> Parsed:
     """The solution, tests and (educational) problem of a response; ParseError says why not.
-    `language`: the answer's language (diverse), `toolchain` the sandbox's toolchain for it, if any."""
+    `language`: the answer's language (diverse), `toolchain` the sandbox's toolchain for it, if any;
+    `template`: textbook, package and diverse responses repeating one of its lines are rejected."""
     if finish == "length":
         raise ParseError("truncated: cut at max_new_tokens")
+    if template is not None and kind in ("textbook", "package", "diverse"):
+        echoed = next((line for line in template.instructions() if line in text), None)
+        if echoed is not None:
+            raise ParseError(f"echoes the prompt: {echoed[:60]!r}")
     if kind == "textbook":
         return parse_textbook(text)
     if kind in ("package", "diverse"):

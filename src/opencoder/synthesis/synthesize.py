@@ -193,7 +193,8 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
         funnel["responses"] += 1
         try:
             language = (it["task"] or {}).get("language", "Python")
-            it["parsed"] = recipes.parse(resp["text"], kind, resp["finish"], language, toolchains.get(language))
+            it["parsed"] = recipes.parse(resp["text"], kind, resp["finish"], language, toolchains.get(language),
+                                         template)
         except recipes.ParseError as exc:
             reject(it, "parse", str(exc))
             continue
