@@ -61,6 +61,7 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "filter": (["filter"], ["transform"]),
         "sample": (["sample"], ["ingest", "preprocess", "dedup", "transform", "filter"]),
         "tokenizer": (["tokenizer"], ["sample"]),
+        "synthetic": (["seed", "synthetic", "sft.decontamination"], ["sample"]),
         "web": (["web"], ["filter", "tokenizer"]),
         "tokens": (["tokens"], ["sample", "tokenizer", "web"]),
         "synthetic": (["seed", "synthetic", "sft.decontamination", "eval.languages"], ["sample"]),
@@ -129,6 +130,7 @@ def structure(config: Mapping) -> dict:
         "dedup.fuzzy": len(FuzzyParams.from_config(config["dedup"]["fuzzy"]).band_ranges()),
         "eval.benchmarks": [b["name"] for b in config["eval"]["benchmarks"] if available(b) is None],
         "tokenizer.path": bool(config["tokenizer"]["path"]),
+        "synthetic.recipes": sorted(config["synthetic"]["recipes"]),
     }
 
 
