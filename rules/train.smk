@@ -30,6 +30,7 @@ rule anneal_data:
         corpus=per_shard("sample", "corpus/{shard}.parquet"),
         tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
         blend=up("tokens", "tokens/blend.json"),
+        synthetic=lambda w: [synthetic_kept(r)(w) for r in cfg(w)["anneal"]["data"]["synthetic"]],
     output:
         data=multiext(f"{R('anneal')}/anneal_data/algorithmic", ".bin", ".idx"),
         blend=f"{R('anneal')}/anneal_data/blend.json",
@@ -41,6 +42,7 @@ rule anneal_data:
         corpus=listed("corpus"),
         tokenizer=lambda w: root("tokenizer", w) + "/tokenizer",
         dir=f"{R('anneal')}/anneal_data",
+        synthetic=lambda w: [f"{r}={synthetic_kept(r)(w)}" for r in cfg(w)["anneal"]["data"]["synthetic"]],
     threads: res("anneal_data")["threads"]
     resources:
         **res("anneal_data"),
@@ -48,7 +50,7 @@ rule anneal_data:
         f"{R('anneal')}/logs/anneal_data.log",
     shell:
         "{OPENCODER} anneal-data --input {params.corpus:q} --tokenizer {params.tokenizer:q}"
-        " --blend {input.blend:q} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
+        " --blend {input.blend:q} --synthetic {params.synthetic:q} --output {params.dir:q} --params {params.cfg:q} 2> {log:q}"
 
 
 rule anneal:

@@ -45,6 +45,7 @@ HELP = {
     ("tokens", "encode"): {"--input", "--output"},
     ("tokens", "merge"): {"--input", "--output"},
     ("anneal-data",): {"--input", "--output"},
+    ("synthesize",): {"--input", "--output"},
     ("sft-doctests",): {"--input", "--output"},
     ("sft-data",): {"--output"},
     ("decontaminate",): {"--input", "--output"},

@@ -98,12 +98,54 @@ def test_extra_set_from_another_tokenizer_is_refused(setup):
 
 def test_without_high_quality_data_the_blend_is_the_original_distribution_alone(setup):
     """Paper 7's annealing ablation: the algorithmic corpus is still selected and counted, but neither it
-    nor the extra sets enter the blend."""
+    nor the extra sets nor the synthetic recipes enter the blend."""
     tmp, shard, tok = setup
     extra = {"textbooks": {"blend": str(tmp / "tokens" / "blend.json"), "weight": 0.91}}
     stats = anneal_data.build([shard], tok, tmp / "tokens" / "blend.json", tmp / "anneal",
-                              {**params(**extra), "high_quality": False})
+                              {**params(**extra), "high_quality": False, "synthetic": {"snippets": 2.71}},
+                              {"snippets": kept_file(tmp / "synthetic" / "snippets" / "kept.jsonl", ["def f():\n    return 1\n"])})
     assert stats["out"]["documents"] == 3
     blend = json.loads((tmp / "anneal" / "blend.json").read_text())
     assert sorted(Path(p).name for _, p in blend["blend"]) == ["code", "text"]
     assert "algorithmic" not in blend["groups"]
+
+
+def kept_file(path: Path, texts: list[str]) -> Path:
+    """A synthetic recipe's kept.jsonl (the synthesize stage's output format for annealing recipes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"id": f"s-{i}", "text": t, "seed": i}) + "\n" for i, t in enumerate(texts)))
+    return path
+
+
+def test_the_mixture_includes_the_synthetic_recipes_and_renormalises_without_an_empty_one(setup):
+    tmp, shard, tok = setup
+    snippets = kept_file(tmp / "synthetic" / "snippets" / "kept.jsonl",
+                         ["def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n\nassert clamp(5, 0, 3) == 3\n",
+                          "def sort_desc(xs):\n    return sorted(xs, reverse=True)\n\nassert sort_desc([1, 2]) == [2, 1]\n"])
+    empty = kept_file(tmp / "synthetic" / "textbooks" / "kept.jsonl", [])
+    out = tmp / "anneal_data"
+    stats = anneal_data.build([shard], tok, tmp / "tokens" / "blend.json", out,
+                              {**params(), "synthetic": {"snippets": 2.71, "textbooks": 0.91}},
+                              {"snippets": snippets, "textbooks": empty})
+    blend = json.loads((out / "blend.json").read_text())
+    weights = {Path(prefix).name: weight for weight, prefix in blend["blend"]}
+    assert weights["synthetic_snippets"] == 2.71 and "synthetic_textbooks" not in weights
+    assert stats["extra"]["synthetic"]["snippets"]["documents"] == 2
+    assert stats["extra"]["synthetic"]["textbooks"]["documents"] == 0
+    assert any("textbooks kept no sample" in w for w in stats["extra"]["warnings"])
+    assert sum(stats["extra"]["share"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert stats["extra"]["share"]["synthetic_snippets"] == pytest.approx(2.71 / (84.21 + 12.44 + 2.71), abs=1e-4)
+    read_blend(out / "blend.json")  # the synthetic dataset files exist
+
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+    from tokenizers import Tokenizer
+
+    data = IndexedDataset(str(out / "synthetic_snippets"))
+    backend = Tokenizer.from_file(str(tok / "tokenizer.json"))
+    assert backend.decode(list(data[0][:-1])).startswith("def clamp")
+
+
+def test_a_weighted_recipe_without_its_file_is_a_config_error(setup):
+    tmp, shard, tok = setup
+    with pytest.raises(anneal_data.ConfigError, match="no kept samples given for \\['snippets'\\]"):
+        anneal_data.build([shard], tok, tmp / "tokens" / "blend.json", tmp / "a", {**params(), "synthetic": {"snippets": 1}})

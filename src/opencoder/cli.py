@@ -32,6 +32,7 @@ STAGES = {
     "tokenizer": "opencoder.tokenization.tokenizer",
     "tokens": "opencoder.tokenization.tokens",
     "anneal-data": "opencoder.training.anneal_data",
+    "synthesize": "opencoder.synthesis.synthesize",
     "sft-doctests": "opencoder.training.sft.doctests",
     "sft-data": "opencoder.training.sft.data",
     "decontaminate": "opencoder.training.sft.decontaminate",

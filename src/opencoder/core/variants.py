@@ -63,12 +63,13 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "tokenizer": (["tokenizer"], ["sample"]),
         "web": (["web"], ["filter", "tokenizer"]),
         "tokens": (["tokens"], ["sample", "tokenizer", "web"]),
+        "synthetic": (["seed", "synthetic", "sft.decontamination", "eval.languages"], ["sample"]),
         "pretrain": (training, ["tokens"]),
-        "anneal": ([*training, "anneal"], ["sample", "tokenizer", "tokens", "pretrain"]),
+        "anneal": ([*training, "anneal"], ["sample", "tokenizer", "tokens", "pretrain", "synthetic"]),
         "import": (["import"], []),
         "sft_doctests": (["sft.doctests"], ["sample"]),
-        "sft_stage1": (stage1_reads, ["sft_doctests", *base, *tokenizer]),
-        "sft_stage2": ([*sft_common, "sft.stage2"], ["sft_stage1", "sft_doctests", *tokenizer]),
+        "sft_stage1": (stage1_reads, ["sft_doctests", "synthetic", *base, *tokenizer]),
+        "sft_stage2": ([*sft_common, "sft.stage2"], ["sft_stage1", "sft_doctests", "synthetic", *tokenizer]),
         "hf": (["export"], [*base, *tokenizer]),
         "hf_instruct": (["export"], [sft[-1], *tokenizer]),
         "eval": (["eval"], ["hf"]),
@@ -85,6 +86,7 @@ FOLDERS = {
     "ingest": ["ingest"], "preprocess": ["preprocess"], "dedup": ["exact", "fuzzy"], "transform": ["transform"],
     "filter": ["filter"], "sample": ["sample", "corpus"], "tokenizer": ["tokenizer"], "web": ["web"],
     "tokens": ["tokens"], "pretrain": ["pretrain"], "anneal": ["anneal_data", "anneal"], "import": ["import"],
+    "synthetic": ["synthetic"],
     "sft_doctests": ["sft/doctests.jsonl", "sft/doctests.dropped.parquet", "sft/doctests.stats.json"],
     "sft_stage1": ["sft/stage1"], "sft_stage2": ["sft/stage2"], "hf": ["hf_export"], "hf_instruct": ["hf_instruct"], "eval": ["eval"],
     "eval_instruct": ["eval_instruct"], "model": ["model"], "model_instruct": ["model_instruct"],
@@ -127,6 +129,7 @@ def structure(config: Mapping) -> dict:
         "dedup.fuzzy": len(FuzzyParams.from_config(config["dedup"]["fuzzy"]).band_ranges()),
         "eval.benchmarks": [b["name"] for b in config["eval"]["benchmarks"] if available(b) is None],
         "tokenizer.path": bool(config["tokenizer"]["path"]),
+        "synthetic.recipes": sorted(config["synthetic"]["recipes"]),
     }
 
 

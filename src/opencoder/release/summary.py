@@ -3,7 +3,8 @@
 The workflow prints it when a build succeeds. It reads only the stats files the stages wrote, so it
 works on a partial build (one target) and lists just what exists: the corpus (documents, bytes),
 each web-recall round (pages recalled, domains marked, pages added by URL patterns, the classifier's
-held-out precision and recall), the tokenizer, the token datasets (with the web pages' share), the
+held-out precision and recall), the tokenizer, the token datasets (with the web pages' share), each
+synthetic recipe's funnel (prompts, parsed, passed execution, unverified, kept; tokens kept, wall time), the
 final pretrain and anneal loss (or the imported base model), pass@k per benchmark, the model folder,
 per SFT stage the samples left after decontamination and the final loss, the chat model's pass@k,
 its folder, the report figures and the publish receipt.
@@ -71,6 +72,7 @@ def lines(root: Path) -> Iterator[tuple[str, Path, str]]:
         web = groups.get("web", {}).get("tokens", 0)
         share = f"; web pages {web:,} ({web / total:.1%})" if web and total else ""
         yield ("tokens", tokens.parent, f"{total:,} tokens in {len(groups)} group(s){share}")
+    yield from synthetic_recipes(root)
     for stage in ("pretrain", "anneal"):
         yield from _training(stage, root / stage)
     imported = root / "import" / "stats.json"
@@ -118,6 +120,20 @@ def web_rounds(root: Path) -> Iterator[tuple[str, Path, str]]:
                f"{report.get('pages_recalled', 0):,}/{report.get('pages_scored', 0):,} pages recalled, "
                f"{report.get('domains_marked', 0)} domains marked, +{report.get('pages_added_by_url_patterns', 0)} "
                f"seeds by URL pattern, precision {_share(held.get('precision'))} recall {_share(held.get('recall'))}")
+
+
+def synthetic_recipes(root: Path) -> Iterator[tuple[str, Path, str]]:
+    """One line per synthetic recipe: its funnel, kept tokens, wall time and any warning."""
+    for path in sorted((root / "synthetic").glob("*/stats.json")):
+        stats = read_json(path)
+        f = stats.get("funnel", {})
+        warn = " (warning: kept nothing)" if stats.get("warnings") else ""
+        yield (f"synthetic {path.parent.name}", path.parent.joinpath("kept.jsonl"),
+               f"{f.get('kept', 0)} kept of {f.get('prompts', 0)} prompts ({f.get('parsed', 0)} parsed, "
+               f"{f.get('passed', 0)} passed execution"
+               f"{', %d unverified' % f['unverified'] if f.get('unverified') else ''}), "
+               f"{stats.get('tokens', {}).get('kept', 0):,} tokens kept, "
+               f"{stats.get('wall_s', 0):.0f}s{warn}")
 
 
 def summary(root: str | Path) -> str:

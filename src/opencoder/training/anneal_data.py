@@ -6,7 +6,11 @@ i.e. self-contained, function-level code close to the benchmarks' style. It is e
 tokens stage's `encode_documents` into `algorithmic.bin/.idx`, and `blend.json` (the tokens
 stage's format) mixes it with the original blend and any further sets the config names (the
 paper's synthetic snippets and textbooks are not public), each group weighted by its share of the
-source's weight (paper Table 3: 84.21B original, 12.44B algorithmic tokens).
+source's weight (paper Table 3: 84.21B original, 12.44B algorithmic tokens). The synthetic recipes
+named in `synthetic` (recipe -> weight; the paper's code snippets: 2.71B) are encoded from their
+kept samples (`synthetic/<recipe>/kept.jsonl`, field `text`) into `synthetic_<recipe>.bin/.idx`; a
+recipe that kept nothing is left out with a warning in the stats, and the blend's weights, being
+relative, renormalise over what is left.
 
 `high_quality: false` anneals on the original distribution alone (the algorithmic corpus is still
 selected and counted, but left out of the blend, and so are the `extra` sets): the paper's ablation
@@ -31,7 +35,7 @@ from tqdm import tqdm
 from opencoder.core.errors import InputError
 from opencoder.core import shards
 from opencoder.core.args import add_io
-from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.stats import stage_stats
 from opencoder.tokenization.tokenizer import load_backend
 from opencoder.tokenization.tokens import Blend, encode_documents, load_blend, write_blend
@@ -53,9 +57,33 @@ def _weighted_groups(blend: Blend, weight: float, name: str, out_dir: Path) -> l
             for w, prefix in zip(blend.weights, blend.prefixes)]
 
 
+def synthetic_texts(path: str | Path) -> list[str]:
+    """The `text` of every kept sample of a synthetic recipe (`synthetic/<recipe>/kept.jsonl`)."""
+    import json
+
+    texts = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    raise InputError(f"{path}: line {lineno}: no `text` (is it an annealing recipe's kept.jsonl?)")
+                texts.append(row["text"])
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    return texts
+
+
 def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str | Path, out_dir: str | Path,
-          params: Mapping) -> dict:
-    """Write `algorithmic.bin/.idx`, `blend.json` and `stats.json` into `out_dir`; return the stats."""
+          params: Mapping, synthetic: Mapping[str, str | Path] | None = None) -> dict:
+    """Write `algorithmic.bin/.idx` (+ `synthetic_<recipe>.bin/.idx`), `blend.json` and `stats.json`
+    into `out_dir`; return the stats. `synthetic`: recipe -> its kept.jsonl, for the recipes that
+    `params["synthetic"]` weighs."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keywords = params["keywords"]
@@ -89,6 +117,7 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
             raise InputError(f"{path}: tokenized with another tokenizer (vocab {blend.vocab_size}, eod "
                              f"{blend.eod_id}) than {tokenizer_dir} (vocab {ids['vocab_size']}, eod {ids['eod_id']})")
         parts += _weighted_groups(blend, weight, name, out_dir)
+    warnings = []
     if not high_quality:
         log.info("%s: high_quality is false: annealing on the original distribution alone", out_dir)
         groups = {}
@@ -96,15 +125,37 @@ def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str
         parts.append((params["algorithmic_weight"], "algorithmic", "algorithmic"))
         groups = {"algorithmic": {"weight": params["algorithmic_weight"], **counts}}
     else:
-        log.warning("%s: no corpus document contains any of %s; the algorithmic corpus is left out", out_dir, keywords)
+        warnings.append(f"no corpus document contains any of {keywords}; the algorithmic corpus is left out")
+        log.warning("%s: %s", out_dir, warnings[-1])
         groups = {}
+    synthetic = dict(synthetic or {})
+    missing = sorted(set(params.get("synthetic") or {}) - set(synthetic))
+    if missing:
+        raise ConfigError(f"anneal.data.synthetic: no kept samples given for {missing} (--synthetic RECIPE=FILE)")
+    synthetic_stats = {}
+    # the synthetic sets are high-quality data too: the ablation leaves them out with the rest
+    for name, weight in sorted((params.get("synthetic") or {}).items() if high_quality else []):
+        texts = synthetic_texts(synthetic[name])
+        prefix = f"synthetic_{name}"
+        if not texts:
+            warnings.append(f"synthetic recipe {name} kept no sample ({synthetic[name]}); left out of the blend, "
+                            "the other weights renormalise")
+            log.warning("%s: %s", out_dir, warnings[-1])
+            synthetic_stats[name] = {"weight": weight, "documents": 0, "tokens": 0, "file": str(synthetic[name])}
+            continue
+        got = encode_documents(texts, backend, out_dir / prefix, eod_id=ids["eod_id"], vocab_size=ids["vocab_size"])
+        parts.append((weight, prefix, prefix))
+        groups[prefix] = {"weight": weight, **got}
+        synthetic_stats[name] = {"weight": weight, **got, "file": str(synthetic[name])}
     write_blend(out_dir, [(weight, prefix) for weight, _, prefix in parts],
                 {label: {"weight": weight} for weight, label, _ in parts} | groups, ids, tokenizer_dir)
 
     before = pl.concat(seen) if seen else pl.DataFrame(schema={"language": pl.String, "bytes": pl.Int64})
     after, unselected = (pl.concat(frames) if frames else before.clear() for frames in (kept, rest))
     stats = stage_stats("anneal_data", before, after, dropped={"no_keyword": unselected},
-                        extra={"keyword_documents": hits, **counts})
+                        extra={"keyword_documents": hits, **counts, "synthetic": synthetic_stats,
+                               "share": {label: round(w / sum(p[0] for p in parts), 4) for w, label, _ in parts},
+                               "warnings": warnings})
     shards.write_json(stats, out_dir / "stats.json")
     return stats
 
@@ -115,8 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder")
     parser.add_argument("--blend", required=True, help="blend.json of the pretraining data (the original distribution)")
     add_io(parser, "output", "--output-dir", help="folder to write the dataset, blend.json and stats.json to")
+    parser.add_argument("--synthetic", nargs="*", default=[], metavar="RECIPE=FILE",
+                        help="kept samples of the synthetic recipes that anneal.data.synthetic weighs")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    stats = build(args.input, args.tokenizer, args.blend, args.output, stage_params(args, "anneal.data"))
+    synthetic = {}
+    for item in args.synthetic:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--synthetic {item!r}: expected RECIPE=FILE")
+        synthetic[name] = path
+    stats = build(args.input, args.tokenizer, args.blend, args.output, stage_params(args, "anneal.data"), synthetic)
     log.info("anneal-data: %d of %d documents selected", stats["out"]["documents"], stats["in"]["documents"])
     return 0

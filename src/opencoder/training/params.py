@@ -35,9 +35,9 @@ def sft_sources(config: dict, stage: str) -> list[dict]:
     (a source both name, e.g. the embedded default's doctests, once, at stage 1's weight)."""
     sources = [dict(s) for s in config["sft"][stage]["sources"]]
     if stage == "stage1" and config["sft"].get("strategy", "two_stage") == "mixed":
-        seen = {(s["name"], s.get("path"), s.get("builtin")) for s in sources}
+        seen = {(s["name"], s.get("path"), s.get("builtin"), s.get("synthetic")) for s in sources}
         sources += [dict(s) for s in config["sft"]["stage2"]["sources"]
-                    if (s["name"], s.get("path"), s.get("builtin")) not in seen]
+                    if (s["name"], s.get("path"), s.get("builtin"), s.get("synthetic")) not in seen]
     return sources
 
 

@@ -1,0 +1,66 @@
+# Synthetic data (paper 4 and 5.1): per recipe of synthetic.recipes, corpus seeds -> the teacher's
+# responses (cached by key in synthetic/work/<recipe>/, not an output, so a killed job resumes) ->
+# parsed, executed in the evaluation sandbox, deduplicated, decontaminated -> synthetic/<recipe>/.
+# A rule's params are its recipe's settings only: a change to one recipe reruns that recipe.
+from pathlib import Path
+
+from opencoder.synthesis.recipes import CONFIG_DIR
+
+SYNTH_RECIPES = sorted(config["synthetic"]["recipes"])
+
+
+wildcard_constraints:
+    recipe="|".join(SYNTH_RECIPES) or "(?!)",
+
+
+def synthetic_kept(recipe):
+    """Input function: recipe's kept samples in the job's build."""
+    return up("synthetic", f"synthetic/{recipe}/kept.jsonl")
+
+
+def recipe_prompt(build, recipe):
+    """The recipe's prompt file (an input: editing it reruns the recipe)."""
+    path = Path(build["synthetic"]["recipes"][recipe]["prompt"])
+    return str(path if path.is_file() or not (CONFIG_DIR / path).is_file() else CONFIG_DIR / path)
+
+
+def recipe_settings(build, recipe):
+    s = build["synthetic"]
+    used = set(((s["recipes"][recipe].get("task") or {}).get("toolchains") or {}).values())
+    return {"teacher": s["teacher"], "sandbox": s["sandbox"], "dedup": s["dedup"],
+            "recipes": {recipe: s["recipes"][recipe]}, "seed": build["seed"],
+            "decontamination": build["sft"]["decontamination"],
+            "languages": {k: v for k, v in build["eval"]["languages"].items() if k in used}}
+
+
+rule synthesize:
+    input:
+        corpus=per_shard("sample", "corpus/{shard}.parquet"),
+        prompt=lambda w: recipe_prompt(cfg(w), w.recipe),
+    output:
+        kept=f"{R('synthetic')}/synthetic/{{recipe}}/kept.jsonl",
+        samples=f"{R('synthetic')}/synthetic/{{recipe}}/samples.jsonl",
+        stats=f"{R('synthetic')}/synthetic/{{recipe}}/stats.json",
+    message:
+        "synthesize {wildcards.recipe} -> {output.kept}"
+    params:
+        cfg=lambda w: settings_param(f"synthetic.{w.recipe}", lambda build: recipe_settings(build, w.recipe))(w),
+        corpus=listed("corpus"),
+        dir=lambda w: f"{root('synthetic', w)}/synthetic/{w.recipe}",
+        work=lambda w: f"{root('synthetic', w)}/synthetic/work/{w.recipe}",
+    threads: res("synthesize")["threads"]
+    resources:
+        **res("synthesize"),
+    log:
+        f"{R('synthetic')}/logs/synthesize_{{recipe}}.log",
+    shell:
+        "OMP_NUM_THREADS={threads} {OPENCODER} synthesize --recipe {wildcards.recipe} --input {params.corpus:q}"
+        " --output {params.dir:q} --work {params.work:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
+
+
+rule synthetic:
+    """Every recipe of synthetic.recipes."""
+    input:
+        lambda w: [synthetic_kept(r)(w) for r in SYNTH_RECIPES],
+    message:
+        "synthetic: done"
