@@ -267,7 +267,7 @@ def main() -> None:
                 inp, mb = cut(results, INPUT_OF[stage], args.mb, tmp / stage / "input" / "00000.parquet")
                 floor_inputs = [str(inp)]
             timings = {"run": [], "floor": [], "anchor": [], "baseline": []}
-            anchor_name = None
+            anchor_name, row_same = None, True
             for r in range(args.repeat):
                 work = tmp / stage / f"run{r}"
                 for kind in ("run", "floor", "anchor", "baseline"):
@@ -291,8 +291,7 @@ def main() -> None:
                         anchor_name, cmds = anchor
                     timings[kind].append(total([run(cmd, kind_env) for cmd in cmds]))
                 if args.baseline:
-                    same = identical(work / "run", work / "baseline")
-                    row_same = same if r == 0 else row_same and same
+                    row_same = row_same and identical(work / "run", work / "baseline")
             row = {"stage": stage, "mb": round(mb, 2), "anchor_name": anchor_name}
             for kind, runs in timings.items():
                 if runs:
