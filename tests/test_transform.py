@@ -230,3 +230,11 @@ def test_stage_output_is_the_definitions_output(documents):
     assert out["text"].to_list() == expected
     assert stats["extra"]["pii_masked"] == {kind: masker.counts[kind] for kind in PARAMS["pii_kinds"]}
     assert stats["extra"]["documents_changed"] == sum(a != b for a, b in zip(rng_texts, expected))
+
+
+def test_no_pii_kinds_and_an_empty_shard(documents):
+    docs = documents([{"path": "a.py", "text": "# Copyright x\nmail = 'jane@gmail.com'\n"}])
+    out, stats = transform.transform(docs, {**PARAMS, "pii_kinds": []})
+    assert out["text"].to_list() == ["mail = 'jane@gmail.com'\n"] and stats["extra"]["pii_masked"] == {}
+    out, stats = transform.transform(docs.head(0), PARAMS)
+    assert out.height == 0 and stats["extra"]["documents_changed"] == 0

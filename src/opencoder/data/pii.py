@@ -132,8 +132,8 @@ class Masker:
     def candidates(self, texts: pl.Series) -> pl.DataFrame:
         """Per text, one boolean column per rule (in `rules` order, named `rule<i>`): whether the rule may
         replace anything in the text as it is. A text with no True is one `mask` leaves alone."""
-        columns = {f"rule{i}": texts.str.contains(PREFILTERS[rule[1]]).fill_null(False) for i, rule in enumerate(self.rules)}
-        return pl.DataFrame(columns, schema={name: pl.Boolean for name in columns}, height=len(texts))
+        return pl.DataFrame({f"rule{i}": texts.str.contains(PREFILTERS[rule[1]]).fill_null(False)
+                             for i, rule in enumerate(self.rules)})
 
     def mask(self, text: str, hits: tuple[bool, ...] | None = None) -> str:
         """`text` with PII replaced. `hits` (a row of `candidates`) skips a rule that cannot replace

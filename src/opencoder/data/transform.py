@@ -121,7 +121,7 @@ def transform(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict]:
                     rows.append(row)
                     new_texts.append(new)
         texts = _replaced(texts, rows, new_texts)
-    if masker is not None:
+    if masker is not None and masker.rules:
         hits = masker.candidates(texts)
         work = pl.concat([texts.to_frame("text").with_row_index("row"), hits], how="horizontal").filter(
             pl.any_horizontal(hits.columns))
