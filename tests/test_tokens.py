@@ -165,3 +165,45 @@ def test_bad_inputs_are_named(tmp_path, corpus):
     with pytest.raises(shards.ShardError, match="00009.parquet"):
         tokens.encode([bad], corpus["tokenizer"], tmp_path / "out", GROUPS)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_index_writer_writes_what_megatrons_builder_writes(tmp_path, dtype):
+    """The stage writes `.bin`/`.idx` itself (no megatron import per job): byte for byte megatron's files,
+    for documents added one by one and for datasets concatenated (`add_index`), empty ones included."""
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    rng = np.random.default_rng(17)
+    parts = [[rng.integers(0, 60000, rng.integers(1, 50)).astype(dtype) for _ in range(n)] for n in (5, 0, 3)]
+    for k, docs in enumerate(parts):
+        builder = IndexedDatasetBuilder(str(tmp_path / f"m{k}.bin"), dtype=dtype)
+        for doc in docs:
+            builder.add_document(doc, [doc.size])
+        builder.finalize(str(tmp_path / f"m{k}.idx"))
+        writer = tokens.IndexWriter(tmp_path / f"o{k}.bin", dtype)
+        if docs:
+            writer.add_documents(np.concatenate(docs[:2]), [d.size for d in docs[:2]])
+            writer.add_documents(np.concatenate(docs[2:]), [d.size for d in docs[2:]])
+        writer.finalize(tmp_path / f"o{k}.idx")
+        for ext in ("bin", "idx"):
+            assert (tmp_path / f"o{k}.{ext}").read_bytes() == (tmp_path / f"m{k}.{ext}").read_bytes()
+    builder = IndexedDatasetBuilder(str(tmp_path / "m.bin"), dtype=dtype)
+    writer = tokens.IndexWriter(tmp_path / "o.bin", dtype)
+    for k in range(3):
+        builder.add_index(str(tmp_path / f"m{k}"))
+        writer.add_index(tmp_path / f"o{k}")
+    builder.finalize(str(tmp_path / "m.idx"))
+    writer.finalize(tmp_path / "o.idx")
+    for ext in ("bin", "idx"):
+        assert (tmp_path / f"o.{ext}").read_bytes() == (tmp_path / f"m.{ext}").read_bytes()
+
+
+def test_encoding_is_encode_batch_per_document(tmp_path, corpus):
+    """Batched, flattened encoding gives each document's `encode` ids plus the end-of-document id."""
+    backend, ids = tokenizer.load_backend(corpus["tokenizer"])
+    texts = corpus["df"]["text"].to_list() + ["", "<|endoftext|> literally", "x" * 5000]
+    tokens.encode_documents(texts, corpus["tokenizer"], tmp_path / "ds")
+    backend.encode_special_tokens = True
+    expected = [np.array(backend.encode(t, add_special_tokens=False).ids + [ids["eod_id"]]) for t in texts]
+    got = read_documents(tmp_path / "ds")
+    assert len(got) == len(expected) and all(np.array_equal(g, e) for g, e in zip(got, expected))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
+import polars as pl
 import pytest
 
 from opencoder.core import config, shards
 
-from opencoder.data import transform
+from opencoder.data import pii, transform
 from opencoder.data.pii import Masker
 
 PARAMS = config.section(config.load(), "transform")
@@ -150,3 +152,89 @@ def test_switches_turn_steps_off(documents):
     out, stats = transform.transform(docs, {**PARAMS, "remove_copyright": False, "mask_pii": False})
     assert out["text"].to_list() == docs["text"].to_list()
     assert stats["extra"]["documents_changed"] == 0
+
+
+# ---------------------------------------------------- prefilters (speed) ---
+# The stage decides with Rust regexes (polars) which texts the Python definitions may change and runs
+# them on those only: each prefilter must match every text its step would change.
+
+def _python_matches(pattern: str, flags: int, chars: list[str]) -> list[bool]:
+    compiled = re.compile(pattern, flags)
+    return [bool(compiled.fullmatch(c)) for c in chars]
+
+
+EVERY_CODE_POINT = [chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000]
+
+
+@pytest.mark.parametrize(("python", "flags", "rust"), [
+    *[(letter, re.I, f"(?i){letter}") for letter in sorted(set("apikeysecrttokenaccssprivatuhpasswordwdcopyrighltsv"))
+      if letter != "i"],
+    ("i", re.I, "(?i)" + pii._I),  # used in (?i) patterns
+    (r"\s", 0, pii._S),
+    ("[A-Za-z0-9+/=_.~-]", re.I, "(?i)[A-Za-z0-9+/=_.~\\u0130\\u0131-]"),
+    (r"[^\s@/'\"]", re.I, r"[^\s/@'\"]"),
+    (r"[^\s:/@'\"]", re.I, r"[^\s/@'\"]"),
+    (r"[^\"'\s]", re.I, r"[^\"']"),
+])
+def test_prefilter_classes_cover_pythons_over_every_code_point(python, flags, rust):
+    """Python's `re` and Rust's `regex` disagree on `\\s` and on case folding: the prefilters' classes must
+    take in every character Python's do."""
+    rust_hits = pl.Series(EVERY_CODE_POINT).str.contains(f"^(?:{rust})$").to_list()
+    missing = [hex(ord(c)) for c, py, rs in zip(EVERY_CODE_POINT, _python_matches(python, flags, EVERY_CODE_POINT), rust_hits)
+               if py and not rs]
+    assert missing == []
+
+
+PII_PIECES = ["jane@gmail.com", "a@b.c", "x@self.w", "git@github.com", "@", ".", ":", "::", "2001:4860:4860::8888",
+              "2a00:1450::1", "fe80::1", "93.184.216.34", "10.0.0.1", "8.8.8.8", "version 93.184.216.34", "v1.2.3.4",
+              "password", 'PASSWORD = "hunter2xyz"', "pwd: 's3cr3t!'", "db_passwd=>'x'", "https://u:p4ss@host/",
+              "ftp://user:secret@x.org", "api_key", 'API-KEY: "AKIAIOSFODNN7EXAMPLE"', "token = 'abcd1234efgh5678ijkl'",
+              'secret="0123456789abcdefXYZ"', "AKIAIOSFODNN7EXAMPL3", "ghp_" + "a1" * 18, "xoxb-1234567890-abc",
+              "AIza" + "B" * 35, "sk_live_" + "c" * 24, "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+              "\u0130", "\u0131", "\u212a", "\u017f", "\x1c", "\x1f", "\u3000", " ", "\n", "'", '"', "=", "=>", ":=",
+              "©", "Copyright", "COPYR\u0130GHT", "all r\u0131ghts reserved", "# ", "/*", "*/", "x", "1", "٣", "é"]
+
+
+def test_prefilters_pass_every_text_the_steps_change():
+    """Random texts built from pieces that make and break PII and notices: a text the prefilters leave
+    out is one the steps leave alone (and count nothing in)."""
+    import random
+
+    rng = random.Random(17)
+    texts = ["".join(rng.choice(PII_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(6000)]
+    masker = Masker(list(pii.KINDS), PARAMS["placeholders"])
+    candidates = masker.candidates(pl.Series(texts))
+    rule_hits = list(candidates.iter_rows())
+    candidates = [any(row) for row in rule_hits]
+    notice = transform.copyright_candidates(pl.Series(texts), 20000).to_list()
+    lexer = transform.lexer_for("python", "a.py")
+    assert 0 < sum(candidates) < len(texts) and 0 < sum(notice) < len(texts)
+    for text, candidate, hits, has_notice in zip(texts, candidates, rule_hits, notice):
+        if not candidate:
+            assert masker.mask(text) == text and not masker.counts, text
+        full, skipping = (Masker(list(pii.KINDS), PARAMS["placeholders"]) for _ in range(2))
+        assert skipping.mask(text, hits) == full.mask(text), text  # skipping the rules that miss changes nothing
+        assert skipping.counts == full.counts, text
+        if not has_notice:
+            assert transform.remove_copyright(text, lexer, 20000) == (text, 0), text
+
+
+def test_stage_output_is_the_definitions_output(documents):
+    """The prefiltered stage gives what running both steps on every document gives."""
+    rng_texts = [f"# Copyright {i} x\n" * (i % 2) + PII_PIECES[i % len(PII_PIECES)] + "\nprint(1)\n" for i in range(200)]
+    docs = documents([{"path": f"{i}.py", "text": t} for i, t in enumerate(rng_texts)])
+    out, stats = transform.transform(docs, PARAMS)
+    masker = Masker(PARAMS["pii_kinds"], PARAMS["placeholders"])
+    lexer = transform.lexer_for("python", "a.py")
+    expected = [masker.mask(transform.remove_copyright(t, lexer, PARAMS["copyright_scan_chars"])[0]) for t in rng_texts]
+    assert out["text"].to_list() == expected
+    assert stats["extra"]["pii_masked"] == {kind: masker.counts[kind] for kind in PARAMS["pii_kinds"]}
+    assert stats["extra"]["documents_changed"] == sum(a != b for a, b in zip(rng_texts, expected))
+
+
+def test_no_pii_kinds_and_an_empty_shard(documents):
+    docs = documents([{"path": "a.py", "text": "# Copyright x\nmail = 'jane@gmail.com'\n"}])
+    out, stats = transform.transform(docs, {**PARAMS, "pii_kinds": []})
+    assert out["text"].to_list() == ["mail = 'jane@gmail.com'\n"] and stats["extra"]["pii_masked"] == {}
+    out, stats = transform.transform(docs.head(0), PARAMS)
+    assert out.height == 0 and stats["extra"]["documents_changed"] == 0

@@ -24,15 +24,22 @@ def _lexer_for_language(language: str) -> Lexer | None:
         return None
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _lexer_for_filename(name: str) -> Lexer | None:
+    """By file name alone, Pygments' choice depends on the name only: a shard repeats names (`README.md`,
+    `__init__.py`), and each uncached look-up matches the name against every lexer's patterns."""
+    try:
+        return get_lexer_for_filename(name, **OPTIONS)
+    except ClassNotFound:
+        return None
+
+
 def lexer_for(language: str, path: str | None = None) -> Lexer | None:
     """The Pygments lexer of a document: by language name (linguist names match Pygments aliases),
     else, given `path`, by its file name; None if neither."""
     lexer = _lexer_for_language(language) if language else None
     if lexer is None and path is not None:
-        try:
-            lexer = get_lexer_for_filename(path.rsplit("/", 1)[-1], **OPTIONS)
-        except ClassNotFound:
-            return None
+        lexer = _lexer_for_filename(path.rsplit("/", 1)[-1])
     return lexer
 
 

@@ -25,6 +25,8 @@ import ipaddress
 import re
 from collections import Counter
 
+import polars as pl
+
 KINDS = ("email", "ip_address", "password", "key")
 
 EXAMPLE_DOMAINS = re.compile(
@@ -92,6 +94,30 @@ RULES = (
 )
 
 
+# Prefilters: per rule, a Rust regex (polars' engine, one pass over a shard) matching every text in which
+# the rule replaces anything; `Masker.candidates` runs them so that `mask` (Python's `re`, the
+# definition) runs only on texts that may change. Each is a superset of its rule's unspared hits:
+# lookarounds and `\b` dropped, Python's `\s` (Rust's plus \x1c-\x1f) spelt `_S`, and under
+# re.I an `i` also stands for U+0130/U+0131 as Python's case folding has it (tests/test_transform.py
+# checks these classes against Python's over every code point). IP addresses use what `_global_ip`
+# requires of a hit: ASCII digits for IPv4 (ipaddress rejects others), a first hextet 2000-3fff
+# (2000::/3) for IPv6. A text no prefilter matches has no hit, so every rule leaves it as it is.
+_S = r"[\s\x1c-\x1f]"
+_I = "[i\u0130\u0131]"
+_ASSIGN = _S + r"*(?::|=|:=|=>)" + _S + r"*[\"']"
+PREFILTERS = {
+    KEY_SHAPES: r"AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|xox[baprs]-[A-Za-z0-9-]{10}|AIza[0-9A-Za-z_-]{35}"
+                r"|sk_live_[0-9A-Za-z]{24}|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----",
+    KEY_ASSIGN: (r"(?i)(?:ap{i}[_-]?key|secret|token|access[_-]?key|pr{i}vate[_-]?key|auth[_-]?key)[\"']?{a}"
+                 r"[A-Za-z0-9+/=_.~\u0130\u0131-]{{16}}").format(i=_I, a=_ASSIGN),
+    PASSWORD_ASSIGN: r"(?i)(?:password|passwd|pwd)[\"']?{a}[^\"']+[\"']".format(a=_ASSIGN),
+    URL_PASSWORD: r"://[^\s/@'\"]+@",
+    EMAIL: r"[A-Za-z0-9._%+-]@[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9]",
+    IPV4: r"[1-9][0-9]{1,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
+    IPV6: r"[23][0-9A-Fa-f]{3}:[0-9A-Fa-f]*:",
+}
+
+
 class Masker:
     """Replaces PII of the configured kinds; `counts` says how many of each it replaced."""
 
@@ -103,11 +129,24 @@ class Masker:
         self.placeholders = placeholders
         self.counts: Counter[str] = Counter()
 
-    def mask(self, text: str) -> str:
+    def candidates(self, texts: pl.Series) -> pl.DataFrame:
+        """Per text, one boolean column per rule (in `rules` order, named `rule<i>`): whether the rule may
+        replace anything in the text as it is. A text with no True is one `mask` leaves alone."""
+        return pl.DataFrame({f"rule{i}": texts.str.contains(PREFILTERS[rule[1]]).fill_null(False)
+                             for i, rule in enumerate(self.rules)})
+
+    def mask(self, text: str, hits: tuple[bool, ...] | None = None) -> str:
+        """`text` with PII replaced. `hits` (a row of `candidates`) skips a rule that cannot replace
+        anything: one whose prefilter missed the text while no rule before it has changed the text."""
         lowered = text.lower()
-        for kind, pattern, needles, spare in self.rules:
+        changed = False
+        for i, (kind, pattern, needles, spare) in enumerate(self.rules):
+            if hits is not None and not hits[i] and not changed:
+                continue
             if any(needle in lowered for needle in needles):
-                text = self._sub(kind, pattern, spare, text)
+                new = self._sub(kind, pattern, spare, text)
+                changed = changed or (new is not text and new != text)
+                text = new
         return text
 
     def _sub(self, kind: str, pattern: re.Pattern, spare, text: str) -> str:

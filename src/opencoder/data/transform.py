@@ -89,24 +89,49 @@ def remove_copyright(text: str, lexer: Lexer, scan_chars: int) -> tuple[str, int
     return region + text[original_end:], removed_blocks
 
 
+def copyright_candidates(texts: pl.Series, scan_chars: int) -> pl.Series:
+    """Per text, whether `remove_copyright` may change it: only a head mentioning a notice can (the
+    notice test without its word boundaries, which a comment's own boundaries could add)."""
+    return texts.str.slice(0, scan_chars).str.contains(r"(?i)copyr[i\u0130\u0131]ght|©|all r[i\u0130\u0131]ghts reserved").fill_null(False)
+
+
+def _replaced(texts: pl.Series, rows: list[int], new_texts: list[str]) -> pl.Series:
+    return texts.scatter(rows, pl.Series(new_texts, dtype=pl.String())) if rows else texts
+
+
 def transform(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict]:
-    """(transformed documents, stats) of one shard."""
+    """(transformed documents, stats) of one shard.
+
+    Which documents each step may change is decided first over the whole shard by polars (Rust regex
+    prefilters, `copyright_candidates` and `Masker.candidates`); the Python definitions run only on those.
+    """
     masker = Masker(params["pii_kinds"], params["placeholders"]) if params["mask_pii"] else None
-    copyright_blocks = copyright_docs = changed = 0
-    texts = []
-    rows = docs.select("text", "language", "path").iter_rows()
-    for text, language, path in tqdm(rows, total=docs.height, desc="transform", unit=" docs", mininterval=10):
-        new = text
-        if params["remove_copyright"] and (lexer := lexer_for(language, path)) is not None:
-            new, blocks = remove_copyright(new, lexer, params["copyright_scan_chars"])
-            copyright_blocks += blocks
-            copyright_docs += bool(blocks)
-        if masker is not None:
-            new = masker.mask(new)
-        changed += new != text
-        texts.append(new)
-    out = docs.with_columns(text=pl.Series(texts, dtype=pl.String())).with_columns(
-        bytes=pl.col("text").str.len_bytes().cast(pl.Int64))
+    copyright_blocks = copyright_docs = 0
+    texts = docs["text"]
+    if params["remove_copyright"]:
+        work = (docs.select("text", "language", "path").with_row_index("row")
+                .filter(copyright_candidates(texts, params["copyright_scan_chars"])))
+        rows, new_texts = [], []
+        for row, text, language, path in tqdm(work.iter_rows(), total=work.height, desc="copyright", unit=" docs", mininterval=10):
+            if (lexer := lexer_for(language, path)) is not None:
+                new, blocks = remove_copyright(text, lexer, params["copyright_scan_chars"])
+                if blocks:
+                    copyright_blocks += blocks
+                    copyright_docs += 1
+                    rows.append(row)
+                    new_texts.append(new)
+        texts = _replaced(texts, rows, new_texts)
+    if masker is not None and masker.rules:
+        hits = masker.candidates(texts)
+        work = pl.concat([texts.to_frame("text").with_row_index("row"), hits], how="horizontal").filter(
+            pl.any_horizontal(hits.columns))
+        rows, new_texts = [], []
+        for row, text, *rule_hits in tqdm(work.iter_rows(), total=work.height, desc="pii", unit=" docs", mininterval=10):
+            rows.append(row)
+            new_texts.append(masker.mask(text, tuple(rule_hits)))
+        texts = _replaced(texts, rows, new_texts)
+    changed = int((texts != docs["text"]).sum())
+    out = docs.with_columns(text=texts, bytes=texts.str.len_bytes().cast(pl.Int64))
     pii = Counter(masker.counts) if masker else Counter()
     extra = {"documents_changed": changed, "copyright_documents": copyright_docs,
              "copyright_blocks_removed": copyright_blocks,

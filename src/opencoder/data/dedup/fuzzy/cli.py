@@ -23,13 +23,12 @@ from opencoder.core import shards
 from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.errors import InputError
-from opencoder.data.dedup.fuzzy.components import build_clusters
 from opencoder.data.dedup.fuzzy.lsh import range_edges
 from opencoder.data.dedup.fuzzy.params import FuzzyParams
-from opencoder.data.dedup.fuzzy.quality import format_report, pair_table, report
-from opencoder.data.dedup.fuzzy.removal import remove, removed_rows, shard_stats
-from opencoder.data.dedup.fuzzy.signatures import shard_keys, write_keys
 from opencoder.core.stats import stats_path
+
+# Each step imports what only it needs (numba kernels, datasketch, scipy) in its function: a build runs
+# `buckets` once per band range, and these imports cost a second of CPU per process.
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +65,8 @@ def load_params(args) -> FuzzyParams:
 # the same functions. A shard's index is its file name's number (`shard_index`).
 
 def run_signatures(inp: Path, keys_out: Path, docs_out: Path, params: FuzzyParams, threads: int = 1) -> None:
+    from opencoder.data.dedup.fuzzy.signatures import shard_keys, write_keys
+
     keys, docs = shard_keys(shards.read_parquet(inp), shard_index(inp), params, threads=threads, progress=inp.name)
     write_keys(keys, keys_out)
     shards.write_parquet(docs, docs_out)
@@ -78,6 +79,8 @@ def run_buckets(key_files: list[Path], part: int, out: Path, params: FuzzyParams
 def run_clusters(edges: list[Path], docs: list[Path], documents: list[Path], clusters_out: Path, removed_out: Path,
                  summary_out: Path, params: FuzzyParams) -> tuple[pl.DataFrame, dict]:
     """Write the clusters, the removed documents and the summary; return (removed, summary)."""
+    from opencoder.data.dedup.fuzzy.components import build_clusters
+
     clusters, removed, stats = build_clusters(edges, docs, params, {shard_index(p): p for p in documents})
     shards.write_parquet(clusters, clusters_out)
     shards.write_parquet(removed, removed_out)
@@ -88,6 +91,8 @@ def run_clusters(edges: list[Path], docs: list[Path], documents: list[Path], clu
 def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents, dropped_out: Path | None = None) -> dict:
     """Write the shard's kept documents to `out` and their stats beside it (and, with `dropped_out`, the
     removed files with the kept one: `dedup.units.DROPPED_SCHEMA`); return the stats."""
+    from opencoder.data.dedup.fuzzy.removal import remove, removed_rows, shard_stats
+
     frame = read(inp)
     kept, dropped = remove(frame, removed_rows(clusters, shard_index(inp)))
     shards.write_parquet(kept, out)
@@ -114,6 +119,8 @@ def run(args) -> None:
     if args.step == "scurve":
         print(params.s_curve())
     elif args.step == "quality":
+        from opencoder.data.dedup.fuzzy.quality import format_report, pair_table, report
+
         texts = sample_texts(sorted(args.input.glob("*.parquet")), args.sample, args.seed)
         rep = report(pair_table(texts, params, seed=args.seed), params)
         print(format_report(rep))

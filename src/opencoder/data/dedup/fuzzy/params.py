@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from opencoder.core.config import ConfigError
-from opencoder.data.dedup.fuzzy.shingles import UNITS
+
+UNITS = ("word", "char")  # the shingle units (`shingles`); here so that reading the config needs no numba
 
 
 @functools.lru_cache(maxsize=16)

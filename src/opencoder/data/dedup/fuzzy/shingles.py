@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from opencoder.data.dedup.fuzzy.params import UNITS
+
 _P = 0x9E3779B97F4A7C15  # odd 64-bit multiplier of the polynomial hash
 _MASK64 = (1 << 64) - 1
 _SPACE = 32
 _WORD = re.compile(r"[0-9a-z_\u0080-\U0010ffff]+")
-UNITS = ("word", "char")
 
 
 # ------------------------------------------------------------------ definitions (pure Python) ---
