@@ -222,4 +222,5 @@ def test_sft_strategy_chooses_the_stages_and_mixed_gives_stage_1_both_stages_sou
     config["sft"]["strategy"] = "mixed"
     assert sft_stages(config) == ("stage1",)
     assert sft_sources(config, "stage1") == [{"name": "doctests", "builtin": "doctests", "weight": 1.0},
+                                             {"name": "educational", "synthetic": "educational", "weight": 1.0},
                                              {"name": "own", "path": "own.jsonl", "weight": 2}]

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import polars as pl
 
@@ -97,3 +97,29 @@ def read_json(path: str | os.PathLike):
         raise ShardError(f"{path}: no such file") from None
     except json.JSONDecodeError as exc:
         raise ShardError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_jsonl(path: str | os.PathLike, valid: Callable[[object], bool], expected: str) -> list[dict]:
+    """The rows of a JSON-lines file, blank lines skipped; a missing file, a file that is not UTF-8, a
+    line that is not JSON or a row that is not `valid` (described by `expected`) is an InputError
+    naming the file and line."""
+    from opencoder.core.errors import InputError
+
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+                if not valid(row):
+                    raise InputError(f"{path}: line {lineno}: {expected}")
+                rows.append(row)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from None
+    return rows

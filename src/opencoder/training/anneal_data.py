@@ -59,24 +59,9 @@ def _weighted_groups(blend: Blend, weight: float, name: str, out_dir: Path) -> l
 
 def synthetic_texts(path: str | Path) -> list[str]:
     """The `text` of every kept sample of a synthetic recipe (`synthetic/<recipe>/kept.jsonl`)."""
-    import json
-
-    texts = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise InputError(f"{path}: line {lineno}: no `text` (is it an annealing recipe's kept.jsonl?)")
-                texts.append(row["text"])
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    return texts
+    rows = shards.read_jsonl(path, lambda row: isinstance(row, dict) and isinstance(row.get("text"), str),
+                             "no `text` (is it an annealing recipe's kept.jsonl?)")
+    return [row["text"] for row in rows]
 
 
 def build(corpus: Sequence[str | Path], tokenizer_dir: str | Path, original: str | Path, out_dir: str | Path,

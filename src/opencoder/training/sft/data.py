@@ -58,24 +58,8 @@ def write_conversations(rows: list[dict], path: str | Path) -> None:
 def read_conversations(path: str | Path) -> list[dict]:
     """The conversations of an sft-data (or decontaminate) output; a missing file or a line that is
     no conversation is an InputError naming the file and line."""
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-                    raise InputError(f"{path}: line {lineno}: not a conversation (no messages list)")
-                rows.append(row)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from None
-    return rows
+    return shards.read_jsonl(path, lambda row: isinstance(row, dict) and isinstance(row.get("messages"), list),
+                             "not a conversation (no messages list)")
 
 
 def main(argv: list[str] | None = None) -> int:
