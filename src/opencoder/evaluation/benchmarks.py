@@ -36,6 +36,12 @@ of `livecodebench/code_generation_lite`) from `path:` (their folder, or one file
 release version and contest-date window from the spec (`release_version`, `start_date`,
 `end_date`, `test_timeout_s`); stdin/stdout and LeetCode-style functional tests, no reference
 solutions (`livecodebench`).
+
+BigCodeBench (`bigcodebench`, its Hard subset `bigcodebench_hard`): the release's rows from `path:`
+(a file, JSON lines or parquet, or a folder of release files) or `hub_id:` (`bigcode/bigcodebench`,
+`bigcode/bigcodebench-hard`; the `version` split), with `split` complete or instruct; each problem's
+solution and unittest module run together in the sandbox, with the environment's libraries
+(`bigcodebench`).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.core.errors import OpencoderError
-from opencoder.evaluation import livecodebench, prompts
+from opencoder.evaluation import bigcodebench, livecodebench, prompts
 from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
@@ -338,8 +344,12 @@ class Benchmark:
     language: str = "python"
     hub_config: str | None = None  # the Hub dataset's config (name) by default
     references: bool = True  # ships reference solutions (the gate applies)
-    # reads its own files from the spec: (spec) -> (source, problems), instead of records + `problems`
-    load_with: Callable[[Mapping], tuple[str, list]] | None = None
+    # reads its own files from the spec: (spec, instruct) -> (source, problems), instead of records + `problems`
+    load_with: Callable[[Mapping, bool], tuple[str, list]] | None = None
+    # the reference gate below eval.gate.min_pass_rate: "refuse" the benchmark, or "warn" (BigCodeBench's
+    # rule; its own time limits then stand, not limits calibrated on the references)
+    gate: str = "refuse"
+    options: tuple[str, ...] = ()  # spec keys of this benchmark alone
 
 
 BENCHMARKS = {
@@ -351,8 +361,12 @@ BENCHMARKS = {
     **{f"multiple_{lang}": Benchmark(f"multiple_{lang}", multiple(lang), None, lang, f"humaneval-{lang}", False)
        for lang in MULTIPLE_LANGUAGES},
     "livecodebench": Benchmark("livecodebench", lambda records, source: [], None, references=False,
-                               load_with=livecodebench.load),
+                               load_with=livecodebench.load, options=livecodebench.OPTIONS),
+    **{name: Benchmark(name, lambda records, source: [], None, load_with=bigcodebench.loader(name, subset),
+                       gate="warn", options=bigcodebench.OPTIONS)
+       for name, subset in (("bigcodebench", "full"), ("bigcodebench_hard", "hard"))},
 }
+OPTIONS = tuple(dict.fromkeys(o for b in BENCHMARKS.values() for o in b.options))
 
 
 def available(spec: Mapping) -> str | None:
@@ -398,17 +412,19 @@ def _hub_records(hub_id: str, split: str, config: str | None = None) -> list[dic
         raise BenchmarkError(f"hub dataset {hub_id!r} (config {config!r}, split {split!r}) cannot be loaded: {exc}") from exc
 
 
-def load(spec: Mapping, limit: int | None = None) -> list[Problem]:
-    """Problems of one configured benchmark, `{name, path?, hub_id?, split?}`; the first `limit` only if set."""
+def load(spec: Mapping, limit: int | None = None, instruct: bool = False) -> list[Problem]:
+    """Problems of one configured benchmark, `{name, path?, hub_id?, split?}`; the first `limit` only if set;
+    `instruct`: for a chat model (BigCodeBench's default split then is instruct)."""
     name = spec["name"]
     if name not in BENCHMARKS:
         raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     bench = BENCHMARKS[name]
-    foreign = [k for k in livecodebench.OPTIONS if spec.get(k) is not None and name != "livecodebench"]
+    foreign = [k for k in OPTIONS if spec.get(k) is not None and k not in bench.options]
     if foreign:
-        raise BenchmarkError(f"{name}: {', '.join(foreign)} apply to livecodebench only")
+        owners = sorted({b.name for b in BENCHMARKS.values() if set(foreign) & set(b.options)})
+        raise BenchmarkError(f"{name}: {', '.join(foreign)} apply to {', '.join(owners)} only")
     if bench.load_with and (spec.get("path") or spec.get("hub_id")):
-        source, problems = bench.load_with(spec)
+        source, problems = bench.load_with(spec, instruct)
     elif spec.get("path"):
         source, records = spec["path"], read_records(spec["path"])
     elif spec.get("hub_id"):

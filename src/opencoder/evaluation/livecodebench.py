@@ -306,9 +306,9 @@ def _release_files(spec: Mapping) -> list[Path]:
         raise BenchmarkError(f"hub dataset {spec['hub_id']!r}: {', '.join(names)} cannot be downloaded: {exc}") from exc
 
 
-def load(spec: Mapping) -> tuple[str, list[LiveCodeBenchProblem]]:
+def load(spec: Mapping, instruct: bool = False) -> tuple[str, list[LiveCodeBenchProblem]]:
     """(source, problems) of a `livecodebench` spec: the release version's files, the problems whose
-    contest_date lies in [start_date, end_date]."""
+    contest_date lies in [start_date, end_date] (the same for base and instruct prompts)."""
     from opencoder.evaluation.benchmarks import BenchmarkError, read_records
 
     start = _date(spec["start_date"], "livecodebench: start_date") if spec.get("start_date") else None

@@ -27,6 +27,16 @@ language's compiler and runs, in the same sandbox with the same limits (the lang
 space and process limits where its runtime needs more, a JVM's or mono's); it passes on exit status 0
 without a failure marker in its output, MultiPL-E's rule. A language whose toolchain does not run in
 the sandbox gets the status "unavailable" for every program: not evaluated, neither passed nor failed.
+
+A unittest program (BigCodeBench's: `Program.unittest`) is a module, solution + a unittest
+TestCase module, whose tests use third-party libraries and compare DataFrames or figures, objects
+that cannot cross the judge's plain-data wire. A trusted runner (`harness/unittests.py`) runs each
+in a child process of its own that imports the solution and tests together and runs the TestCase
+with unittest, its one output a small JSON verdict; the same sandbox and limits, plus the project
+environment's site-packages (`site_dirs`) bound read-only so that installed libraries import. A
+problem whose libraries do not import there is "unavailable: missing modules ..." (not evaluated).
+The tests and the solution share that child, as in BigCodeBench: the sandbox keeps a solution from
+the host and from other problems, not from fooling its own tests.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import secrets
 import shutil
 import signal
 import stat
+import sysconfig
 import subprocess
 import sys
 import tempfile
@@ -59,6 +70,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 HARNESS = Path(__file__).with_name("harness")
 JUDGE, CANDIDATE, WIRE = "/sandbox/judge.py", "/sandbox/candidate.py", "/sandbox/wire.py"
 RUNNER = "/sandbox/runner.py"  # programs in other languages (imports the judge's `clear`)
+UNITTESTS = "/sandbox/unittests.py"  # unittest programs (BigCodeBench's), with site-packages
 UNAVAILABLE = "unavailable"  # the status of a program whose language's toolchain does not run here
 OUTPUT_TAIL_BYTES = 8192
 JUDGE_GRACE_S = 5.0  # a batch's sandbox lives this much longer than the sum of its jobs' limits
@@ -105,13 +117,17 @@ class Program:
     language: str = "python"  # another: the file context + completion + "\n" + tests, built and run
     stdio: bool = False  # a stdin/stdout program: not executed when loaded; the tests call `run_program(input)`
     call_timeout_s: float | None = None  # each call's (each test's) own limit within the run's
+    unittest: bool = False  # completion + tests are one module whose unittest TestCase `TestCases` is run
+    modules: tuple[str, ...] = ()  # unittest programs: the modules that must import, else "unavailable"
+    memory_mb: int | None = None  # this run's address-space limit (None: the sandbox's)
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one program: `status` is "passed", "timed out", "failed: <reason>",
-    "not evaluated: <reason>" (the tests needed something the judge cannot pass across) or
-    "unavailable" (its language's toolchain does not run here; `output` says why)."""
+    "not evaluated: <reason>" (the tests needed something the judge cannot pass across),
+    "unavailable" (its language's toolchain does not run here; `output` says why) or
+    "unavailable: missing modules <names>" (a unittest program's libraries are not installed)."""
 
     status: str
     returncode: int | None
@@ -124,7 +140,7 @@ class Outcome:
 
     @property
     def evaluated(self) -> bool:
-        return self.status != UNAVAILABLE
+        return not (self.status == UNAVAILABLE or self.status.startswith(UNAVAILABLE + ":"))
 
 
 def _world_executable(path: Path) -> bool:
@@ -149,6 +165,13 @@ def describe_exit(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+def python_site_dirs() -> list[str]:
+    """The running environment's site-packages (the project's virtual environment's, under it)."""
+    paths = sysconfig.get_paths()
+    return list(dict.fromkeys(str(Path(paths[k]).resolve()) for k in ("purelib", "platlib")
+                              if Path(paths[k]).is_dir()))
+
+
 def _memfd(name: str, data: bytes) -> int:
     fd = os.memfd_create(name)  # close-on-exec: only the run it is passed to gets it
     os.write(fd, data)
@@ -165,8 +188,10 @@ class Sandbox:
     """
 
     def __init__(self, limits: Limits = Limits(), python: str | None = None, uid: int = 65534, batch: int = 8,
-                 toolchains: Mapping[str, Toolchain] = {}):
+                 toolchains: Mapping[str, Toolchain] = {}, site_dirs: Sequence[str] | None = None):
         self.limits = limits
+        # bound read-only for unittest programs only (default: this environment's site-packages)
+        self.site_dirs = list(python_site_dirs() if site_dirs is None else site_dirs)
         self.batch = batch
         self.toolchains = dict(toolchains)
         self._probed: dict[str, dict] = {}
@@ -179,7 +204,7 @@ class Sandbox:
         self.drop_to = uid if os.geteuid() == 0 else None
         if self.drop_to is not None and shutil.which("setpriv") is None:
             raise SandboxError("running as root needs `setpriv` (util-linux) to drop to an unprivileged uid")
-        self.scripts = {path: (HARNESS / Path(path).name).read_bytes() for path in (JUDGE, CANDIDATE, WIRE, RUNNER)}
+        self.scripts = {path: (HARNESS / Path(path).name).read_bytes() for path in (JUDGE, CANDIDATE, WIRE, RUNNER, UNITTESTS)}
         self.python = self._pick_python(python)
         log.info("sandbox: %s, python %s, uid %s, %s", self.bwrap, self.python,
                  self.drop_to if self.drop_to is not None else os.geteuid(), limits)
@@ -207,7 +232,7 @@ class Sandbox:
         raise SandboxError("no Python 3 interpreter runs in the sandbox; tried " + "; ".join(tried))
 
     def _command(self, python: str, files: Mapping[str, int], args: Sequence[str], timeout_s: float,
-                 memory_mb: int | None = None, nproc: int | None = None) -> list[str]:
+                 memory_mb: int | None = None, nproc: int | None = None, binds: Sequence[str] = ()) -> list[str]:
         lim = self.limits
         cmd: list[str] = []
         if self.drop_to is not None:
@@ -215,7 +240,7 @@ class Sandbox:
         cmd += [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
         prefix = str(Path(python).resolve().parents[1])  # <prefix>/bin/python3 -> <prefix>
         extra = [] if any(prefix == d or prefix.startswith(d + "/") for d in SYSTEM_DIRS) else [prefix]
-        for d in [*SYSTEM_DIRS, *extra]:
+        for d in [*SYSTEM_DIRS, *extra, *binds]:
             p = Path(d)
             if p.is_symlink():
                 cmd += ["--symlink", os.readlink(p), d]
@@ -241,7 +266,7 @@ class Sandbox:
     def _run(self, python: str, args: Sequence[str], files: Mapping[str, bytes] = {},
              fds: Sequence[int] = (), timeout_s: float | None = None,
              tail: int | None = OUTPUT_TAIL_BYTES, memory_mb: int | None = None,
-             nproc: int | None = None) -> tuple[int, bool, str, float]:
+             nproc: int | None = None, binds: Sequence[str] = ()) -> tuple[int, bool, str, float]:
         """Run `python args` in a fresh sandbox with `files` (path -> content, read-only) and the host
         descriptors `fds` (same numbers inside); (returncode, timed out, output tail, seconds).
         `memory_mb`, `nproc`: this run's limits instead of the sandbox's (a language's toolchain)."""
@@ -251,7 +276,7 @@ class Sandbox:
         with tempfile.TemporaryFile() as out:
             try:
                 # stdout and stderr go to a regular file, so RLIMIT_FSIZE bounds them too
-                cmd = self._command(python, dict(zip(files, opened)), args, timeout_s, memory_mb, nproc)
+                cmd = self._command(python, dict(zip(files, opened)), args, timeout_s, memory_mb, nproc, binds)
                 proc = subprocess.Popen(
                     cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                     pass_fds=(*opened, *fds),
@@ -285,11 +310,21 @@ class Sandbox:
         killed, or the batch ran past its time): `judge_many` runs those again, alone."""
         if programs[0].language != "python":
             return self._run_batch(programs, self.toolchains[programs[0].language])
+        if programs[0].unittest:
+            return self._unittest_batch(programs)
         limits = [p.timeout_s or self.limits.timeout_s for p in programs]
         jobs = [{"context": p.context, "completion": p.completion, "support": p.support, "tests": p.tests,
                  "entry_points": list(p.entry_points), "timeout_s": t, "stdio": p.stdio,
                  "call_timeout_s": p.call_timeout_s} for p, t in zip(programs, limits)]
         return self._batch([JUDGE, "{input}", "{verdict}", CANDIDATE], jobs, sum(limits))
+
+    def _unittest_batch(self, programs: Sequence[Program]) -> list[Outcome | None]:
+        """`_judge_batch` for unittest programs: the unittest runner, site-packages bound read-only."""
+        limits = [p.timeout_s or self.limits.timeout_s for p in programs]
+        jobs = [{"code": p.completion, "tests": p.tests, "modules": list(p.modules), "timeout_s": t,
+                 "site_dirs": self.site_dirs} for p, t in zip(programs, limits)]
+        memory = max(p.memory_mb or self.limits.memory_mb for p in programs)
+        return self._batch([UNITTESTS, "{input}", "{verdict}"], jobs, sum(limits), memory, binds=self.site_dirs)
 
     def _run_batch(self, programs: Sequence[Program], tool: Toolchain) -> list[Outcome | None]:
         """`_judge_batch` for programs in another language: the runner builds and runs each file."""
@@ -299,7 +334,7 @@ class Sandbox:
         return self._batch([RUNNER, "{input}", "{verdict}"], jobs, total, tool.memory_mb, tool.nproc)
 
     def _batch(self, args: Sequence[str], jobs: Sequence[dict], total_s: float, memory_mb: int | None = None,
-               nproc: int | None = None) -> list[Outcome | None]:
+               nproc: int | None = None, binds: Sequence[str] = ()) -> list[Outcome | None]:
         """Run a harness script over `jobs` in one sandbox; `args` name the input and verdict
         descriptors as {input} and {verdict}; one outcome per job, None for a job without a verdict."""
         nonce = secrets.token_hex(16)
@@ -310,7 +345,7 @@ class Sandbox:
             argv = [a.format(input=job_fd, verdict=verdict_w) for a in args]
             returncode, timed_out, output, seconds = self._run(
                 self.python, argv, self.scripts, (job_fd, verdict_w), total_s + JUDGE_GRACE_S, tail=None,
-                memory_mb=memory_mb, nproc=nproc,
+                memory_mb=memory_mb, nproc=nproc, binds=binds,
             )
         finally:
             os.close(job_fd)
@@ -374,11 +409,11 @@ class Sandbox:
         gets the status "unavailable"."""
         size = max(1, batch or self.batch)
         outcomes: list[Outcome | None] = [None] * len(programs)
-        by_language: dict[str, list[int]] = {}
+        by_language: dict[tuple[str, bool], list[int]] = {}
         for i, p in enumerate(programs):
-            by_language.setdefault(p.language, []).append(i)
+            by_language.setdefault((p.language, p.unittest), []).append(i)
         chunks = []
-        for language, indices in by_language.items():
+        for (language, _), indices in by_language.items():
             if language != "python" and not (probe := self.toolchain(language))["available"]:
                 for i in indices:
                     outcomes[i] = Outcome(UNAVAILABLE, None, 0.0, probe["reason"])
@@ -424,7 +459,7 @@ def _verdict_status(body: str) -> str | None:
     status = found.get("status") if isinstance(found, dict) else None
     if status in ("passed", "timed out"):
         return status
-    if status in ("failed", "not evaluated") and isinstance(found.get("reason"), str):
+    if status in ("failed", "not evaluated", UNAVAILABLE) and isinstance(found.get("reason"), str):
         return f"{status}: {found['reason']}"
     return None
 

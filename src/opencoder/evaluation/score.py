@@ -27,8 +27,9 @@ def score(
     A result row: task_id, sample (index), completion, passed, result (the sandbox's status), and
     the run's seconds if `with_seconds` (left out by default: results are deterministic).
     `timeouts` (task id -> seconds) replaces the sandbox's limit per problem. A sample whose
-    language's toolchain is unavailable ("unavailable") is not evaluated: it counts in no pass@k,
-    and when no sample is evaluated, pass@k is None and `not_evaluated` says why.
+    language's toolchain is unavailable ("unavailable"), or whose problem's libraries are not installed
+    ("unavailable: missing modules ..."), is not evaluated: it counts in no pass@k, and when no
+    sample is evaluated, pass@k is None; `not_evaluated` says how many and why.
     """
     jobs = [(p, i, c) for p in problems for i, c in enumerate(completions[p.task_id])]
     programs = [p.program(c, instruct) for p, _, c in jobs]
@@ -58,21 +59,24 @@ def score(
         summary.update(dict.fromkeys(pass_at_k({t: [False] * n for t, n in counts.items()}, ks)))
     skipped = [o for o in outcomes if not o.evaluated]
     if skipped:
-        summary["not_evaluated"] = (f"{len(skipped)} of {len(results)} samples: toolchain unavailable "
-                                    f"({skipped[0].output}); counted in no pass@k")
+        why = (f"toolchain unavailable ({skipped[0].output})" if skipped[0].status == "unavailable"
+               else skipped[0].status + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""))
+        summary["not_evaluated"] = f"{len(skipped)} of {len(results)} samples: {why}; counted in no pass@k"
     return results, summary
 
 
 def canonical(problems: Sequence[Problem], sandbox: Sandbox, threads: int = 1,
               name: str = "benchmark") -> tuple[list[dict], dict]:
-    """Score the benchmark's own reference solutions: the ground truth of the machine's sandbox."""
+    """Score the benchmark's own reference solutions: the ground truth of the machine's sandbox; the
+    pass rate is over the evaluated ones (a problem whose libraries are missing is not)."""
     if any(not p.reference for p in problems):
         raise BenchmarkError(f"{name}: ships no reference solutions (MultiPL-E and LiveCodeBench have none), "
                              "so there is no ground truth to score and --canonical does not apply; its "
                              "fixtures' tests check the judge instead")
     results, summary = score(problems, {p.task_id: [p.reference] for p in problems}, sandbox,
                              threads=threads, name=f"{name} (references)", with_seconds=True)
-    summary["pass_rate"] = summary["passed"] / max(1, summary["samples"])
+    summary["evaluated"] = sum(1 for r in results if not r["result"].startswith("unavailable"))
+    summary["pass_rate"] = summary["passed"] / max(1, summary["evaluated"])
     return results, summary
 
 
