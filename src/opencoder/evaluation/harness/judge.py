@@ -257,6 +257,20 @@ def serve(name, run_one):
             out.flush()
 
 
+def serve_guarded(name, run_job):
+    """`serve` with `run_job(job, env)` over this process's environment, an OSError (a program that filled
+    /tmp, or left it unusable) being the job's failure, not the batch's."""
+    env = dict(os.environ)
+
+    def run_one(job):
+        try:
+            return run_job(job, env)
+        except OSError as exc:
+            return {"status": "failed", "reason": f"{name}: {type(exc).__name__}"}
+
+    serve(name, run_one)
+
+
 def main():
     script = sys.argv[3]
     sys.setrecursionlimit(10000)

@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off the path
-from judge import describe_exit, serve  # noqa: E402
+from judge import describe_exit, serve_guarded  # noqa: E402
 del sys.path[0]
 
 WORK = "/tmp/job"
@@ -104,15 +104,7 @@ def run_job(job, env):
 
 
 def main():
-    env = dict(os.environ)
-
-    def run_one(job):
-        try:
-            return run_job(job, env)
-        except OSError as exc:  # the program filled /tmp, or left it unusable
-            return {"status": "failed", "reason": f"runner: {type(exc).__name__}"}
-
-    serve("runner", run_one)
+    serve_guarded("runner", run_job)
 
 
 if __name__ == "__main__":

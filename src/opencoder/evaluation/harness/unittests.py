@@ -178,15 +178,7 @@ def run_job(job, env):
 
 
 def main():
-    env = dict(os.environ)
-
-    def run_one(job):
-        try:
-            return run_job(job, env)
-        except OSError as exc:  # the program filled /tmp, or left it unusable
-            return {"status": "failed", "reason": f"unittests: {type(exc).__name__}"}
-
-    serve("unittests", run_one)
+    serve_guarded("unittests", run_job)
 
 
 if __name__ == "__main__":
@@ -194,6 +186,6 @@ if __name__ == "__main__":
         child(int(sys.argv[2]))
     else:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off
-        from judge import describe_exit, serve  # noqa: E402
+        from judge import describe_exit, serve_guarded  # noqa: E402
         del sys.path[0]
         main()
