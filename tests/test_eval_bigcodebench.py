@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -153,6 +154,23 @@ def test_network_and_host_writes_are_contained(release, sandbox, tmp_path):
     assert "open(path" not in Path(bigcodebench.__file__).read_text()
     server.close()
     assert reached in ([], [None])
+
+
+def test_site_packages_under_tmp_stay_visible(release):
+    """A virtual environment under /tmp (a checkout there) is not hidden by the sandbox's own /tmp."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as root:  # readable by the sandbox's user, as a clone is
+        Path(root).chmod(0o755)
+        site = Path(root) / "site-packages"
+        site.mkdir()
+        (site / "probe_site_lib.py").write_text("VALUE = 7\n")
+        test = ("import unittest\nimport probe_site_lib\n\n\nclass TestCases(unittest.TestCase):\n"
+                "    def test_value(self):\n        self.assertEqual(task_func(0), probe_site_lib.VALUE)\n")
+        problem = bigcodebench.problem(row(3, "    return 7\n", test, [], imports=""), "fixture", "complete")
+        box = Sandbox(Limits(timeout_s=10, memory_mb=2048, nproc=32, file_size_mb=8), site_dirs=[str(site)])
+        # two samples in one batch: emptying /tmp after the first leaves the bind for the second
+        results, _ = score([problem], {problem.task_id: ["    return 7\n", "    return 8\n"]}, box)
+        assert [r["result"][:6] for r in results] == ["passed", "failed"], results
+        assert (site / "probe_site_lib.py").exists()
 
 
 def _accept(server):

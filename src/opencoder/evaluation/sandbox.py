@@ -240,14 +240,15 @@ class Sandbox:
         cmd += [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
         prefix = str(Path(python).resolve().parents[1])  # <prefix>/bin/python3 -> <prefix>
         extra = [] if any(prefix == d or prefix.startswith(d + "/") for d in SYSTEM_DIRS) else [prefix]
+        fsize = lim.file_size_mb * 2**20
+        # /tmp first: a bind below it (a checkout or virtual environment under /tmp) then stays visible
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(fsize), "--tmpfs", "/tmp"]
         for d in [*SYSTEM_DIRS, *extra, *binds]:
             p = Path(d)
             if p.is_symlink():
                 cmd += ["--symlink", os.readlink(p), d]
             elif p.exists():
                 cmd += ["--ro-bind", d, d]
-        fsize = lim.file_size_mb * 2**20
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(fsize), "--tmpfs", "/tmp"]
         for path, fd in files.items():
             cmd += ["--ro-bind-data", str(fd), path]
         cmd += [

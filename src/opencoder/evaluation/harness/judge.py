@@ -21,6 +21,7 @@ so one sandbox's start-up serves many runs without one job reaching the next.
 """
 
 import builtins
+import errno
 import json
 import os
 import select
@@ -222,12 +223,22 @@ def clear():
         if not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]:
             break
         time.sleep(0.005)
-    for root, dirs, files in os.walk("/tmp", topdown=False):
-        for name in files:
-            os.unlink(os.path.join(root, name))
-        for name in dirs:
-            path = os.path.join(root, name)
-            os.unlink(path) if os.path.islink(path) else os.rmdir(path)
+    empty("/tmp", os.stat("/tmp").st_dev)
+
+
+def empty(folder, device):
+    """Remove what `folder` holds on `device`, leaving other mounts below it (read-only binds of
+    site-packages under /tmp) and the folders that lead to them."""
+    for entry in os.scandir(folder):
+        if not entry.is_dir(follow_symlinks=False):
+            os.unlink(entry.path)
+        elif entry.stat(follow_symlinks=False).st_dev == device:
+            empty(entry.path, device)
+            try:
+                os.rmdir(entry.path)
+            except OSError as exc:  # still holds a mount
+                if exc.errno != errno.ENOTEMPTY:
+                    raise
 
 
 def serve(name, run_one):
