@@ -4,7 +4,7 @@
 # A rule's params are its recipe's settings only: a change to one recipe reruns that recipe.
 from pathlib import Path
 
-from opencoder.synthesis.recipes import CONFIG_DIR
+from opencoder.synthesis.recipes import CONFIG_DIR, toolchains as recipe_toolchains
 
 SYNTH_RECIPES = sorted(config["synthetic"]["recipes"])
 
@@ -26,7 +26,7 @@ def recipe_prompt(build, recipe):
 
 def recipe_settings(build, recipe):
     s = build["synthetic"]
-    used = set(((s["recipes"][recipe].get("task") or {}).get("toolchains") or {}).values())
+    used = set(recipe_toolchains(s["recipes"][recipe]).values())
     return {"teacher": s["teacher"], "sandbox": s["sandbox"], "dedup": s["dedup"],
             "recipes": {recipe: s["recipes"][recipe]}, "seed": build["seed"],
             "decontamination": build["sft"]["decontamination"],

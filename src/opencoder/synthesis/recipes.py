@@ -161,6 +161,15 @@ def check(name: str, recipe: Mapping) -> None:
         raise ConfigError(f"synthetic.recipes.{name}.seeds.modules: a package recipe needs the modules to document")
 
 
+def toolchains(recipe: Mapping) -> dict[str, str]:
+    """Task language -> the `eval.languages` toolchain that runs its answers, for the languages a
+    diverse recipe draws: the only evaluation settings its samples depend on (its job's settings and
+    the synthetic stage's variant key hold these and no other language)."""
+    task = recipe.get("task") or {}
+    drawn = set(task.get("languages") or ())
+    return {lang: name for lang, name in (task.get("toolchains") or {}).items() if lang in drawn}
+
+
 def seeds(corpus: Sequence[str | Path], kind: str, cfg: Mapping) -> list[dict]:
     """The recipe's seeds, `{doc_id, path, name, code, algorithmic, ...}` in a stable order: corpus
     functions (snippet, educational, textbook), API documentation (package) or documents (diverse)."""

@@ -151,7 +151,7 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
     recipes.check(name, recipe)
     keep_unverified = recipe.get("keep_unverified", recipes.KEEP_UNVERIFIED[kind])
     # diverse: task language -> the eval.languages toolchain that runs its answers (`languages` of params)
-    toolchains = dict((recipe.get("task") or {}).get("toolchains") or {})
+    toolchains = recipes.toolchains(recipe)
     languages = params.get("languages") or {}
     unknown = sorted(k for k in set(toolchains.values()) if k not in languages)
     if unknown:
