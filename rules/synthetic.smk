@@ -4,7 +4,7 @@
 # A rule's params are its recipe's settings only: a change to one recipe reruns that recipe.
 from pathlib import Path
 
-from opencoder.synthesis.recipes import CONFIG_DIR, toolchains as recipe_toolchains
+from opencoder.synthesis.recipes import CONFIG_DIR, CORPUS_KINDS, toolchains as recipe_toolchains
 
 SYNTH_RECIPES = sorted(config["synthetic"]["recipes"])
 
@@ -24,6 +24,12 @@ def recipe_prompt(build, recipe):
     return str(path if path.is_file() or not (CONFIG_DIR / path).is_file() else CONFIG_DIR / path)
 
 
+def recipe_corpus(wildcards):
+    """The corpus shards, for a recipe whose seeds come from the corpus (a package recipe's do not)."""
+    kind = cfg(wildcards)["synthetic"]["recipes"][wildcards.recipe]["kind"]
+    return per_shard("sample", "corpus/{shard}.parquet")(wildcards) if kind in CORPUS_KINDS else []
+
+
 def recipe_settings(build, recipe):
     s = build["synthetic"]
     used = set(recipe_toolchains(s["recipes"][recipe]).values())
@@ -35,7 +41,7 @@ def recipe_settings(build, recipe):
 
 rule synthesize:
     input:
-        corpus=per_shard("sample", "corpus/{shard}.parquet"),
+        corpus=recipe_corpus,
         prompt=lambda w: recipe_prompt(cfg(w), w.recipe),
     output:
         kept=f"{R('synthetic')}/synthetic/{{recipe}}/kept.jsonl",

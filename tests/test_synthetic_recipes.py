@@ -129,6 +129,18 @@ def test_a_prompt_file_without_its_placeholder_is_a_clear_error(tmp_path, capsys
     assert len(err) == 1 and err[0].startswith("opencoder synthesize: ") and "{seed}" in err[0]
 
 
+def test_a_recipe_seeded_from_the_corpus_given_no_corpus_is_a_clear_error(tmp_path, capsys):
+    cfg = config.load()
+    params = {**cfg["synthetic"], "decontamination": cfg["sft"]["decontamination"], "seed": 1}
+    empty = tmp_path / "corpus.args"  # what the workflow passes a package recipe
+    empty.write_text("")
+    assert opencoder(["synthesize", "--recipe", "snippets", "--input", f"@{empty}", "--output", str(tmp_path / "o"),
+                      "--params", json.dumps(params)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["opencoder synthesize: synthetic.recipes.snippets: a snippet recipe draws its seeds from the corpus: "
+                   "no corpus shards given (--input)"]
+
+
 def test_shipped_prompt_files_fill_their_kinds():
     cfg = config.load()
     for name, r in cfg["synthetic"]["recipes"].items():

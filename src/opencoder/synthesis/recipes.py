@@ -71,6 +71,9 @@ SEED_KEYS = {"snippet": CODE_SEEDS, "educational": CODE_SEEDS, "textbook": CODE_
              "package": ("modules", "max_doc_chars"), "diverse": ("languages", "doc_types", "min_chars", "max_chars")}
 # kept when nothing in them can be run (`keep_unverified` of a recipe overrides)
 KEEP_UNVERIFIED = {"snippet": False, "educational": False, "textbook": True, "package": False, "diverse": True}
+# kinds whose seeds come from the corpus: a package recipe documents the installed modules, so the
+# workflow does not make it wait for (or rerun on) the corpus
+CORPUS_KINDS = ("snippet", "educational", "textbook", "diverse")
 PYTHON_TAGS = {"python", "py", "python3", "pycon"}
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)

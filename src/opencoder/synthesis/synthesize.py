@@ -29,6 +29,7 @@ from tqdm import tqdm
 from opencoder.core import shards
 from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.synthesis import recipes
 from opencoder.synthesis.backends import Request, Teacher, make_teacher
 from opencoder.synthesis.cache import Cache, sample_key
@@ -150,6 +151,8 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
     kind = recipe["kind"]
     recipes.check(name, recipe)
     keep_unverified = recipe.get("keep_unverified", recipes.KEEP_UNVERIFIED[kind])
+    if not corpus and kind in recipes.CORPUS_KINDS:
+        raise InputError(f"synthetic.recipes.{name}: a {kind} recipe draws its seeds from the corpus: no corpus shards given (--input)")
     # diverse: task language -> the eval.languages toolchain that runs its answers (`languages` of params)
     toolchains = recipes.toolchains(recipe)
     languages = params.get("languages") or {}
@@ -315,7 +318,8 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder synthesize", description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", required=True, help="the recipe's name (synthetic.recipes)")
-    add_io(parser, "input", nargs="+", metavar="PARQUET", help="corpus shards (the seeds' source)")
+    add_io(parser, "input", nargs="*", default=[], required=False, metavar="PARQUET",
+           help="corpus shards (the seeds' source; a package recipe reads none)")
     add_io(parser, "output", help="folder for samples.jsonl, kept.jsonl and stats.json")
     parser.add_argument("--work", help="folder of the response cache (default: OUTPUT/work); not an output, so a "
                                        "killed job resumes from it")
