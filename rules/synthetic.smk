@@ -47,6 +47,7 @@ rule synthesize:
         kept=f"{R('synthetic')}/synthetic/{{recipe}}/kept.jsonl",
         samples=f"{R('synthetic')}/synthetic/{{recipe}}/samples.jsonl",
         stats=f"{R('synthetic')}/synthetic/{{recipe}}/stats.json",
+        examples=f"{R('synthetic')}/synthetic/{{recipe}}/examples.json",
     message:
         "synthesize {wildcards.recipe} -> {output.kept}"
     params:
@@ -65,8 +66,9 @@ rule synthesize:
 
 
 rule synthetic:
-    """Every recipe of synthetic.recipes."""
+    """Every recipe of synthetic.recipes, with its report page (rules/report.smk)."""
     input:
         lambda w: [synthetic_kept(r)(w) for r in SYNTH_RECIPES],
+        lambda w: [synthetic_page(r)(w) for r in SYNTH_RECIPES],
     message:
         "synthetic: done"

@@ -80,7 +80,8 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "eval_instruct": (["eval"], ["hf_instruct"]),
         "model": ([*training, "anneal", "card"], ["hf", "sample", "pretrain", "anneal", "eval"]),
         "model_instruct": ([*training, "sft", "card"], ["hf_instruct", *sft, "eval", "eval_instruct"]),
-        "report": (["model.name"], ["sample", "filter", "dedup", "tokens", "pretrain", "anneal", "eval", "eval_instruct", "web"]),
+        "report": (["model.name"], ["sample", "filter", "dedup", "tokens", "pretrain", "anneal", "eval", "eval_instruct", "web",
+                                    "synthetic"]),
         "publish": (["*"], ["model", "model_instruct", "sample"]),  # the whole config goes along (the dataset card)
     }
 
