@@ -38,12 +38,13 @@ def final_targets(w):
     if IMPORTED:
         return eval_summaries()(w) + [up("model_instruct", "model_instruct")(w)]
     figures = [f"{root('report', w)}/report/{name}.png" for name in REPORT_FIGURES]
-    return [up("model", "model")(w), *figures, up("model_instruct", "model_instruct")(w)]
+    pages = [synthetic_page(r)(w) for r in synthetic_recipes(cfg(w))]
+    return [up("model", "model")(w), *figures, *pages, up("model_instruct", "model_instruct")(w)]
 
 
 rule all:
     """The whole recipe: corpus, tokenizer, tokens, pretrain, anneal, export, eval, model card, report
-    figures, two SFT stages, the chat model (export, eval, card); with an imported base model
+    figures and synthetic pages, two SFT stages, the chat model (export, eval, card); with an imported base model
     (import.source) the base is imported instead of pretrained and annealed. With variants: every
     variant's (`compare`)."""
     default_target: True

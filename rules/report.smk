@@ -1,6 +1,9 @@
 # The build report: one PNG per figure, each its own target drawn from the stats files it needs, so a
 # changed stage redraws only its figures. `snakemake report_figures` then `snakemake --report
-# report.html` gives one HTML file with the figures and their captions (report/*.rst).
+# report.html` gives one HTML file with the figures and their captions (report/*.rst), and a page per
+# synthetic recipe the build trains on (funnel, kept and rejected samples; the `synthetic` target
+# renders every recipe's).
+from opencoder.training.params import synthetic_recipes
 
 report: "../report/workflow.rst"
 
@@ -45,8 +48,31 @@ for _name, (_figure, _inputs, _category) in REPORT_FIGURES.items():
             "{OPENCODER} report {params.figure} --input {params.inputs:q} --output {output:q} {params.options} 2> {log:q}"
 
 
+def synthetic_page(recipe):
+    """Input function: recipe's report page in the job's build."""
+    return lambda w: f"{root('report', w)}/report/synthetic_{recipe}.html"
+
+
+rule report_synthetic:
+    input:
+        stats=up("synthetic", "synthetic/{recipe}/stats.json"),
+        examples=up("synthetic", "synthetic/{recipe}/examples.json"),
+    output:
+        report(f"{R('report')}/report/synthetic_{{recipe}}.html", caption="../report/synthetic.rst", category="Synthetic data"),
+    message:
+        "report page -> {output}"
+    threads: res("report")["threads"]
+    resources:
+        **res("report"),
+    log:
+        f"{R('report')}/logs/report/synthetic_{{recipe}}.log",
+    shell:
+        "{OPENCODER} report synthetic --input {input.stats:q} {input.examples:q} --output {output:q} 2> {log:q}"
+
+
 rule report_figures:
     message:
         "report figures: done"
     input:
         lambda w: [f"{root('report', w)}/report/{name}.png" for name in REPORT_FIGURES],
+        lambda w: [synthetic_page(r)(w) for r in synthetic_recipes(cfg(w))],

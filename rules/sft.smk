@@ -21,9 +21,7 @@ def sft_source_path(s, wildcards):
     kept samples, else its `path`."""
     if s.get("builtin") == "doctests":
         return f"{root('sft_doctests', wildcards)}/{SFT_DOCTESTS}"
-    if s.get("synthetic"):
-        if s["synthetic"] not in cfg(wildcards)["synthetic"]["recipes"]:
-            raise ValueError(f"sft source {s['name']}: synthetic recipe {s['synthetic']!r} is not in synthetic.recipes")
+    if s.get("synthetic"):  # a recipe of synthetic.recipes (opencoder.core.config.references)
         return synthetic_kept(s["synthetic"])(wildcards)
     return s["path"]
 

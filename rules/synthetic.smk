@@ -4,7 +4,7 @@
 # A rule's params are its recipe's settings only: a change to one recipe reruns that recipe.
 from pathlib import Path
 
-from opencoder.synthesis.recipes import CONFIG_DIR
+from opencoder.synthesis.recipes import CONFIG_DIR, CORPUS_KINDS, toolchains as recipe_toolchains
 
 SYNTH_RECIPES = sorted(config["synthetic"]["recipes"])
 
@@ -24,9 +24,15 @@ def recipe_prompt(build, recipe):
     return str(path if path.is_file() or not (CONFIG_DIR / path).is_file() else CONFIG_DIR / path)
 
 
+def recipe_corpus(wildcards):
+    """The corpus shards, for a recipe whose seeds come from the corpus (a package recipe's do not)."""
+    kind = cfg(wildcards)["synthetic"]["recipes"][wildcards.recipe]["kind"]
+    return per_shard("sample", "corpus/{shard}.parquet")(wildcards) if kind in CORPUS_KINDS else []
+
+
 def recipe_settings(build, recipe):
     s = build["synthetic"]
-    used = set(((s["recipes"][recipe].get("task") or {}).get("toolchains") or {}).values())
+    used = set(recipe_toolchains(s["recipes"][recipe]).values())
     return {"teacher": s["teacher"], "sandbox": s["sandbox"], "dedup": s["dedup"],
             "recipes": {recipe: s["recipes"][recipe]}, "seed": build["seed"],
             "decontamination": build["sft"]["decontamination"],
@@ -35,12 +41,13 @@ def recipe_settings(build, recipe):
 
 rule synthesize:
     input:
-        corpus=per_shard("sample", "corpus/{shard}.parquet"),
+        corpus=recipe_corpus,
         prompt=lambda w: recipe_prompt(cfg(w), w.recipe),
     output:
         kept=f"{R('synthetic')}/synthetic/{{recipe}}/kept.jsonl",
         samples=f"{R('synthetic')}/synthetic/{{recipe}}/samples.jsonl",
         stats=f"{R('synthetic')}/synthetic/{{recipe}}/stats.json",
+        examples=f"{R('synthetic')}/synthetic/{{recipe}}/examples.json",
     message:
         "synthesize {wildcards.recipe} -> {output.kept}"
     params:
@@ -59,8 +66,9 @@ rule synthesize:
 
 
 rule synthetic:
-    """Every recipe of synthetic.recipes."""
+    """Every recipe of synthetic.recipes, with its report page (rules/report.smk)."""
     input:
         lambda w: [synthetic_kept(r)(w) for r in SYNTH_RECIPES],
+        lambda w: [synthetic_page(r)(w) for r in SYNTH_RECIPES],
     message:
         "synthetic: done"

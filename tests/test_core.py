@@ -72,6 +72,10 @@ def test_config_default_and_smoke_validate():
         ("preprocess: {max_file_byte: 10}\n", "preprocess.max_file_byte: unknown key (did you mean 'max_file_bytes'?)"),
         ("no_such_section: 1\n", "no_such_section: unknown key"),
         ("ingest: {sources: [{name: a, type: directory, pathh: x}]}\n", "ingest.sources.0.pathh: unknown key"),
+        # a key naming another: checked after the schema
+        ("sft: {stage2: {sources: [{name: p, synthetic: packge, weight: 1}]}}\n",
+         "sft.stage2.sources.0.synthetic: 'packge' is not a recipe of synthetic.recipes (did you mean 'package'?)"),
+        ("anneal: {data: {synthetic: {snipets: 1.0}}}\n", "anneal.data.synthetic.snipets: 'snipets' is not a recipe"),
     ],
 )
 def test_invalid_config_is_one_line_naming_file_and_key(tmp_path, override, message):
@@ -83,17 +87,23 @@ def test_invalid_config_is_one_line_naming_file_and_key(tmp_path, override, mess
     assert len(str(err.value)) < 200  # the message, the key, its file: not the merged config
 
 
-def test_workflow_validates_with_the_same_function(tmp_path):
-    """The Snakefile's check is `config.validate`: a misspelled key is the same one line, no config dump."""
+@pytest.mark.parametrize("override, message", [
+    ("preprocess: {max_file_byte: 10}\n", "preprocess.max_file_byte: unknown key (did you mean 'max_file_bytes'?)"),
+    ("sft: {stage1: {sources: [{name: d, synthetic: nope, weight: 1}]}}\n",
+     "sft.stage1.sources.0.synthetic: 'nope' is not a recipe of synthetic.recipes"),
+])
+def test_workflow_validates_with_the_same_function(tmp_path, override, message):
+    """The Snakefile's check is `config.validate`: a misspelled key, or an SFT source naming no synthetic
+    recipe, is the same one line before any job, no config dump."""
     path = tmp_path / "bad.yaml"
-    path.write_text("preprocess: {max_file_byte: 10}\n")
+    path.write_text(override)
     repo = config.CONFIG_DIR.parent
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "-s", str(repo / "Snakefile"), "-d", str(repo), "-c1",
          "--configfile", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert f"{path}: preprocess.max_file_byte: unknown key (did you mean 'max_file_bytes'?)" in output
+    assert f"{path}: {message}" in output
     assert "keep_doc_types" not in output and len(output.splitlines()) < 20
 
 

@@ -166,7 +166,8 @@ def run_cached(tmp_path, teacher, name: str, params: dict, texts: list[str], fin
         cache.put({"key": key, "text": text, "prompt_tokens": 50, "tokens": 40,
                    "finish": (finish or {}).get(i, "stop"), "error": None, "extra": {}})
     cache.close()
-    stats = synthesize.build(name, [shard], params, tmp_path / "out", tmp_path / "work", teacher=teacher)
+    corpus_in = [shard] if recipe["kind"] in recipes.CORPUS_KINDS else []  # a package recipe is given no corpus
+    stats = synthesize.build(name, corpus_in, params, tmp_path / "out", tmp_path / "work", teacher=teacher)
     assert teacher.model is None and stats["responses_requested"] == 0
     rows = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     kept = [json.loads(line) for line in (tmp_path / "out" / "kept.jsonl").read_text().splitlines()]

@@ -13,6 +13,7 @@ from tiny_llama import build_tiny_llama
 from opencoder.cli import main as opencoder
 from opencoder.core import config, shards
 from opencoder.core.config import ConfigError
+from opencoder.release import report
 from opencoder.synthesis import recipes, synthesize
 from opencoder.synthesis.backends import TransformersTeacher
 from opencoder.synthesis.cache import Cache, sample_key
@@ -129,6 +130,18 @@ def test_a_prompt_file_without_its_placeholder_is_a_clear_error(tmp_path, capsys
     assert len(err) == 1 and err[0].startswith("opencoder synthesize: ") and "{seed}" in err[0]
 
 
+def test_a_recipe_seeded_from_the_corpus_given_no_corpus_is_a_clear_error(tmp_path, capsys):
+    cfg = config.load()
+    params = {**cfg["synthetic"], "decontamination": cfg["sft"]["decontamination"], "seed": 1}
+    empty = tmp_path / "corpus.args"  # what the workflow passes a package recipe
+    empty.write_text("")
+    assert opencoder(["synthesize", "--recipe", "snippets", "--input", f"@{empty}", "--output", str(tmp_path / "o"),
+                      "--params", json.dumps(params)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["opencoder synthesize: synthetic.recipes.snippets: a snippet recipe draws its seeds from the corpus: "
+                   "no corpus shards given (--input)"]
+
+
 def test_shipped_prompt_files_fill_their_kinds():
     cfg = config.load()
     for name, r in cfg["synthetic"]["recipes"].items():
@@ -198,6 +211,27 @@ def test_a_recipe_from_cached_responses_verifies_rejects_and_traces_every_sample
         assert row["sampling"] == {"temperature": 0.7, "top_p": 0.95, "max_new_tokens": 384}
         assert isinstance(row["seed"], int) and row["seed_source"]["name"] in {"add", "area"}
     assert kept[0]["execution"]["status"] == "passed" and kept[0]["verified"] is True
+
+    # the report's page: the funnel beside the first kept and the first rejected samples of each stage
+    examples = json.loads((tmp_path / "out" / "examples.json").read_text())
+    assert [r["id"] for r in examples["kept"]] == ["snippets-000000"]
+    assert [(r["id"], r["rejected_at"]) for r in examples["rejected"]] == [
+        ("snippets-000005", "parse"), ("snippets-000007", "parse"), ("snippets-000002", "execution"),
+        ("snippets-000003", "execution"), ("snippets-000001", "dedup"), ("snippets-000006", "decontamination")]
+    page = tmp_path / "synthetic_snippets.html"
+    assert report.main(["synthetic", "--input", str(tmp_path / "out" / "stats.json"), str(tmp_path / "out" / "examples.json"),
+                        "--output", str(page)]) == 0
+    text = page.read_text()
+    funnel, samples = text.split("kept samples (1 shown)")
+    assert funnel.index("<th>seeds</th><td>2</td>") < funnel.index("<th>passed</th><td>3</td>") < funnel.index("<th>kept</th><td>1</td>")
+    kept_part, rejected_part = samples.split("rejected samples (6 shown)")
+    assert "snippets-000000</b> kept, execution passed" in kept_part and "def clamp" in kept_part
+    assert "snippets-000002</b> rejected at execution: failed: AssertionError" in rejected_part
+    assert "snippets-000003</b> rejected at execution: timed out" in rejected_part
+    assert "snippets-000005</b> rejected at parse: no assert-based tests" in rejected_part
+    assert "snippets-000001</b> rejected at dedup: near-duplicate of sample 0" in rejected_part
+    assert "snippets-000006</b> rejected at decontamination: humaneval/HumanEval/0" in rejected_part
+    assert "snippets-000004" not in text  # a third execution rejection: in samples.jsonl only
 
 
 def test_a_recipe_without_seeds_warns_and_writes_empty_outputs(tmp_path):

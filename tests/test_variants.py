@@ -68,6 +68,16 @@ def test_a_stage_key_changes_with_its_own_settings_and_with_every_upstream_stage
     assert differences(base, {**base, "seed": 1}) == {"seed": (1234, 1)}
 
 
+def test_synthesis_is_keyed_by_the_toolchains_its_diverse_recipe_runs_and_no_other_eval_language(tmp_path):
+    """The diverse recipe runs JavaScript answers with eval.languages.js: a variant changing java (no
+    recipe's toolchain) shares the synthetic stage, one changing js does not; both rebuild eval."""
+    keys = make_plan(tmp_path, {"java": {"eval": {"languages": {"java": {"build_timeout_s": 99}}}},
+                                "js": {"eval": {"languages": {"js": {"build_timeout_s": 99}}}}}).keys
+    assert keys["java"]["synthetic"] == keys[BASE]["synthetic"] != keys["js"]["synthetic"]
+    assert keys["java"]["sft_stage1"] == keys[BASE]["sft_stage1"] and keys["java"]["anneal"] == keys[BASE]["anneal"]
+    assert len({keys[n]["eval"] for n in keys}) == 3
+
+
 # -------------------------------------------------------------- bad input ---
 @pytest.mark.parametrize(("variants", "message"), [
     ({"a": {"filter": {"sed": 1}}}, "variants.a: filter.sed: unknown key (did you mean 'seed'?)"),

@@ -15,7 +15,7 @@ import copy
 import difflib
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -69,14 +69,32 @@ def _has(data, keys: Sequence) -> bool:
     return True
 
 
+def references(config: Mapping) -> Iterator[tuple[list, str]]:
+    """(keys, problem) for each key naming a synthetic recipe that `synthetic.recipes` lacks: checks
+    of one key against another, which the schema cannot express."""
+    known = config["synthetic"]["recipes"]
+    named = [(["anneal", "data", "synthetic", name], name) for name in config["anneal"]["data"]["synthetic"]]
+    named += [(["sft", stage, "sources", i, "synthetic"], source["synthetic"])
+              for stage in ("stage1", "stage2") for i, source in enumerate(config["sft"][stage]["sources"])
+              if "synthetic" in source]
+    for keys, name in named:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), list(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known)) or 'none'}"
+            yield keys, f"{name!r} is not a recipe of synthetic.recipes ({hint})"
+
+
 def validate(config: dict, files: Sequence[str | Path] = (), where: str = "config") -> dict:
-    """Check `config` against the schema (the workflow's and the CLI's one check); return it.
+    """Check `config` against the schema and its cross-key `references` (the workflow's and the CLI's
+    one check); return it.
 
     An error is one line: the file that set the offending key (the last of `files` holding it, else
     `where`), the key, and what is wrong with it; never the config itself.
     """
     error = next(iter(sorted(_validator().iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))), None)
     if error is None:
+        for keys, message in references(config):
+            _fail(keys, message, files, where)
         return config
     keys = list(error.absolute_path)
     message = error.message
@@ -87,6 +105,11 @@ def validate(config: dict, files: Sequence[str | Path] = (), where: str = "confi
         message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     elif len(message) > 200:  # messages of composite checks repeat the whole value
         message = f"fails the schema's {error.validator!r} check"
+    _fail(keys, message, files, where)
+
+
+def _fail(keys: list, message: str, files: Sequence[str | Path], where: str):
+    """Raise the one-line error for `keys`, naming the last of `files` that sets them (else `where`)."""
     source = next((str(f) for f in reversed(files) if _has(yaml.safe_load(Path(f).read_text()), keys)), where)
     raise ConfigError(f"{source}: {'.'.join(map(str, keys)) or '(top level)'}: {message}")
 

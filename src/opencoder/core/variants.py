@@ -45,6 +45,8 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
     Reading a key too many only costs sharing; reading one too few would share a stage that differs,
     so each list holds every key the stage's rules pass to their commands.
     """
+    from opencoder.synthesis import recipes
+
     base = ["import"] if _imported(config) else ["anneal"]
     tokenizer = ["import"] if _imported(config) else ["tokenizer"]
     training = ["seed", "model", "train"]
@@ -53,6 +55,8 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
     # stage 1 takes stage 2's sources too when mixed; the chat model is the last stage trained
     stage1_reads = [*sft_common, "sft.stage1", *(["sft.stage2.sources"] if strategy == "mixed" else [])]
     sft = ["sft_stage1", "sft_stage2"] if strategy == "two_stage" else ["sft_stage1"]
+    # of eval.languages, synthesis reads only the toolchains its diverse recipes run answers with
+    toolchains = sorted({t for r in config["synthetic"]["recipes"].values() for t in recipes.toolchains(r).values()})
     return {
         "ingest": (["ingest"], []),
         "preprocess": (["preprocess"], ["ingest"]),
@@ -63,7 +67,7 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "tokenizer": (["tokenizer"], ["sample"]),
         "web": (["web"], ["filter", "tokenizer"]),
         "tokens": (["tokens"], ["sample", "tokenizer", "web"]),
-        "synthetic": (["seed", "synthetic", "sft.decontamination", "eval.languages"], ["sample"]),
+        "synthetic": (["seed", "synthetic", "sft.decontamination", *(f"eval.languages.{t}" for t in toolchains)], ["sample"]),
         "pretrain": (training, ["tokens"]),
         "anneal": ([*training, "anneal"], ["sample", "tokenizer", "tokens", "pretrain", "synthetic"]),
         "import": (["import"], []),
@@ -76,7 +80,8 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
         "eval_instruct": (["eval"], ["hf_instruct"]),
         "model": ([*training, "anneal", "card"], ["hf", "sample", "pretrain", "anneal", "eval"]),
         "model_instruct": ([*training, "sft", "card"], ["hf_instruct", *sft, "eval", "eval_instruct"]),
-        "report": (["model.name"], ["sample", "filter", "dedup", "tokens", "pretrain", "anneal", "eval", "eval_instruct", "web"]),
+        "report": (["model.name"], ["sample", "filter", "dedup", "tokens", "pretrain", "anneal", "eval", "eval_instruct", "web",
+                                    "synthetic"]),
         "publish": (["*"], ["model", "model_instruct", "sample"]),  # the whole config goes along (the dataset card)
     }
 

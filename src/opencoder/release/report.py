@@ -7,12 +7,15 @@ figures it feeds; `snakemake --report report.html` embeds them with the captions
 Figures: the data funnel per stage and per language, filter rule hits, fuzzy-dedup cluster sizes,
 tokens per blend group, the web-recall rounds, loss and learning rate of pretraining and annealing, training throughput
 and the evaluation table (benchmarks by model, the paper's numbers beside). Drawn with matplotlib's Agg backend (no display needed); PNGs carry no
-timestamp, so an unchanged input gives the same bytes.
+timestamp, so an unchanged input gives the same bytes. Pages (HTML, for what a figure cannot show):
+a synthetic recipe's funnel beside a few of its kept and rejected samples with why.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -222,6 +225,53 @@ FIGURES: dict[str, Callable[[argparse.Namespace], object]] = {
 }
 
 
+def _pre(text, limit: int = 3000) -> str:
+    text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
+    cut = f"\n… ({len(text) - limit:,} more characters)" if len(text) > limit else ""
+    return f"<pre>{html.escape(text[:limit] + cut)}</pre>"
+
+
+def synthetic_page(stats: dict, examples: dict) -> str:
+    """A synthetic recipe (`synthetic/<recipe>/stats.json`, `examples.json`): its funnel and rejection
+    reasons, then its example kept samples (execution outcome, response) and rejected ones (the stage
+    that rejected each and why)."""
+    from opencoder.synthesis.synthesize import FUNNEL
+
+    name = html.escape(f"{stats['recipe']} ({stats['kind']})")
+    steps = sorted(stats["funnel"], key=lambda k: FUNNEL.index(k) if k in FUNNEL else len(FUNNEL))  # stats.json sorts keys
+    funnel = "".join(f"<tr><th>{html.escape(k)}</th><td>{stats['funnel'][k]:,}</td></tr>" for k in steps)
+    reasons = {**stats.get("rejected", {}), **{f"unverified: {k}": v for k, v in stats.get("unverified", {}).items()}}
+    why = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:,}</td></tr>" for k, v in reasons.items())
+    warnings = "".join(f"<p class='warn'>{html.escape(w)}</p>" for w in stats.get("warnings", []))
+
+    def sample(row: dict) -> str:
+        outcome = row.get("execution") or {}
+        head = (f"rejected at {row['rejected_at']}: {row['reason']}" if row["status"] == "rejected"
+                else f"kept, execution {outcome.get('status', '-')}" + (f" ({outcome['reason']})" if outcome.get("reason") else ""))
+        task = f"<p>task: {html.escape(json.dumps(row['task']))}</p>" if row.get("task") else ""
+        return (f"<details><summary><b>{html.escape(row['id'])}</b> {html.escape(head)}</summary>{task}"
+                f"<p>prompt</p>{_pre(row['prompt'], 1500)}<p>response</p>{_pre(row['response'])}</details>")
+
+    def section(title: str, rows: list[dict]) -> str:
+        return f"<h2>{title} ({len(rows)} shown)</h2>" + ("".join(map(sample, rows)) or "<p>none</p>")
+
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>synthetic " + name + "</title><style>"
+            "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-right:2em;float:left}"
+            "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}td{text-align:right}"
+            "pre{white-space:pre-wrap;background:#f6f6f6;padding:4px}.warn{color:#a00}h2{clear:both}</style></head><body>"
+            f"<h1>synthetic recipe {name}</h1>{warnings}"
+            f"<table><tr><th colspan=2>funnel</th></tr>{funnel}</table>"
+            f"<table><tr><th colspan=2>rejected / unverified</th></tr>{why}</table>"
+            + section("kept samples", examples["kept"]) + section("rejected samples", examples["rejected"])
+            + "</body></html>\n")
+
+
+# page name -> its HTML from the command line's arguments (its input files)
+PAGES: dict[str, Callable[[argparse.Namespace], str]] = {
+    "synthetic": lambda a: synthetic_page(*(shards.read_json(p) for p in a.input)),
+}
+
+
 def save(fig, path: str | Path) -> None:
     """Write a PNG atomically, without the metadata that would differ between runs."""
     fig.tight_layout()
@@ -232,11 +282,16 @@ def save(fig, path: str | Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder report", description=__doc__.split("\n")[0])
-    parser.add_argument("figure", choices=sorted(FIGURES))
-    parser.add_argument("--input", type=Path, nargs="+", required=True, help="the stats files it is drawn from")
-    parser.add_argument("--output", type=Path, required=True, help="PNG to write")
+    parser.add_argument("figure", choices=sorted({**FIGURES, **PAGES}))
+    parser.add_argument("--input", type=Path, nargs="+", required=True,
+                        help="the stats files it is drawn from (synthetic: stats.json, examples.json)")
+    parser.add_argument("--output", type=Path, required=True, help="PNG (a page: HTML) to write")
     parser.add_argument("--shape", help="eval: the model's shape (model.name), to print the paper's pass@1 beside")
     args = parser.parse_args(argv)
-    save(FIGURES[args.figure](args), args.output)
+    if args.figure in PAGES:
+        with shards.atomic_path(args.output) as tmp:
+            tmp.write_text(PAGES[args.figure](args), encoding="utf-8")
+    else:
+        save(FIGURES[args.figure](args), args.output)
     log.info("%s: drawn from %d file(s) into %s", args.figure, len(args.input), args.output)
     return 0

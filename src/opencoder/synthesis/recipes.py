@@ -71,6 +71,9 @@ SEED_KEYS = {"snippet": CODE_SEEDS, "educational": CODE_SEEDS, "textbook": CODE_
              "package": ("modules", "max_doc_chars"), "diverse": ("languages", "doc_types", "min_chars", "max_chars")}
 # kept when nothing in them can be run (`keep_unverified` of a recipe overrides)
 KEEP_UNVERIFIED = {"snippet": False, "educational": False, "textbook": True, "package": False, "diverse": True}
+# kinds whose seeds come from the corpus: a package recipe documents the installed modules, so the
+# workflow does not make it wait for (or rerun on) the corpus
+CORPUS_KINDS = ("snippet", "educational", "textbook", "diverse")
 PYTHON_TAGS = {"python", "py", "python3", "pycon"}
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
@@ -159,6 +162,15 @@ def check(name: str, recipe: Mapping) -> None:
             raise ConfigError(f"synthetic.recipes.{name}.task: a diverse recipe needs non-empty {', '.join(empty)}")
     if kind == "package" and not (recipe.get("seeds") or {}).get("modules"):
         raise ConfigError(f"synthetic.recipes.{name}.seeds.modules: a package recipe needs the modules to document")
+
+
+def toolchains(recipe: Mapping) -> dict[str, str]:
+    """Task language -> the `eval.languages` toolchain that runs its answers, for the languages a
+    diverse recipe draws: the only evaluation settings its samples depend on (its job's settings and
+    the synthetic stage's variant key hold these and no other language)."""
+    task = recipe.get("task") or {}
+    drawn = set(task.get("languages") or ())
+    return {lang: name for lang, name in (task.get("toolchains") or {}).items() if lang in drawn}
 
 
 def seeds(corpus: Sequence[str | Path], kind: str, cfg: Mapping) -> list[dict]:

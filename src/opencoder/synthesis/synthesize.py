@@ -10,7 +10,9 @@ Every sample, kept or not, is a line of `samples.jsonl` with its trace (teacher 
 hash or server model name, prompt-template path and hash, sampling parameters, seed, seed function)
 and its outcome (the stage that rejected it and why, the sandbox status); `kept.jsonl` holds the
 kept ones (`text` for annealing recipes, `instruction`/`output` for SFT recipes, with the same trace
-and `verified`); `stats.json` the funnel. A recipe that keeps nothing is not an error: its stats carry a warning.
+and `verified`); `stats.json` the funnel; `examples.json` a few kept and rejected samples (the first
+by sample index: `EXAMPLES` kept, `EXAMPLES_PER_STAGE` of each rejecting stage) that the build
+report shows beside the funnel. A recipe that keeps nothing is not an error: its stats carry a warning.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tqdm import tqdm
 from opencoder.core import shards
 from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
+from opencoder.core.errors import InputError
 from opencoder.synthesis import recipes
 from opencoder.synthesis.backends import Request, Teacher, make_teacher
 from opencoder.synthesis.cache import Cache, sample_key
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 # kept by `keep_unverified` go on to dedup with the passed ones
 FUNNEL = ("seeds", "prompts", "responses", "parsed", "executed", "passed", "unverified", "deduplicated",
           "decontaminated", "kept")
+# examples.json: the report's samples, bounded whatever the recipe's size
+EXAMPLES, EXAMPLES_PER_STAGE = 5, 2
+REJECTING = ("response", "parse", "execution", "dedup", "decontamination")  # the stages that reject, in order
 
 
 def _derived_seed(*parts) -> int:
@@ -150,8 +156,10 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
     kind = recipe["kind"]
     recipes.check(name, recipe)
     keep_unverified = recipe.get("keep_unverified", recipes.KEEP_UNVERIFIED[kind])
+    if not corpus and kind in recipes.CORPUS_KINDS:
+        raise InputError(f"synthetic.recipes.{name}: a {kind} recipe draws its seeds from the corpus: no corpus shards given (--input)")
     # diverse: task language -> the eval.languages toolchain that runs its answers (`languages` of params)
-    toolchains = dict((recipe.get("task") or {}).get("toolchains") or {})
+    toolchains = recipes.toolchains(recipe)
     languages = params.get("languages") or {}
     unknown = sorted(k for k in set(toolchains.values()) if k not in languages)
     if unknown:
@@ -301,6 +309,7 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
         with shards.atomic_path(path) as tmp:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in data),
                            encoding="utf-8")
+    shards.write_json(examples(rows), out / "examples.json")
     stats = {"stage": "synthesize", "recipe": name, "kind": kind, "funnel": funnel, "tokens": tokens,
              "rejected": dict(sorted(rejected.items())), "unverified": dict(sorted(unverified.items())),
              "keep_unverified": keep_unverified, "teacher": identity,
@@ -312,11 +321,22 @@ def build(name: str, corpus: Sequence[str | Path], params: Mapping, out_dir: str
     return stats
 
 
+def examples(rows: Sequence[Mapping]) -> dict:
+    """A few rows of samples.jsonl for the report, in sample order: the first `EXAMPLES` kept and the
+    first `EXAMPLES_PER_STAGE` rejected at each stage (so every kind of rejection shows)."""
+    fields = ("id", "status", "rejected_at", "reason", "execution", "prompt", "response", "finish", "task")
+    kept = [r for r in rows if r["status"] == "kept"][:EXAMPLES]
+    rejected = [r for stage in REJECTING for r in [r for r in rows if r["rejected_at"] == stage][:EXAMPLES_PER_STAGE]]
+    return {group: [{k: r[k] for k in fields if k in r} for r in chosen]
+            for group, chosen in (("kept", kept), ("rejected", rejected))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opencoder synthesize", description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", required=True, help="the recipe's name (synthetic.recipes)")
-    add_io(parser, "input", nargs="+", metavar="PARQUET", help="corpus shards (the seeds' source)")
-    add_io(parser, "output", help="folder for samples.jsonl, kept.jsonl and stats.json")
+    add_io(parser, "input", nargs="*", default=[], required=False, metavar="PARQUET",
+           help="corpus shards (the seeds' source; a package recipe reads none)")
+    add_io(parser, "output", help="folder for samples.jsonl, kept.jsonl, stats.json and examples.json")
     parser.add_argument("--work", help="folder of the response cache (default: OUTPUT/work); not an output, so a "
                                        "killed job resumes from it")
     parser.add_argument("--threads", type=int, default=1, help="torch threads and sandboxes at once")

@@ -41,6 +41,14 @@ def sft_sources(config: dict, stage: str) -> list[dict]:
     return sources
 
 
+def synthetic_recipes(config: dict) -> list[str]:
+    """The synthetic recipes the build trains on (anneal.data.synthetic, the trained SFT stages'
+    `synthetic:` sources), once each in that order; the others are built by the `synthetic` target only."""
+    names = [*config["anneal"]["data"]["synthetic"],
+             *(s["synthetic"] for stage in sft_stages(config) for s in sft_sources(config, stage) if "synthetic" in s)]
+    return list(dict.fromkeys(names))
+
+
 # every stage `opencoder train --stage` runs
 TRAIN_STAGES = ("pretrain", "anneal", *(f"sft_{s}" for s in SFT_STAGES))
 
