@@ -32,9 +32,29 @@ def unit_members(each=None):
     return paths
 
 
+rule dedup_units_index:
+    input:
+        per_shard("preprocess", "preprocess/{shard}.parquet"),
+    output:
+        directory(f"{R('dedup')}/exact/units/index"),
+    message:
+        "dedup units: where every repository starts and lies -> {output}"
+    params:
+        shards=listed(),
+    threads: res("dedup_units_index")["threads"]
+    resources:
+        **res("dedup_units_index"),
+    log:
+        f"{R('dedup')}/logs/dedup_units_index.log",
+    shell:
+        "{OPENCODER} dedup-units index --input {params.shards:q} --output {output:q} 2> {log:q}"
+
+
 rule dedup_units:
     input:
-        every_shard("preprocess", "preprocess/{shard}.parquet"),
+        # the shards the index names beside this one are read too: the index job's inputs, so already built
+        shard=up("preprocess", "preprocess/{shard}.parquet"),
+        index=f"{R('dedup')}/exact/units/index",
     output:
         units=f"{R('dedup')}/exact/units/{{shard}}.parquet",
         members=f"{R('dedup')}/exact/units/{{shard}}.members.parquet",
@@ -42,14 +62,13 @@ rule dedup_units:
         "dedup units: repositories starting in {wildcards.shard} -> {output.units}"
     params:
         cfg=settings_param("dedup.units", lambda build: {k: build["dedup"][k] for k in ("level", "chunk_tokens")}),
-        shards=listed(),
     threads: res("dedup_units")["threads"]
     resources:
         **res("dedup_units"),
     log:
         f"{R('dedup')}/logs/dedup_units/{{shard}}.log",
     shell:
-        "{OPENCODER} dedup-units units --input {params.shards:q} --shard {wildcards.shard} --output {output.units:q}"
+        "{OPENCODER} dedup-units units --input {input.shard:q} --index {input.index:q} --output {output.units:q}"
         " --members {output.members:q} --params {params.cfg:q} 2> {log:q}"
 
 

@@ -41,8 +41,10 @@ def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> 
     docs = inputs
     if level != "file":
         docs = [tmp / "units" / f"{n}.parquet" for n in names]
-        for name, out in zip(names, docs):
-            units.run_units(inputs, name, out, out.with_suffix(".members.parquet"), {"level": level, "chunk_tokens": chunk_tokens})
+        units.run_index(inputs, tmp / "units" / "index")
+        for inp, out in zip(inputs, docs):
+            units.run_units(inp, tmp / "units" / "index", out, out.with_suffix(".members.parquet"),
+                            {"level": level, "chunk_tokens": chunk_tokens})
     members = [d.with_suffix(".members.parquet") for d in docs] if level != "file" else [None] * len(docs)
     hashes = [tmp / "hashes" / f"{n}.parquet" for n in names]
     for doc, out in zip(docs, hashes):
