@@ -213,10 +213,11 @@ def fuzzy_documents(wildcards):
     return up("preprocess", "preprocess/{shard}.parquet")(wildcards)
 
 
-def unit_args(wildcards, input):
-    """The units' arguments of `fuzzy-dedup remove` (none at file level)."""
+def removal_args(wildcards, input):
+    """`fuzzy-dedup remove`'s arguments for the removed files of both steps (`fuzzy/<shard>.dropped.parquet`):
+    the shard before exact dedup at file level; the units' members at the others."""
     if not input.members:
-        return ""
+        return f"--files '{input.files}' --exact-removed '{input.exact_removed}'"
     members = listed("members")(wildcards, input)
     return f"--level {dedup_level(wildcards)} --members '{members}' --exact-removed '{input.exact_removed}'"
 
@@ -224,9 +225,10 @@ def unit_args(wildcards, input):
 rule fuzzy_dedup:
     input:
         shard=fuzzy_documents,
+        files=up("preprocess", "preprocess/{shard}.parquet"),
         clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
         members=unit_members("shard"),
-        exact_removed=lambda wildcards: [] if dedup_level(wildcards) == "file" else up("dedup", "exact/removed.parquet")(wildcards),
+        exact_removed=up("dedup", "exact/removed.parquet"),
     output:
         shard=f"{R('dedup')}/fuzzy/{{shard}}.parquet",
         stats=f"{R('dedup')}/fuzzy/{{shard}}.stats.json",
@@ -235,7 +237,7 @@ rule fuzzy_dedup:
         "fuzzy dedup {wildcards.shard} -> {output.shard}"
     params:
         cfg=settings("dedup", "fuzzy"),
-        units=unit_args,
+        removals=removal_args,
     threads: res("fuzzy_dedup")["threads"]
     resources:
         **res("fuzzy_dedup"),
@@ -243,4 +245,4 @@ rule fuzzy_dedup:
         f"{R('dedup')}/logs/fuzzy_dedup/{{shard}}.log",
     shell:
         "{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
-        " --dropped {output.dropped:q} {params.units} --params {params.cfg:q} 2> {log:q}"
+        " --dropped {output.dropped:q} {params.removals} --params {params.cfg:q} 2> {log:q}"

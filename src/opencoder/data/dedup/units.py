@@ -36,8 +36,14 @@ Three steps, around the unchanged exact and fuzzy machinery (which sees units as
    unit (with its language and bytes). It reads the shards its index names beside its own input shard.
 2. exact and fuzzy dedup on the unit shards; `exact-dedup apply --members` writes its stats in files.
 3. `apply`  per shard: the shard's files minus those of removed units (`fuzzy/<shard>.parquet`), and
-   `fuzzy/<shard>.dropped.parquet`: every removed file with its reason (`exact_<level>` or
-   `fuzzy_<level>`), its unit and the kept unit.
+   `fuzzy/<shard>.dropped.parquet` (`DROPPED_SCHEMA`).
+
+Where removals are recorded, the same at every level (file included), so one place answers per question:
+`fuzzy/<shard>.dropped.parquet` lists every file of the shard that dedup removed, by either step (id,
+source, repo, path, language, reason, unit, kept_unit, bytes; reason `removal_reason`: `exact_<level>` or
+`fuzzy_<level>`, e.g. `exact_file`, `fuzzy_repository`; at file level the unit is the file itself).
+`exact/removed.parquet` and `fuzzy/removed.parquet` are the two steps' decisions over what they compared
+(files, or units at the other levels), with the kept copy.
 """
 
 from __future__ import annotations
@@ -64,6 +70,11 @@ DROPPED_SCHEMA = {"id": pl.String(), "source": pl.String(), "repo": pl.String(),
                   "language": pl.String(), "reason": pl.String(), "unit": pl.String(), "kept_unit": pl.String(),
                   "bytes": pl.Int64()}
 _TOKEN = re.compile(r"\S+")
+
+
+def removal_reason(step: str, level: str) -> str:
+    """A removed file's reason in `fuzzy/<shard>.dropped.parquet`: the step that removed it and the level."""
+    return f"{step}_{level}"
 
 
 def level_of(params: dict) -> tuple[str, int]:
@@ -162,9 +173,9 @@ def shard_name(path: Path) -> str:
 def removed_units(exact_removed: Path, fuzzy_clusters: Path, level: str) -> pl.DataFrame:
     """unit -> (reason, kept unit) of every unit that exact or fuzzy dedup removed."""
     exact = shards.read_parquet(exact_removed, columns=["id", "kept_id"]).select(
-        unit="id", reason=pl.lit(f"exact_{level}"), kept_unit="kept_id")
+        unit="id", reason=pl.lit(removal_reason("exact", level)), kept_unit="kept_id")
     fuzzy = shards.read_parquet(fuzzy_clusters, columns=["id", "kept_id", "keep"]).filter(~pl.col("keep")).select(
-        unit="id", reason=pl.lit(f"fuzzy_{level}"), kept_unit="kept_id")
+        unit="id", reason=pl.lit(removal_reason("fuzzy", level)), kept_unit="kept_id")
     return pl.concat([exact, fuzzy])
 
 
@@ -202,6 +213,17 @@ def apply(files: pl.DataFrame, member_files: list[Path], exact_removed: Path, fu
                         extra={"level": level, "removed_files": dropped.height,
                                "removed_by_reason": dict(dropped.group_by("reason").len().sort("reason").iter_rows())})
     return kept, dropped, stats
+
+
+def file_level_dropped(files: Path, exact_removed: Path, fuzzy_removed: pl.DataFrame) -> pl.DataFrame:
+    """`DROPPED_SCHEMA` rows of a shard at file level, in the shard's order: the files of `files` (the shard
+    exact dedup read) that `exact_removed` lists, and `fuzzy_removed` (id, kept_id: the fuzzy step's)."""
+    meta = shards.read_parquet(files, columns=[c for c in DROPPED_SCHEMA if c not in ("reason", "unit", "kept_unit")])
+    exact = (pl.scan_parquet(exact_removed).select("id", "kept_id").filter(pl.col("id").is_in(meta["id"].implode()))
+             .collect().with_columns(reason=pl.lit(removal_reason("exact", "file"))))
+    fuzzy = fuzzy_removed.select("id", "kept_id", reason=pl.lit(removal_reason("fuzzy", "file")))
+    gone = pl.concat([exact, fuzzy]).select("id", "reason", unit="id", kept_unit="kept_id")
+    return meta.join(gone, on="id", how="inner", maintain_order="left").select(list(DROPPED_SCHEMA)).cast(DROPPED_SCHEMA)
 
 
 def exact_stats(units: pl.DataFrame, kept_units: pl.DataFrame, members_file: Path) -> dict:
