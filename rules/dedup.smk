@@ -32,9 +32,29 @@ def unit_members(each=None):
     return paths
 
 
+rule dedup_units_index:
+    input:
+        per_shard("preprocess", "preprocess/{shard}.parquet"),
+    output:
+        directory(f"{R('dedup')}/exact/units/index"),
+    message:
+        "dedup units: where every repository starts and lies -> {output}"
+    params:
+        shards=listed(),
+    threads: res("dedup_units_index")["threads"]
+    resources:
+        **res("dedup_units_index"),
+    log:
+        f"{R('dedup')}/logs/dedup_units_index.log",
+    shell:
+        "{OPENCODER} dedup-units index --input {params.shards:q} --output {output:q} 2> {log:q}"
+
+
 rule dedup_units:
     input:
-        every_shard("preprocess", "preprocess/{shard}.parquet"),
+        # the shards the index names beside this one are read too: the index job's inputs, so already built
+        shard=up("preprocess", "preprocess/{shard}.parquet"),
+        index=f"{R('dedup')}/exact/units/index",
     output:
         units=f"{R('dedup')}/exact/units/{{shard}}.parquet",
         members=f"{R('dedup')}/exact/units/{{shard}}.members.parquet",
@@ -42,14 +62,13 @@ rule dedup_units:
         "dedup units: repositories starting in {wildcards.shard} -> {output.units}"
     params:
         cfg=settings_param("dedup.units", lambda build: {k: build["dedup"][k] for k in ("level", "chunk_tokens")}),
-        shards=listed(),
     threads: res("dedup_units")["threads"]
     resources:
         **res("dedup_units"),
     log:
         f"{R('dedup')}/logs/dedup_units/{{shard}}.log",
     shell:
-        "{OPENCODER} dedup-units units --input {params.shards:q} --shard {wildcards.shard} --output {output.units:q}"
+        "{OPENCODER} dedup-units units --input {input.shard:q} --index {input.index:q} --output {output.units:q}"
         " --members {output.members:q} --params {params.cfg:q} 2> {log:q}"
 
 
@@ -194,10 +213,11 @@ def fuzzy_documents(wildcards):
     return up("preprocess", "preprocess/{shard}.parquet")(wildcards)
 
 
-def unit_args(wildcards, input):
-    """The units' arguments of `fuzzy-dedup remove` (none at file level)."""
+def removal_args(wildcards, input):
+    """`fuzzy-dedup remove`'s arguments for the removed files of both steps (`fuzzy/<shard>.dropped.parquet`):
+    the shard before exact dedup at file level; the units' members at the others."""
     if not input.members:
-        return ""
+        return f"--files '{input.files}' --exact-removed '{input.exact_removed}'"
     members = listed("members")(wildcards, input)
     return f"--level {dedup_level(wildcards)} --members '{members}' --exact-removed '{input.exact_removed}'"
 
@@ -205,9 +225,10 @@ def unit_args(wildcards, input):
 rule fuzzy_dedup:
     input:
         shard=fuzzy_documents,
+        files=up("preprocess", "preprocess/{shard}.parquet"),
         clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
         members=unit_members("shard"),
-        exact_removed=lambda wildcards: [] if dedup_level(wildcards) == "file" else up("dedup", "exact/removed.parquet")(wildcards),
+        exact_removed=up("dedup", "exact/removed.parquet"),
     output:
         shard=f"{R('dedup')}/fuzzy/{{shard}}.parquet",
         stats=f"{R('dedup')}/fuzzy/{{shard}}.stats.json",
@@ -216,7 +237,7 @@ rule fuzzy_dedup:
         "fuzzy dedup {wildcards.shard} -> {output.shard}"
     params:
         cfg=settings("dedup", "fuzzy"),
-        units=unit_args,
+        removals=removal_args,
     threads: res("fuzzy_dedup")["threads"]
     resources:
         **res("fuzzy_dedup"),
@@ -224,4 +245,4 @@ rule fuzzy_dedup:
         f"{R('dedup')}/logs/fuzzy_dedup/{{shard}}.log",
     shell:
         "{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
-        " --dropped {output.dropped:q} {params.units} --params {params.cfg:q} 2> {log:q}"
+        " --dropped {output.dropped:q} {params.removals} --params {params.cfg:q} 2> {log:q}"

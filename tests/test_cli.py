@@ -29,6 +29,7 @@ HELP = {
     ("fuzzy-dedup", "buckets"): {"--input", "--output"},
     ("fuzzy-dedup", "clusters"): set(),
     ("fuzzy-dedup", "remove"): {"--input", "--output"},
+    ("dedup-units", "index"): {"--input", "--output"},
     ("dedup-units", "units"): {"--input", "--output"},
     ("dedup-units", "apply"): {"--input", "--output"},
     ("fuzzy-dedup", "scurve"): set(),

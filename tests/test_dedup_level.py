@@ -41,8 +41,10 @@ def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> 
     docs = inputs
     if level != "file":
         docs = [tmp / "units" / f"{n}.parquet" for n in names]
-        for name, out in zip(names, docs):
-            units.run_units(inputs, name, out, out.with_suffix(".members.parquet"), {"level": level, "chunk_tokens": chunk_tokens})
+        units.run_index(inputs, tmp / "units" / "index")
+        for inp, out in zip(inputs, docs):
+            units.run_units(inp, tmp / "units" / "index", out, out.with_suffix(".members.parquet"),
+                            {"level": level, "chunk_tokens": chunk_tokens})
     members = [d.with_suffix(".members.parquet") for d in docs] if level != "file" else [None] * len(docs)
     hashes = [tmp / "hashes" / f"{n}.parquet" for n in names]
     for doc, out in zip(docs, hashes):
@@ -64,7 +66,7 @@ def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> 
     for name, inp, ex in zip(names, inputs, exact_out):
         out, drop = tmp / "out" / f"{name}.parquet", tmp / "out" / f"{name}.dropped.parquet"
         if level == "file":
-            fuzzy.run_remove(ex, clusters, out, dropped_out=drop)
+            fuzzy.run_remove(ex, clusters, out, dropped_out=drop, files=inp, exact_removed=tmp / "exact" / "removed.parquet")
         else:
             units.run_apply(inp, [m for m in members], tmp / "exact" / "removed.parquet", clusters, out, drop, {"level": level})
         kept.append(shards.read_parquet(out))
@@ -114,11 +116,12 @@ def test_near_duplicate_repositories_go_by_minhash_at_repository_level(tmp_path,
     assert dropped.height == 3 and set(dropped["reason"]) == {"fuzzy_repository"}
     assert set(dropped["kept_unit"]) == {"org/new"}
     assert not exact_removed(tmp_path / "repository")
-    # file level: a.py and c.py are exact copies, b.py a near one (its record names the kept file)
+    # file level: a.py and c.py are exact copies, b.py a near one (each record names the kept file)
     kept, dropped = run(tmp_path / "file", inputs, "file")
     assert kept.height == 4 and len(exact_removed(tmp_path / "file")) == 2
     assert dropped.select("path", "repo", "reason", "kept_unit").rows() == [
-        ("b.py", "org/old", "fuzzy", document_id("src", "org/new", "b.py"))]
+        (path, "org/old", reason, document_id("src", "org/new", path))
+        for path, reason in [("a.py", "exact_file"), ("b.py", "fuzzy_file"), ("c.py", "exact_file")]]
 
 
 def test_a_repository_split_over_shards_is_one_unit(tmp_path, texts):
@@ -157,3 +160,27 @@ def test_chunk_level_drops_files_whose_every_chunk_is_a_duplicate(tmp_path):
 def test_chunks_are_cut_at_whitespace_tokens():
     assert units.chunk_spans("a b  c\nd e", 2) == [(0, 3), (5, 8), (9, 10)]
     assert units.chunk_spans("", 4) == [(0, 0)]
+
+
+@pytest.mark.parametrize("level", units.LEVELS)
+def test_every_level_lists_both_steps_removals_in_one_place_with_the_same_columns(tmp_path, texts, level):
+    """fuzzy/<shard>.dropped.parquet holds every file dedup removed, by the exact step or the fuzzy one,
+    with the same columns at every level and the reason `<step>_<level>`."""
+    rng = random.Random(3)
+    same = {"a.py": texts[0], "b.py": texts[1], "c.py": texts[2]}
+    near = {"x.py": texts[3], "y.py": texts[4], "z.py": texts[5]}
+    edited = {**near, "y.py": as_code(edit(texts[4].split(" = "), rng, changes=2))}
+    inputs = write_shards(tmp_path / "in", repo("org/popular", same, stars=50) + repo("org/old", near, stars=4, day=1),
+                          repo("fork/copy", same, stars=2) + repo("org/new", edited, stars=4, day=9))
+    kept, dropped = run(tmp_path / level, inputs, level)
+    assert dropped.schema == pl.Schema(units.DROPPED_SCHEMA)
+    every = set(pl.concat([shards.read_parquet(p) for p in inputs])["id"])
+    assert set(kept["id"]) | set(dropped["id"]) == every and not set(kept["id"]) & set(dropped["id"])
+    reasons = {f"{r}/{p}": why for p, r, why in dropped.select("path", "repo", "reason").iter_rows()}
+    exact, near_copy = f"exact_{level}", f"fuzzy_{level}"
+    if level == "file":  # x.py and z.py are equal in both repositories, y.py near
+        assert reasons == {"fork/copy/a.py": exact, "fork/copy/b.py": exact, "fork/copy/c.py": exact,
+                           "org/old/x.py": exact, "org/old/y.py": near_copy, "org/old/z.py": exact}
+    else:  # one unit per repository here (a chunk holds 4,096 tokens)
+        assert reasons == {"fork/copy/a.py": exact, "fork/copy/b.py": exact, "fork/copy/c.py": exact,
+                           "org/old/x.py": near_copy, "org/old/y.py": near_copy, "org/old/z.py": near_copy}

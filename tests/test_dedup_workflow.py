@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from dedup_corpus import as_code, edit, words
-from smoke_workflow import snakemake
+from smoke_workflow import planned_jobs, snakemake
 
 
 @pytest.mark.slow
@@ -72,3 +72,24 @@ def test_dry_run_with_2000_shards_is_quick(tmp_path):
             if line.strip() and line.split()[0].startswith("fuzzy_") and len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs == {"fuzzy_signatures": 2000, "fuzzy_buckets": 17, "fuzzy_clusters": 1, "fuzzy_dedup": 2000}, result.stdout[-2000:]
     assert cpu_seconds < 60, cpu_seconds
+
+
+@pytest.mark.slow
+def test_dry_run_of_repository_units_over_2000_shards_plans_one_index_job(tmp_path):
+    """dedup.level repository: one index job reads every shard's repositories, then one units job per shard
+    with two inputs (its shard, the index), so planning grows with the shards, not with their pairs."""
+    out = tmp_path / "out"
+    names = [f"{i:05d}.parquet" for i in range(2000)]
+    stamp = time.time() - 1000
+    for step, folder in enumerate(["ingest", "preprocess"]):
+        (out / folder).mkdir(parents=True)
+        for name in names:
+            (out / folder / name).touch()
+            os.utime(out / folder / name, (stamp + 10 * step, stamp + 10 * step))
+    os.utime(out / "ingest", (stamp, stamp))
+    started = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = snakemake(tmp_path, {"out_dir": str(out), "dedup": {"level": "repository"}}, "--rerun-triggers", "mtime", "-n",
+                       *[str(out / "exact" / "units" / n) for n in names])
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert planned_jobs(result.stdout) == {"dedup_units_index": 1, "dedup_units": 2000}, result.stdout[-2000:]
+    assert ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime < 60

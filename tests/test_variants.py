@@ -169,7 +169,8 @@ def test_a_repository_level_dedup_variant_shares_ingest_and_preprocess_and_rebui
     ingested(p, 3)
     jobs = planned_jobs(dry_run(tmp_path, "compare"))
     assert jobs["preprocess"] == 3  # shared
-    assert jobs["dedup_units"] == 3  # the variant's repositories, per shard; the base dedups files
+    # the variant's repositories: one index, then one units job per shard; the base dedups files and runs neither
+    assert jobs["dedup_units_index"] == 1 and jobs["dedup_units"] == 3
     per_shard = ["exact_hashes", "exact_dedup", "fuzzy_signatures", "fuzzy_dedup", "transform", "filter", "sample"]
     assert {r: jobs[r] for r in per_shard} == dict.fromkeys(per_shard, 6)
     once = ["exact_dedup_plan", "fuzzy_clusters", "tokenizer", "pretrain", "anneal", "model"]

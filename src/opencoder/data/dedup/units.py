@@ -27,13 +27,23 @@ repository level (17,675,781 chunks, 72.40B tokens) it stays below file level. H
 
 Three steps, around the unchanged exact and fuzzy machinery (which sees units as documents):
 
-1. `units`  per shard: the units of the repositories whose first file (in shard order) lies in this
-   shard, as a document shard `exact/units/<shard>.parquet` (id, text, stars, commit_time, ...), and
-   `<shard>.members.parquet`: which file belongs to which unit (with its language and bytes).
+1. `index`  once: reads every shard's id and repo columns and writes `exact/units/index/<shard>.parquet`,
+   the repositories whose first file (in shard order) lies in that shard and every shard holding their
+   files (unit_key, shard). One pass over the columns, so that the per-shard step reads only its own
+   index file and the shards it names, not every shard (which made the step quadratic in the shards).
+   `units`  per shard: those repositories' units as a document shard `exact/units/<shard>.parquet`
+   (id, text, stars, commit_time, ...), and `<shard>.members.parquet`: which file belongs to which
+   unit (with its language and bytes). It reads the shards its index names beside its own input shard.
 2. exact and fuzzy dedup on the unit shards; `exact-dedup apply --members` writes its stats in files.
 3. `apply`  per shard: the shard's files minus those of removed units (`fuzzy/<shard>.parquet`), and
-   `fuzzy/<shard>.dropped.parquet`: every removed file with its reason (`exact_<level>` or
-   `fuzzy_<level>`), its unit and the kept unit.
+   `fuzzy/<shard>.dropped.parquet` (`DROPPED_SCHEMA`).
+
+Where removals are recorded, the same at every level (file included), so one place answers per question:
+`fuzzy/<shard>.dropped.parquet` lists every file of the shard that dedup removed, by either step (id,
+source, repo, path, language, reason, unit, kept_unit, bytes; reason `removal_reason`: `exact_<level>` or
+`fuzzy_<level>`, e.g. `exact_file`, `fuzzy_repository`; at file level the unit is the file itself).
+`exact/removed.parquet` and `fuzzy/removed.parquet` are the two steps' decisions over what they compared
+(files, or units at the other levels), with the kept copy.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from opencoder.core import shards
 from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.documents import SCHEMA, empty
+from opencoder.core.errors import InputError
 from opencoder.core.stats import stage_stats, stats_path
 
 log = logging.getLogger(__name__)
@@ -59,6 +70,11 @@ DROPPED_SCHEMA = {"id": pl.String(), "source": pl.String(), "repo": pl.String(),
                   "language": pl.String(), "reason": pl.String(), "unit": pl.String(), "kept_unit": pl.String(),
                   "bytes": pl.Int64()}
 _TOKEN = re.compile(r"\S+")
+
+
+def removal_reason(step: str, level: str) -> str:
+    """A removed file's reason in `fuzzy/<shard>.dropped.parquet`: the step that removed it and the level."""
+    return f"{step}_{level}"
 
 
 def level_of(params: dict) -> tuple[str, int]:
@@ -118,28 +134,48 @@ def repository_units(files: pl.DataFrame, level: str, tokens: int) -> tuple[pl.D
     return unit_frame, member_frame
 
 
-def shard_units(shard_files: list[Path], index: int, level: str, tokens: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Units of the repositories whose first file lies in shard `shard_files[index]` (files in shard order)."""
-    first = (
+INDEX_SCHEMA = {"unit_key": pl.String(), "shard": pl.String()}
+
+
+def unit_index(shard_files: list[Path]) -> dict[str, pl.DataFrame]:
+    """Shard name -> (unit_key, shard) of the repositories whose first file lies in that shard, one row for
+    every shard holding their files (shards in `shard_files` order, which is shard order)."""
+    names = [shard_name(f) for f in shard_files]
+    holders = (
         pl.concat([shards.read_parquet(f, columns=["id", "repo"]).with_columns(shard=pl.lit(i, pl.Int64))
                    for i, f in enumerate(shard_files)])
-        .with_columns(unit_key=pl.coalesce("repo", "id"))
-        .group_by("unit_key").agg(first=pl.col("shard").min(), shards=pl.col("shard").unique())
-        .filter(pl.col("first") == index)
+        .select(unit_key=pl.coalesce("repo", "id"), shard="shard")
+        .unique()
     )
-    needed = sorted(set(first["shards"].explode().to_list())) or [index]
-    keys = first["unit_key"].implode()
-    files = pl.concat([shards.read_documents(shard_files[i]).filter(pl.coalesce("repo", "id").is_in(keys))
-                       for i in needed])
+    first = holders.group_by("unit_key").agg(first=pl.col("shard").min())
+    rows = holders.join(first, on="unit_key").sort("first", "unit_key", "shard")
+    parts = {i: frame for (i,), frame in rows.partition_by("first", as_dict=True, maintain_order=True).items()}
+    named = pl.Series(names, dtype=pl.String())
+    return {name: parts[i].select("unit_key", shard=named.gather(parts[i]["shard"])) if i in parts
+            else pl.DataFrame(schema=INDEX_SCHEMA) for i, name in enumerate(names)}
+
+
+def shard_units(shard_file: Path, index: pl.DataFrame, level: str, tokens: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Units of the repositories whose first file lies in `shard_file` (its `unit_index` rows); their
+    other files are read from the shards the index names, beside `shard_file`."""
+    needed = sorted(set(index["shard"].to_list())) or [shard_name(shard_file)]
+    keys = index["unit_key"].unique().implode()
+    files = pl.concat([shards.read_documents(shard_file.with_name(f"{name}.parquet"))
+                       .filter(pl.coalesce("repo", "id").is_in(keys)) for name in needed])
     return repository_units(files, level, tokens)
+
+
+def shard_name(path: Path) -> str:
+    """`.../00042.parquet` -> "00042"."""
+    return path.name.split(".")[0]
 
 
 def removed_units(exact_removed: Path, fuzzy_clusters: Path, level: str) -> pl.DataFrame:
     """unit -> (reason, kept unit) of every unit that exact or fuzzy dedup removed."""
     exact = shards.read_parquet(exact_removed, columns=["id", "kept_id"]).select(
-        unit="id", reason=pl.lit(f"exact_{level}"), kept_unit="kept_id")
+        unit="id", reason=pl.lit(removal_reason("exact", level)), kept_unit="kept_id")
     fuzzy = shards.read_parquet(fuzzy_clusters, columns=["id", "kept_id", "keep"]).filter(~pl.col("keep")).select(
-        unit="id", reason=pl.lit(f"fuzzy_{level}"), kept_unit="kept_id")
+        unit="id", reason=pl.lit(removal_reason("fuzzy", level)), kept_unit="kept_id")
     return pl.concat([exact, fuzzy])
 
 
@@ -179,6 +215,17 @@ def apply(files: pl.DataFrame, member_files: list[Path], exact_removed: Path, fu
     return kept, dropped, stats
 
 
+def file_level_dropped(files: Path, exact_removed: Path, fuzzy_removed: pl.DataFrame) -> pl.DataFrame:
+    """`DROPPED_SCHEMA` rows of a shard at file level, in the shard's order: the files of `files` (the shard
+    exact dedup read) that `exact_removed` lists, and `fuzzy_removed` (id, kept_id: the fuzzy step's)."""
+    meta = shards.read_parquet(files, columns=[c for c in DROPPED_SCHEMA if c not in ("reason", "unit", "kept_unit")])
+    exact = (pl.scan_parquet(exact_removed).select("id", "kept_id").filter(pl.col("id").is_in(meta["id"].implode()))
+             .collect().with_columns(reason=pl.lit(removal_reason("exact", "file"))))
+    fuzzy = fuzzy_removed.select("id", "kept_id", reason=pl.lit(removal_reason("fuzzy", "file")))
+    gone = pl.concat([exact, fuzzy]).select("id", "reason", unit="id", kept_unit="kept_id")
+    return meta.join(gone, on="id", how="inner", maintain_order="left").select(list(DROPPED_SCHEMA)).cast(DROPPED_SCHEMA)
+
+
 def exact_stats(units: pl.DataFrame, kept_units: pl.DataFrame, members_file: Path) -> dict:
     """`exact_dedup` stats of a unit shard in files (the funnel's unit): a file is dropped when all its units are."""
     members = shards.read_parquet(members_file)
@@ -192,17 +239,28 @@ def exact_stats(units: pl.DataFrame, kept_units: pl.DataFrame, members_file: Pat
 
 # The steps as the workflow's rules run them (files in, files out).
 
-def run_units(shard_files: list[Path], shard: str, out: Path, members_out: Path, params: dict) -> None:
+def run_index(shard_files: list[Path], out: Path) -> None:
+    """Write `out/<shard>.parquet` (`unit_index`) for every shard."""
+    names = [shard_name(f) for f in shard_files]
+    if len(set(names)) != len(names):
+        raise InputError(f"dedup units index: shard names repeat among the {len(names)} input shards")
+    index = unit_index(shard_files)
+    for name in names:
+        shards.write_parquet(index[name], out / f"{name}.parquet")
+    log.info("dedup units index: %d shards, %d repositories", len(names), sum(f["unit_key"].n_unique() for f in index.values()))
+
+
+def run_units(shard_file: Path, index: Path, out: Path, members_out: Path, params: dict) -> None:
     level, tokens = level_of(params)
     if level == "file":
         raise ConfigError("dedup.level is file: there are no units to build (exact dedup reads the shards)")
-    names = [p.name.split(".")[0] for p in shard_files]
-    if shard not in names:
-        raise ConfigError(f"shard {shard} is not among the {len(shard_files)} input shards")
-    units, members = shard_units(shard_files, names.index(shard), level, tokens)
+    index_file = index / f"{shard_name(shard_file)}.parquet"
+    if not index_file.exists():
+        raise InputError(f"{index_file}: no index of shard {shard_file} (build it with `dedup-units index` over every shard)")
+    units, members = shard_units(shard_file, shards.read_parquet(index_file), level, tokens)
     shards.write_parquet(units, out)
     shards.write_parquet(members, members_out)
-    log.info("dedup units (%s): shard %s: %d units of %d files", level, shard, units.height, members["id"].n_unique())
+    log.info("dedup units (%s): shard %s: %d units of %d files", level, shard_name(shard_file), units.height, members["id"].n_unique())
 
 
 def run_apply(inp: Path, member_files: list[Path], exact_removed: Path, fuzzy_clusters: Path, out: Path,
@@ -220,9 +278,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
     steps = parser.add_subparsers(dest="step", required=True)
-    p = steps.add_parser("units", help="the units (repositories or chunks) that start in one shard")
+    p = steps.add_parser("index", help="once: which repositories start in each shard, and where their files lie")
     add_io(p, "input", nargs="+", type=Path, help="every preprocess shard, in order")
-    p.add_argument("--shard", required=True, help="the shard whose units to build (e.g. 00003)")
+    add_io(p, "output", "--out", type=Path, help="folder to write <shard>.parquet into")
+    p = steps.add_parser("units", help="the units (repositories or chunks) that start in one shard")
+    add_io(p, "input", "--in", type=Path, help="preprocess shard (the shards its index names lie beside it)")
+    p.add_argument("--index", required=True, type=Path, help="the folder `index` wrote")
     add_io(p, "output", "--out", type=Path, help="unit shard to write (document schema)")
     p.add_argument("--members", required=True, type=Path, help="file -> unit table to write")
     add_config_args(p)
@@ -235,9 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropped", required=True, type=Path, help="removed files with reason and kept unit")
     add_config_args(p)
     args = parser.parse_args(argv)
+    if args.step == "index":
+        run_index(args.input, args.output)
+        return 0
     params = stage_params(args, "dedup")
     if args.step == "units":
-        run_units(args.input, args.shard, args.output, args.members, params)
+        run_units(args.input, args.index, args.output, args.members, params)
     else:
         run_apply(args.input, args.members, args.exact_removed, args.clusters, args.output, args.dropped, params)
     return 0

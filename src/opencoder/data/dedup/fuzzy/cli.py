@@ -21,7 +21,7 @@ import polars as pl
 
 from opencoder.core import shards
 from opencoder.core.args import add_io
-from opencoder.core.config import add_config_args, stage_params
+from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.errors import InputError
 from opencoder.data.dedup.fuzzy.lsh import range_edges
 from opencoder.data.dedup.fuzzy.params import FuzzyParams
@@ -88,30 +88,29 @@ def run_clusters(edges: list[Path], docs: list[Path], documents: list[Path], clu
     return removed, stats
 
 
-def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents, dropped_out: Path | None = None) -> dict:
-    """Write the shard's kept documents to `out` and their stats beside it (and, with `dropped_out`, the
-    removed files with the kept one: `dedup.units.DROPPED_SCHEMA`); return the stats."""
+def run_remove(inp: Path, clusters: Path, out: Path, read=shards.read_documents, dropped_out: Path | None = None,
+               files: Path | None = None, exact_removed: Path | None = None) -> dict:
+    """Write the shard's kept documents to `out` and their stats beside it; return the stats. With
+    `dropped_out`, also every file of the shard dedup removed, by either step (`dedup.units.DROPPED_SCHEMA`):
+    that needs `files` (the shard as exact dedup read it) and `exact_removed` (exact/removed.parquet)."""
     from opencoder.data.dedup.fuzzy.removal import remove, removed_rows, shard_stats
 
+    if dropped_out is not None and (files is None or exact_removed is None):
+        raise ConfigError(f"{dropped_out}: the dropped files of both dedup steps need the shard before exact dedup"
+                          " (--files) and exact/removed.parquet (--exact-removed)")
     frame = read(inp)
     kept, dropped = remove(frame, removed_rows(clusters, shard_index(inp)))
     shards.write_parquet(kept, out)
     stats = shard_stats(frame, kept, dropped)
     shards.write_json(stats, stats_path(out))
     if dropped_out is not None:
-        shards.write_parquet(dropped_records(dropped, clusters), dropped_out)
+        from opencoder.data.dedup.units import file_level_dropped
+
+        kept_ids = (pl.scan_parquet(clusters).select("id", "kept_id")
+                    .filter(pl.col("id").is_in(dropped["id"].implode())).collect())
+        fuzzy = dropped.select("id").join(kept_ids, on="id", how="left", maintain_order="left")
+        shards.write_parquet(file_level_dropped(files, exact_removed, fuzzy), dropped_out)
     return stats
-
-
-def dropped_records(dropped: pl.DataFrame, clusters: Path) -> pl.DataFrame:
-    """The removed files of a shard as `dedup.units.DROPPED_SCHEMA` rows (file level: the unit is the file)."""
-    from opencoder.data.dedup.units import DROPPED_SCHEMA
-
-    kept_ids = pl.scan_parquet(clusters).select("id", "kept_id").filter(pl.col("id").is_in(dropped["id"].implode())).collect()
-    records = dropped.join(kept_ids, on="id", how="left").with_columns(
-        reason=pl.lit("fuzzy"), unit=pl.col("id"), kept_unit=pl.col("kept_id"))
-    return (records.with_columns(pl.lit(None, DROPPED_SCHEMA[c]).alias(c) for c in DROPPED_SCHEMA if c not in records.columns)
-            .select(list(DROPPED_SCHEMA)).cast(DROPPED_SCHEMA))
 
 
 def run(args) -> None:
@@ -139,7 +138,8 @@ def run(args) -> None:
         units.run_apply(args.input, args.members, args.exact_removed, args.clusters, args.output, args.dropped,
                         {"level": args.level})
     elif args.step == "remove":
-        run_remove(args.input, args.clusters, args.output, dropped_out=args.dropped)
+        run_remove(args.input, args.clusters, args.output, dropped_out=args.dropped, files=args.files,
+                   exact_removed=args.exact_removed)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -166,10 +166,11 @@ def parser() -> argparse.ArgumentParser:
     add_io(s, "input", "--in", type=Path, help="document shard")
     s.add_argument("--clusters", required=True, type=Path)
     add_io(s, "output", "--out", type=Path, help="output shard; stats go beside it")
-    s.add_argument("--dropped", type=Path, help="removed files with their reason and kept file (or unit)")
+    s.add_argument("--dropped", type=Path, help="every file of the shard dedup removed (either step), with its reason and kept file (or unit)")
+    s.add_argument("--files", type=Path, help="file level, with --dropped: the shard as exact dedup read it (preprocess)")
+    s.add_argument("--exact-removed", type=Path, help="with --dropped or --level: exact/removed.parquet (of the files or units)")
     s.add_argument("--level", choices=["repository", "chunk"], help="dedup.level above file: drop the files of removed units")
     s.add_argument("--members", nargs="+", type=Path, help="with --level: every unit shard's members file")
-    s.add_argument("--exact-removed", type=Path, help="with --level: exact/removed.parquet (of the units)")
     steps.add_parser("scurve", help="print the S-curve of the configured LSH")
     s = steps.add_parser("quality", help="precision/recall of the LSH against exact Jaccard on a sample")
     s.add_argument("--input", required=True, type=Path, help="folder of document shards")
