@@ -42,6 +42,11 @@ BigCodeBench (`bigcodebench`, its Hard subset `bigcodebench_hard`): the release'
 `bigcode/bigcodebench-hard`; the `version` split), with `split` complete or instruct; each problem's
 solution and unittest module run together in the sandbox, with the environment's libraries
 (`bigcodebench`).
+
+McEval (`mceval`, generation) and MdEval (`mdeval`, program repair): instruct-only, multilingual; their
+release's per-language JSON-lines files from `path:` (one file, or their folder) or `hub_id:`
+(`Multilingual-Multimodal-NLP/McEval`, config generation; `Multilingual-Multimodal-NLP/MdEval`), each
+language judged by its toolchain, the others "unavailable" (`mceval`).
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.core.errors import OpencoderError
-from opencoder.evaluation import bigcodebench, livecodebench, prompts
+from opencoder.evaluation import bigcodebench, livecodebench, mceval, prompts
 from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
@@ -350,6 +355,7 @@ class Benchmark:
     # rule; its own time limits then stand, not limits calibrated on the references)
     gate: str = "refuse"
     options: tuple[str, ...] = ()  # spec keys of this benchmark alone
+    instruct_only: bool = False  # a chat-model benchmark (the paper's McEval, MdEval): skipped for a base model
 
 
 BENCHMARKS = {
@@ -365,14 +371,19 @@ BENCHMARKS = {
     **{name: Benchmark(name, lambda records, source: [], None, load_with=bigcodebench.loader(name, subset),
                        gate="warn", options=bigcodebench.OPTIONS)
        for name, subset in (("bigcodebench", "full"), ("bigcodebench_hard", "hard"))},
+    **{name: Benchmark(name, lambda records, source: [], None, load_with=mceval.loader(name), instruct_only=True)
+       for name in ("mceval", "mdeval")},
 }
 OPTIONS = tuple(dict.fromkeys(o for b in BENCHMARKS.values() for o in b.options))
 
 
-def available(spec: Mapping) -> str | None:
-    """None when the benchmark's data can be loaded, else the one line that says why it is skipped."""
+def available(spec: Mapping, instruct: bool = False) -> str | None:
+    """None when the benchmark's data can be loaded (and it has a prompt for this kind of model, base
+    or `instruct`), else the one line that says why it is skipped."""
     if spec["name"] not in BENCHMARKS:
         raise BenchmarkError(f"unknown benchmark {spec['name']!r}; known: {', '.join(BENCHMARKS)}")
+    if BENCHMARKS[spec["name"]].instruct_only and not instruct:
+        return f"{spec['name']}: skipped for a base model (an instruct-only benchmark: the paper reports it for chat models)"
     if spec.get("path") or spec.get("hub_id") or BENCHMARKS[spec["name"]].builtin:
         return None
     return f"{spec['name']}: skipped, no data (no package ships it: set its `path:` or `hub_id:` in eval.benchmarks)"

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -130,7 +131,7 @@ def evaluate_samples(spec: dict, samples_path: str | Path, out_dir: str | Path, 
                              instruct=instruct)
     summary.update(source=source_of(spec), prompt_format="instruct" if instruct else "base",
                    samples_file=str(samples_path), sandbox=dict(params["sandbox"]),
-                   environment=environment(sandbox, problems[0].language))
+                   environment=environment(sandbox, languages_of(problems)))
     if no_references(problems):
         summary["references"] = no_references(problems)
     write_outputs(Path(out_dir), spec["name"], results, summary,
@@ -146,9 +147,13 @@ def no_references(problems: list) -> dict | None:
     return None
 
 
-def environment(sandbox: Sandbox, language: str = "python") -> dict:
+def languages_of(problems: list) -> list[str]:
+    return sorted({p.language for p in problems})
+
+
+def environment(sandbox: Sandbox, languages: Sequence[str] = ("python",)) -> dict:
     """What produced a score, beyond the config: packages, toolchain (the language's tools' versions,
-    or why it is unavailable), machine."""
+    or why it is unavailable; `toolchains`, one each, for a benchmark of several languages), machine."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -164,8 +169,11 @@ def environment(sandbox: Sandbox, language: str = "python") -> dict:
         "sandbox": sandbox.versions(),
         "machine": {"system": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
     }
-    if language != "python":
-        found["toolchain"] = sandbox.toolchain(language)
+    others = [lang for lang in languages if lang != "python"]
+    if len(languages) == 1 and others:
+        found["toolchain"] = sandbox.toolchain(others[0])
+    elif others:
+        found["toolchains"] = [sandbox.toolchain(lang) for lang in others]
     return found
 
 
@@ -223,7 +231,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
     dec = decoding(params)
     summaries, suites = {}, []
     for spec in params["benchmarks"]:
-        reason = benchmarks.available(spec)
+        reason = benchmarks.available(spec, instruct)
         if reason:
             log.warning("%s", reason)
             summaries[spec["name"]] = {"benchmark": spec["name"], "skipped": reason}
@@ -256,7 +264,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, params: dict, threads: 
                       "stop": list(stop)},
             sandbox=dict(params["sandbox"]),
             references=reference,
-            environment=environment(sandbox, problems[0].language),
+            environment=environment(sandbox, languages_of(problems)),
         )
         timings = {"generate_seconds": round(generated - start, 3),
                    "execute_seconds": round(time.monotonic() - generated, 3)}
@@ -278,14 +286,16 @@ def evaluate_canonical(spec: dict, out_dir: str | Path, params: dict, threads: i
     problems = benchmarks.load(spec, limit=params.get("limit"))
     results, summary = canonical(problems, sandbox, threads=threads, name=spec["name"])
     summary.update(source=source_of(spec), sandbox=dict(params["sandbox"]),
-                   environment=environment(sandbox, problems[0].language))
+                   environment=environment(sandbox, languages_of(problems)))
     if benchmarks.BENCHMARKS[spec["name"]].gate == "warn":
         summary["gate"] = warn_gate(spec["name"], summary, params["gate"]["min_pass_rate"])
     write_jsonl(results, Path(out_dir) / "results.jsonl")
     write_json(summary, Path(out_dir) / "summary.json")
     unevaluated = summary["samples"] - summary["evaluated"]
     print(f"{spec['name']}: {summary['passed']}/{summary['evaluated']} reference solutions pass"
-          + (f" ({unevaluated} unavailable: libraries not installed)" if unevaluated else ""))
+          + (f" ({unevaluated} unavailable: libraries or toolchain missing)" if unevaluated else ""))
+    if "buggy" in summary:
+        print(f"{spec['name']}: {summary['buggy']['failed']}/{summary['buggy']['evaluated']} buggy programs fail")
     return summary
 
 

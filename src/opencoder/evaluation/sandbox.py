@@ -378,8 +378,12 @@ class Sandbox:
         `<tool> --version`, run inside): {language, available, versions, reason}; probed once."""
         if language in self._probed:
             return self._probed[language]
-        if language not in self.toolchains:
-            raise SandboxError(f"no toolchain configured for language {language!r} (eval.languages)")
+        if language not in self.toolchains:  # a McEval / MdEval language the suite has no toolchain for
+            found = {"language": language, "available": False, "versions": {},
+                     "reason": f"no toolchain configured for language {language!r} (eval.languages)"}
+            log.warning("%s: no toolchain, its programs are not evaluated", language)
+            self._probed[language] = found
+            return found
         tool = self.toolchains[language]
         found = {"language": language, "available": True, "versions": {}, "reason": None}
         missing = [t for t in tool.tools() if not tool.findable(t)]
