@@ -36,7 +36,7 @@ MCEVAL = {
         "docstring": "Return the larger of two numbers.\nExample: maxOf(1, 2) returns 2",
         "instruction": "Write a JavaScript function `function maxOf(a, b)` to solve the following problem:\n"
                        "Return the larger of two numbers.\nExample: maxOf(1, 2) returns 2",
-        "level": "easy"}, "{\n    return b;\n}"),  # console.assert only prints: the throw fails it
+        "level": "easy"}, "{\n    return a;\n}"),  # caught by console.assert alone (made to throw)
     "CPP": ({
         "task_id": "CPP/1",
         "prompt": "#include <cassert>\n#include <cstdio>\n/**\n * Calculates the factorial of N modulo 10007.\n */\n"
