@@ -10,6 +10,7 @@ CONFIG  ?=
 TARGET  ?= all
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: run test setup system clean
 
@@ -42,8 +43,10 @@ $(SYSTAMP): $(STAMP)
 run: setup
 	$(VENV)/bin/snakemake $(TARGET) --cores $(CORES) $(SNAKEMAKE_ARGS) $(if $(CONFIG),--configfile $(CONFIG))
 
+# The suite in TEST_WORKERS processes (pytest-xdist), a test file's tests in one: the end-to-end tests
+# wait on builds and schedulers much of the time, so two workers keep two cores busy.
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf results .snakemake

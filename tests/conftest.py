@@ -3,6 +3,7 @@ made once per session for the end-to-end tests that read it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from filelock import FileLock
 
 from opencoder.core.documents import SCHEMA, document_id
 
@@ -56,16 +58,25 @@ class SmokeBuild:
 @pytest.fixture(scope="session")
 def smoke_build(tmp_path_factory) -> SmokeBuild:
     """The smoke workflow's default target `all` (model folder and every report figure), built locally
-    with the default workflow profile, once per session on first use: one build takes minutes, and the
-    tests that need one only read it, dry-run against it or copy it."""
-    root = tmp_path_factory.mktemp("smoke_build")
-    cfg = root / "out_dir.yaml"
-    cfg.write_text(yaml.safe_dump({"out_dir": str(root / "out")}))
-    build = SmokeBuild(root / "out", (REPO / "config" / "smoke.yaml", cfg))
-    done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--configfile",
-         *map(str, build.configfiles), "--cores", "2"],
-        cwd=REPO, capture_output=True, text=True, timeout=1800,
-    )
-    assert done.returncode == 0, f"the smoke build failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    with the default workflow profile, once per test run on first use: one build takes minutes, and the
+    tests that need one only read it, dry-run against it or copy it. Under pytest-xdist the workers
+    share it: the first to need it builds it under a lock, the others wait and read it."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "smoke_build"
+    build = SmokeBuild(root / "out", (REPO / "config" / "smoke.yaml", root / "out_dir.yaml"))
+    with FileLock(f"{root}.lock"):
+        failed = root / "failed.txt"
+        if not (root / "done").exists() and not failed.exists():
+            root.mkdir(exist_ok=True)
+            build.configfiles[1].write_text(yaml.safe_dump({"out_dir": str(build.out)}))
+            done = subprocess.run(
+                [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--configfile",
+                 *map(str, build.configfiles), "--cores", "2"],
+                cwd=REPO, capture_output=True, text=True, timeout=1800,
+            )
+            if done.returncode == 0:
+                (root / "done").touch()
+            else:
+                failed.write_text(f"the smoke build failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+    assert not failed.exists(), failed.read_text()
     return build

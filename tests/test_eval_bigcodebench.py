@@ -251,7 +251,7 @@ def test_canonical_warns_below_the_rate_and_default_config_skips(release, tmp_pa
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["evaluated"] == 2 and summary["passed"] == 1 and summary["pass_rate"] == 0.5
     assert summary["gate"].startswith("warned: rate 0.500 < 0.95")
-    assert "1/2 reference solutions pass (1 unavailable: libraries not installed)" in capsys.readouterr().out
+    assert "1/2 reference solutions pass (1 unavailable: libraries or toolchain missing)" in capsys.readouterr().out
 
 
 def test_bad_config_values_are_schema_errors():
