@@ -15,20 +15,10 @@ def dedup_documents(wildcards):
     return up("dedup", "exact/units/{shard}.parquet")(wildcards)
 
 
-def every_shard(stage, path):
-    """Input function: `path` (with {shard}) under `stage`'s root for every shard, in a job of one shard
-    (per_shard fills {shard} from the job's own wildcards too)."""
-    return lambda wildcards: [f"{root(stage, wildcards)}/{path}".format(shard=s) for s in shards(wildcards)]
-
-
-def unit_members(each=None):
-    """Input function: the units' member tables (none at file level): the job's shard's, or every shard's."""
+def units_file(path):
+    """Input function: `path` under the dedup stage's `exact/units/` (none at file level)."""
     def paths(wildcards):
-        if dedup_level(wildcards) == "file":
-            return []
-        if each == "shard":
-            return every_shard("dedup", "exact/units/{shard}.members.parquet")(wildcards)
-        return up("dedup", "exact/units/{shard}.members.parquet")(wildcards)
+        return [] if dedup_level(wildcards) == "file" else up("dedup", f"exact/units/{path}")(wildcards)
     return paths
 
 
@@ -113,7 +103,7 @@ rule exact_dedup:
     input:
         shard=dedup_documents,
         removed=f"{R('dedup')}/exact/removed.parquet",
-        members=unit_members(),
+        members=units_file("{shard}.members.parquet"),
     output:
         shard=f"{R('dedup')}/exact/{{shard}}.parquet",
         stats=f"{R('dedup')}/exact/{{shard}}.stats.json",
@@ -215,11 +205,12 @@ def fuzzy_documents(wildcards):
 
 def removal_args(wildcards, input):
     """`fuzzy-dedup remove`'s arguments for the removed files of both steps (`fuzzy/<shard>.dropped.parquet`):
-    the shard before exact dedup at file level; the units' members at the others."""
+    the shard before exact dedup at file level; at the others the shard's members file and the units index,
+    whose `<shard>.starts.parquet` names the other members files the job reads (beside its own)."""
     if not input.members:
         return f"--files '{input.files}' --exact-removed '{input.exact_removed}'"
-    members = listed("members")(wildcards, input)
-    return f"--level {dedup_level(wildcards)} --members '{members}' --exact-removed '{input.exact_removed}'"
+    return (f"--level {dedup_level(wildcards)} --members '{input.members}' --index '{input.index}'"
+            f" --exact-removed '{input.exact_removed}'")
 
 
 rule fuzzy_dedup:
@@ -227,7 +218,12 @@ rule fuzzy_dedup:
         shard=fuzzy_documents,
         files=up("preprocess", "preprocess/{shard}.parquet"),
         clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
-        members=unit_members("shard"),
+        # repository, chunk: only the shard's own members file is declared, not the other shards' that the
+        # index names (declaring every shard's made planning quadratic in the shards); those exist when
+        # this runs: clusters reads every exact/<shard>.parquet, whose exact_dedup job has its members file
+        # as input
+        members=units_file("{shard}.members.parquet"),
+        index=units_file("index"),
         exact_removed=up("dedup", "exact/removed.parquet"),
     output:
         shard=f"{R('dedup')}/fuzzy/{{shard}}.parquet",

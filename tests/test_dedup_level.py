@@ -63,12 +63,13 @@ def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> 
     clusters = tmp / "fuzzy" / "clusters.parquet"
     fuzzy.run_clusters(edges, metas, exact_out, clusters, tmp / "fuzzy" / "removed.parquet", tmp / "fuzzy" / "c.json", PARAMS)
     kept, dropped = [], []
-    for name, inp, ex in zip(names, inputs, exact_out):
+    for name, inp, ex, member in zip(names, inputs, exact_out, members):
         out, drop = tmp / "out" / f"{name}.parquet", tmp / "out" / f"{name}.dropped.parquet"
         if level == "file":
             fuzzy.run_remove(ex, clusters, out, dropped_out=drop, files=inp, exact_removed=tmp / "exact" / "removed.parquet")
         else:
-            units.run_apply(inp, [m for m in members], tmp / "exact" / "removed.parquet", clusters, out, drop, {"level": level})
+            units.run_apply(inp, [member], tmp / "exact" / "removed.parquet", clusters, out, drop, {"level": level},
+                            index=tmp / "units" / "index")
         kept.append(shards.read_parquet(out))
         dropped.append(shards.read_parquet(drop))
     return pl.concat(kept), pl.concat(dropped)
@@ -135,6 +136,10 @@ def test_a_repository_split_over_shards_is_one_unit(tmp_path, texts):
     stats = [shards.read_json(tmp_path / "repository" / "exact" / f"0000{i}.stats.json") for i in (0, 1)]
     assert [s["extra"]["units"] for s in stats] == [1, 1]  # org/big where its first file is, org/copy in shard 1
     assert sum(s["in"]["documents"] for s in stats) == 4 and sum(s["out"]["documents"] for s in stats) == 2
+    # the last step of shard 0 reads its own members file; shard 1's, org/big's too (where it starts)
+    folder = tmp_path / "repository" / "units"
+    assert [[f.name for f in units.member_files(folder / f"0000{i}.members.parquet", folder / "index")] for i in (0, 1)] == [
+        ["00000.members.parquet"], ["00000.members.parquet", "00001.members.parquet"]]
 
 
 def test_chunk_level_drops_files_whose_every_chunk_is_a_duplicate(tmp_path):

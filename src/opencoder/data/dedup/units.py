@@ -29,14 +29,17 @@ Three steps, around the unchanged exact and fuzzy machinery (which sees units as
 
 1. `index`  once: reads every shard's id and repo columns and writes `exact/units/index/<shard>.parquet`,
    the repositories whose first file (in shard order) lies in that shard and every shard holding their
-   files (unit_key, shard). One pass over the columns, so that the per-shard step reads only its own
-   index file and the shards it names, not every shard (which made the step quadratic in the shards).
+   files (unit_key, shard), and `<shard>.starts.parquet`, the reverse: the shards where the repositories
+   with files in that shard start (shard). One pass over the columns, so that the per-shard steps read
+   only their own index files and the shards (or members files) they name, not every shard's (which made
+   the steps quadratic in the shards).
    `units`  per shard: those repositories' units as a document shard `exact/units/<shard>.parquet`
    (id, text, stars, commit_time, ...), and `<shard>.members.parquet`: which file belongs to which
    unit (with its language and bytes). It reads the shards its index names beside its own input shard.
 2. exact and fuzzy dedup on the unit shards; `exact-dedup apply --members` writes its stats in files.
 3. `apply`  per shard: the shard's files minus those of removed units (`fuzzy/<shard>.parquet`), and
-   `fuzzy/<shard>.dropped.parquet` (`DROPPED_SCHEMA`).
+   `fuzzy/<shard>.dropped.parquet` (`DROPPED_SCHEMA`). With the index it reads the members files of the
+   shards its `<shard>.starts.parquet` names, beside the shard's own.
 
 Where removals are recorded, the same at every level (file included), so one place answers per question:
 `fuzzy/<shard>.dropped.parquet` lists every file of the shard that dedup removed, by either step (id,
@@ -135,6 +138,7 @@ def repository_units(files: pl.DataFrame, level: str, tokens: int) -> tuple[pl.D
 
 
 INDEX_SCHEMA = {"unit_key": pl.String(), "shard": pl.String()}
+STARTS_SCHEMA = {"shard": pl.String()}
 
 
 def unit_index(shard_files: list[Path]) -> dict[str, pl.DataFrame]:
@@ -153,6 +157,26 @@ def unit_index(shard_files: list[Path]) -> dict[str, pl.DataFrame]:
     named = pl.Series(names, dtype=pl.String())
     return {name: parts[i].select("unit_key", shard=named.gather(parts[i]["shard"])) if i in parts
             else pl.DataFrame(schema=INDEX_SCHEMA) for i, name in enumerate(names)}
+
+
+def unit_starts(index: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Shard name -> (shard) of the shards where the repositories with files in it start (`unit_index`
+    reversed; in shard order, which is `index`'s order)."""
+    starts: dict[str, list[str]] = {name: [] for name in index}
+    for first, rows in index.items():
+        for holder in rows["shard"].unique(maintain_order=True).to_list():
+            starts[holder].append(first)
+    return {name: pl.DataFrame({"shard": firsts}, schema=STARTS_SCHEMA) for name, firsts in starts.items()}
+
+
+def member_files(own: Path, index: Path) -> list[Path]:
+    """The members files a shard's files are listed in: those of the shards `index/<shard>.starts.parquet`
+    names (in shard order), beside `own` (the shard's own `<shard>.members.parquet`)."""
+    name = shard_name(own)
+    starts = index / f"{name}.starts.parquet"
+    if not starts.exists():
+        raise InputError(f"{starts}: no index of where shard {name}'s repositories start (build it with `dedup-units index`)")
+    return [own.with_name(f"{first}.members.parquet") for first in shards.read_parquet(starts)["shard"]]
 
 
 def shard_units(shard_file: Path, index: pl.DataFrame, level: str, tokens: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -240,13 +264,15 @@ def exact_stats(units: pl.DataFrame, kept_units: pl.DataFrame, members_file: Pat
 # The steps as the workflow's rules run them (files in, files out).
 
 def run_index(shard_files: list[Path], out: Path) -> None:
-    """Write `out/<shard>.parquet` (`unit_index`) for every shard."""
+    """Write `out/<shard>.parquet` (`unit_index`) and `out/<shard>.starts.parquet` (`unit_starts`) for every shard."""
     names = [shard_name(f) for f in shard_files]
     if len(set(names)) != len(names):
         raise InputError(f"dedup units index: shard names repeat among the {len(names)} input shards")
     index = unit_index(shard_files)
+    starts = unit_starts(index)
     for name in names:
         shards.write_parquet(index[name], out / f"{name}.parquet")
+        shards.write_parquet(starts[name], out / f"{name}.starts.parquet")
     log.info("dedup units index: %d shards, %d repositories", len(names), sum(f["unit_key"].n_unique() for f in index.values()))
 
 
@@ -263,10 +289,16 @@ def run_units(shard_file: Path, index: Path, out: Path, members_out: Path, param
     log.info("dedup units (%s): shard %s: %d units of %d files", level, shard_name(shard_file), units.height, members["id"].n_unique())
 
 
-def run_apply(inp: Path, member_files: list[Path], exact_removed: Path, fuzzy_clusters: Path, out: Path,
-              dropped_out: Path, params: dict) -> dict:
+def run_apply(inp: Path, members: list[Path], exact_removed: Path, fuzzy_clusters: Path, out: Path,
+              dropped_out: Path, params: dict, index: Path | None = None) -> dict:
+    """With `index`, `members` is the shard's own members file and the files read are `member_files`'s:
+    the others lie beside it. Without, `members` is read as given (every shard's, say)."""
     level, _ = level_of(params)
-    kept, dropped, stats = apply(shards.read_documents(inp), member_files, exact_removed, fuzzy_clusters, level)
+    if index is not None:
+        if len(members) != 1:
+            raise ConfigError(f"with --index, --members is the shard's own members file, got {len(members)} files")
+        members = member_files(members[0], index)
+    kept, dropped, stats = apply(shards.read_documents(inp), members, exact_removed, fuzzy_clusters, level)
     shards.write_parquet(kept, out)
     shards.write_parquet(dropped, dropped_out)
     shards.write_json(stats, stats_path(out))
@@ -289,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     add_config_args(p)
     p = steps.add_parser("apply", help="drop the files of removed units from one shard")
     add_io(p, "input", "--in", type=Path, help="preprocess shard (files)")
-    p.add_argument("--members", nargs="+", required=True, type=Path, help="every unit shard's members file")
+    p.add_argument("--members", nargs="+", required=True, type=Path,
+                   help="every unit shard's members file; with --index, the shard's own")
+    p.add_argument("--index", type=Path, help="the folder `index` wrote: read only the members files it names")
     p.add_argument("--exact-removed", required=True, type=Path)
     p.add_argument("--clusters", required=True, type=Path, help="fuzzy/clusters.parquet")
     add_io(p, "output", "--out", type=Path, help="output shard; stats go beside it")
@@ -303,5 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "units":
         run_units(args.input, args.index, args.output, args.members, params)
     else:
-        run_apply(args.input, args.members, args.exact_removed, args.clusters, args.output, args.dropped, params)
+        run_apply(args.input, args.members, args.exact_removed, args.clusters, args.output, args.dropped, params,
+                  args.index)
     return 0

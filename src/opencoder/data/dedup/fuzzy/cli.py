@@ -136,7 +136,7 @@ def run(args) -> None:
         from opencoder.data.dedup import units
 
         units.run_apply(args.input, args.members, args.exact_removed, args.clusters, args.output, args.dropped,
-                        {"level": args.level})
+                        {"level": args.level}, args.index)
     elif args.step == "remove":
         run_remove(args.input, args.clusters, args.output, dropped_out=args.dropped, files=args.files,
                    exact_removed=args.exact_removed)
@@ -170,7 +170,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--files", type=Path, help="file level, with --dropped: the shard as exact dedup read it (preprocess)")
     s.add_argument("--exact-removed", type=Path, help="with --dropped or --level: exact/removed.parquet (of the files or units)")
     s.add_argument("--level", choices=["repository", "chunk"], help="dedup.level above file: drop the files of removed units")
-    s.add_argument("--members", nargs="+", type=Path, help="with --level: every unit shard's members file")
+    s.add_argument("--members", nargs="+", type=Path, help="with --level: every unit shard's members file; with --index, the shard's own")
+    s.add_argument("--index", type=Path, help="with --level: exact/units/index, to read only the members files it names")
     steps.add_parser("scurve", help="print the S-curve of the configured LSH")
     s = steps.add_parser("quality", help="precision/recall of the LSH against exact Jaccard on a sample")
     s.add_argument("--input", required=True, type=Path, help="folder of document shards")
