@@ -75,30 +75,10 @@ def test_dry_run_with_2000_shards_is_quick(tmp_path):
 
 
 @pytest.mark.slow
-def test_dry_run_of_repository_units_over_2000_shards_plans_one_index_job(tmp_path):
-    """dedup.level repository: one index job reads every shard's repositories, then one units job per shard
-    with two inputs (its shard, the index), so planning grows with the shards, not with their pairs."""
-    out = tmp_path / "out"
-    names = [f"{i:05d}.parquet" for i in range(2000)]
-    stamp = time.time() - 1000
-    for step, folder in enumerate(["ingest", "preprocess"]):
-        (out / folder).mkdir(parents=True)
-        for name in names:
-            (out / folder / name).touch()
-            os.utime(out / folder / name, (stamp + 10 * step, stamp + 10 * step))
-    os.utime(out / "ingest", (stamp, stamp))
-    started = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = snakemake(tmp_path, {"out_dir": str(out), "dedup": {"level": "repository"}}, "--rerun-triggers", "mtime", "-n",
-                       *[str(out / "exact" / "units" / n) for n in names])
-    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert planned_jobs(result.stdout) == {"dedup_units_index": 1, "dedup_units": 2000}, result.stdout[-2000:]
-    assert ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime < 60
-
-
-@pytest.mark.slow
 def test_dry_run_of_repository_level_fuzzy_dedup_over_2000_shards_is_quick(tmp_path):
-    """dedup.level repository up to fuzzy/*: each removal job declares its shard's members file and the index,
-    not every shard's members file, so planning grows with the shards, not with their pairs."""
+    """dedup.level repository up to fuzzy/*: one index job reads every shard's repositories, then each units
+    job and each removal job declares its own shard's files and the index, not every shard's, so planning
+    grows with the shards, not with their pairs."""
     out = tmp_path / "out"
     names = [f"{i:05d}.parquet" for i in range(2000)]
     stamp = time.time() - 1000
