@@ -18,6 +18,15 @@ from opencoder.core.documents import SCHEMA, document_id
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The longest test files, longest first. Under `--dist loadfile` a file runs whole on one worker, so a
+# long file collected late becomes the suite's tail; these start first (the SLURM test also starts the
+# smoke build it compares with), the rest keep pytest's order.
+LONGEST = ("test_slurm.py", "test_variants.py", "test_dedup_workflow.py", "test_readme.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: LONGEST.index(item.path.name) if item.path.name in LONGEST else len(LONGEST))
+
 
 def make_documents(rows: list[dict], source: str = "test") -> pl.DataFrame:
     """Documents from dicts with at least `path` and `text`; other columns get neutral defaults."""
