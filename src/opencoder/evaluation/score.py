@@ -6,8 +6,9 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from opencoder.evaluation.benchmarks import BenchmarkError, Problem
+from opencoder.evaluation.benchmarks import Problem
 from opencoder.evaluation.passk import pass_at_k
+from opencoder.evaluation.records import BenchmarkError
 from opencoder.evaluation.sandbox import Sandbox
 
 
