@@ -54,6 +54,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from opencoder.evaluation import bigcodebench, livecodebench, mceval, prompts
 from opencoder.evaluation.records import BenchmarkError, called_names, hub_records, need, read_records
@@ -76,6 +77,8 @@ class Problem:
     context: str | None = None  # code the completion continues (None: the prompt itself)
     request: str = ""    # the problem as an instruct model is asked it (prompts.instruct_messages)
     language: str = "python"  # another: a MultiPL-E program, built and run by that language's toolchain
+    # completions the tests must fail, checked with the references (MdEval's buggy code): none here
+    must_fail: ClassVar[tuple[str, ...]] = ()
 
     def program(self, completion: str, instruct: bool = False) -> Program:
         """The judged run of a base completion, or of an instruct reply (its code block, run alone;

@@ -42,6 +42,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from opencoder.evaluation import prompts
@@ -78,6 +79,7 @@ class BigCodeBenchProblem:
     timeout_s: float
     memory_mb: int
     language: str = "python"
+    must_fail: ClassVar[tuple[str, ...]] = ()  # no completion its tests must fail (`Problem.must_fail`)
 
     @property
     def prompt(self) -> str:

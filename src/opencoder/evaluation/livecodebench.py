@@ -45,6 +45,7 @@ import pickle
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from opencoder.evaluation import prompts
@@ -190,6 +191,7 @@ class LiveCodeBenchProblem:
     difficulty: str
     reference: str = ""  # LiveCodeBench ships none
     language: str = "python"
+    must_fail: ClassVar[tuple[str, ...]] = ()  # no completion its tests must fail (`Problem.must_fail`)
 
     @property
     def prompt(self) -> str:

@@ -75,6 +75,11 @@ class MultilingualProblem:
     def stop(self) -> tuple[str, ...]:
         return PYTHON_STOP if self.language == "python" else ()
 
+    @property
+    def must_fail(self) -> tuple[str, ...]:
+        """Completions the tests must fail (`Problem.must_fail`): MdEval's buggy code, or the tests miss the bug."""
+        return (self.buggy,) if self.buggy else ()
+
     def instruct_messages(self) -> list[dict[str, str]]:
         fence = prompts.LANGUAGES.get(self.language, (None, self.language))[1]
         system = [{"role": "system", "content": self.system}] if self.system else []
