@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from opencoder.core.config import load
-from opencoder.evaluation.benchmarks import BENCHMARKS, read_records
+from opencoder.evaluation.benchmarks import BENCHMARKS
+from opencoder.evaluation.records import read_records
 from opencoder.training.sft.decontaminate import Index, benchmark_items, decontaminate
 
 

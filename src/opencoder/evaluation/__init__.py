@@ -6,6 +6,7 @@
     livecodebench  LiveCodeBench's release files, version and date window, its two kinds of tests
     bigcodebench  BigCodeBench's rows (Full, Hard), complete/instruct split, unittest programs
     mceval      McEval's generation rows and MdEval's repair rows, per language, judged by each toolchain
+    records     their files and Hub datasets as records, the field checks, `BenchmarkError`
     languages   toolchains of the other languages (`eval.languages`): build and run commands
     prompts     base and instruct prompt formats, each after a named source; the prompt hash
     generate    batched decoding from the Hugging Face export, greedy by default, stop sequences

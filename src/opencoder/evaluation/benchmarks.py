@@ -51,25 +51,18 @@ language judged by its toolchain, the others "unavailable" (`mceval`).
 
 from __future__ import annotations
 
-import ast
-import builtins
-import gzip
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
-from opencoder.core.errors import OpencoderError
 from opencoder.evaluation import bigcodebench, livecodebench, mceval, prompts
+from opencoder.evaluation.records import BenchmarkError, called_names, hub_records, need, read_records
 from opencoder.evaluation.sandbox import Program
 
 # Where a base model's function body ends: the next top-level statement (the Codex paper's stops).
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 MBPP_STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n```")
-
-
-class BenchmarkError(OpencoderError, ValueError):
-    """A benchmark that cannot be loaded: the message names the source and the problem."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +77,8 @@ class Problem:
     context: str | None = None  # code the completion continues (None: the prompt itself)
     request: str = ""    # the problem as an instruct model is asked it (prompts.instruct_messages)
     language: str = "python"  # another: a MultiPL-E program, built and run by that language's toolchain
+    # completions the tests must fail, checked with the references (MdEval's buggy code): none here
+    must_fail: ClassVar[tuple[str, ...]] = ()
 
     def program(self, completion: str, instruct: bool = False) -> Program:
         """The judged run of a base completion, or of an instruct reply (its code block, run alone;
@@ -104,34 +99,6 @@ class Problem:
 
     def instruct_messages(self) -> list[dict[str, str]]:
         return prompts.instruct_messages(self.request, self.language)
-
-
-def called_names(tests: str, where: str) -> tuple[str, ...]:
-    """Functions the tests call but neither define nor import, nor take from builtins: the entry
-    points of a benchmark whose tests name the solution's functions (MBPP's asserts)."""
-    try:
-        tree = ast.parse(tests)
-    except SyntaxError as exc:
-        raise BenchmarkError(f"{where}: tests are not valid Python ({exc.msg}, line {exc.lineno})") from None
-    defined = set(dir(builtins))
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            defined.add(node.id)
-    called = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    names = tuple(dict.fromkeys(n for n in called if n not in defined))
-    if not names:
-        raise BenchmarkError(f"{where}: the tests call no function of the solution")
-    return names
-
-
-def _need(record: Mapping, fields: Iterable[str], where: str) -> None:
-    missing = [f for f in fields if f not in record or record[f] is None]
-    if missing:
-        raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}")
 
 
 # EvalPlus's comparison (evalplus/eval/__init__.py, `unsafe_execute`), run by the judge: `out` comes
@@ -214,7 +181,7 @@ def _evalplus_raw(record: Mapping) -> bool:
 
 def humaneval_problem(record: Mapping, where: str) -> Problem:
     raw = _evalplus_raw(record)
-    _need(record, ("task_id", "prompt", "entry_point", "canonical_solution" if raw else "test"), where)
+    need(record, ("task_id", "prompt", "entry_point", "canonical_solution" if raw else "test"), where)
     entry = record["entry_point"]
     # the prompt's helpers (e.g. HumanEval/32's `poly`), made runnable by the reference; the judge
     # then replaces the entry point with the call into the completion's process
@@ -240,7 +207,7 @@ def _mbpp_text(record: Mapping, where: str) -> str:
     text = record.get("text") or record.get("prompt")
     if not text:
         raise BenchmarkError(f"{where}: missing field text (or prompt)")
-    _need(record, ("task_id", "test_list"), where)
+    need(record, ("task_id", "test_list"), where)
     if not record["test_list"]:
         raise BenchmarkError(f"{where}: empty test_list")
     return text
@@ -253,7 +220,7 @@ def mbpp_problem(record: Mapping, where: str, shots: Sequence[Mapping] | None = 
     reference = record.get("canonical_solution") or record.get("code") or ""
     support, entry_points = "", None
     if _evalplus_raw(record):  # EvalPlus's release: differential testing against the reference
-        _need(record, ("entry_point",), where)
+        need(record, ("entry_point",), where)
         if not reference:
             raise BenchmarkError(f"{where}: missing field canonical_solution (or code)")
         entry_points = (record["entry_point"],)
@@ -316,7 +283,7 @@ MULTIPLE_LANGUAGES = ("cpp", "java", "cs", "ts", "js", "php", "sh")  # the paper
 
 
 def multiple_problem(record: Mapping, where: str, language: str) -> Problem:
-    _need(record, ("name", "language", "prompt", "tests", "stop_tokens"), where)
+    need(record, ("name", "language", "prompt", "tests", "stop_tokens"), where)
     if record["language"] != language:
         raise BenchmarkError(f"{where}: language {record['language']!r}, expected {language!r} (multiple_{language})")
     stop = record["stop_tokens"]
@@ -389,40 +356,6 @@ def available(spec: Mapping, instruct: bool = False) -> str | None:
     return f"{spec['name']}: skipped, no data (no package ships it: set its `path:` or `hub_id:` in eval.benchmarks)"
 
 
-def read_records(path: str | Path) -> list[dict]:
-    """Records of a `.jsonl`, `.jsonl.gz` or `.json` (a list) file; errors name the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise BenchmarkError(f"{path}: no such benchmark file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            if path.name.endswith((".jsonl", ".jsonl.gz")):
-                records = []
-                for lineno, line in enumerate(f, 1):
-                    if line.strip():
-                        try:
-                            records.append(json.loads(line))
-                        except json.JSONDecodeError as exc:
-                            raise BenchmarkError(f"{path}:{lineno}: not valid JSON ({exc})") from None
-            else:
-                records = json.load(f)
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchmarkError(f"{path}: cannot be read ({exc})") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise BenchmarkError(f"{path}: expected a list of JSON objects")
-    return records
-
-
-def _hub_records(hub_id: str, split: str, config: str | None = None) -> list[dict]:
-    import datasets
-
-    try:
-        return list(datasets.load_dataset(hub_id, config, split=split))
-    except Exception as exc:  # network, missing dataset or split: all mean "cannot load"
-        raise BenchmarkError(f"hub dataset {hub_id!r} (config {config!r}, split {split!r}) cannot be loaded: {exc}") from exc
-
-
 def load(spec: Mapping, limit: int | None = None, instruct: bool = False) -> list[Problem]:
     """Problems of one configured benchmark, `{name, path?, hub_id?, split?}`; the first `limit` only if set;
     `instruct`: for a chat model (BigCodeBench's default split then is instruct)."""
@@ -441,7 +374,7 @@ def load(spec: Mapping, limit: int | None = None, instruct: bool = False) -> lis
     elif spec.get("hub_id"):
         config = spec.get("hub_config") or bench.hub_config
         source = spec["hub_id"] + (f" ({config})" if config else "")
-        records = _hub_records(spec["hub_id"], spec.get("split") or "test", config)
+        records = hub_records(spec["hub_id"], spec.get("split") or "test", config)
     elif bench.builtin:
         source = bench.builtin()
         records = read_records(source)

@@ -42,9 +42,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from opencoder.evaluation import prompts
+from opencoder.evaluation.records import BenchmarkError, hub_records, need, need_strings, read_records
 from opencoder.evaluation.sandbox import Program
 
 DEFAULT_VERSION = "v0.1.4"
@@ -77,6 +79,7 @@ class BigCodeBenchProblem:
     timeout_s: float
     memory_mb: int
     language: str = "python"
+    must_fail: ClassVar[tuple[str, ...]] = ()  # no completion its tests must fail (`Problem.must_fail`)
 
     @property
     def prompt(self) -> str:
@@ -118,8 +121,6 @@ class BigCodeBenchProblem:
 
 
 def _libs(value, where: str) -> tuple[str, ...]:
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     if isinstance(value, str):
         try:
             value = ast.literal_eval(value) if value.strip() else []
@@ -132,8 +133,6 @@ def _libs(value, where: str) -> tuple[str, ...]:
 
 def imported_modules(code: str, where: str, what: str) -> tuple[str, ...]:
     """The top-level modules `code` imports (absolute imports only)."""
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
@@ -149,12 +148,8 @@ def imported_modules(code: str, where: str, what: str) -> tuple[str, ...]:
 
 def problem(record: Mapping, where: str, split: str, timeout_s: float = TIMEOUT_S,
             memory_mb: int = MEMORY_MB) -> BigCodeBenchProblem:
-    from opencoder.evaluation.benchmarks import BenchmarkError, _need
-
-    _need(record, FIELDS, where)
-    wrong = [f for f in FIELDS if f != "libs" and not isinstance(record[f], str)]
-    if wrong:
-        raise BenchmarkError(f"{where}: field(s) {', '.join(wrong)} must be strings")
+    need(record, FIELDS, where)
+    need_strings(record, (f for f in FIELDS if f != "libs"), where)
     libs = _libs(record["libs"], where)
     if "TestCases" not in record["test"]:
         raise BenchmarkError(f"{where}: test defines no unittest TestCase `TestCases`")
@@ -172,9 +167,7 @@ def problem(record: Mapping, where: str, split: str, timeout_s: float = TIMEOUT_
 
 
 def read_rows(path: Path) -> list[dict]:
-    """Rows of a release file: JSON lines / JSON (`benchmarks.read_records`) or parquet."""
-    from opencoder.evaluation.benchmarks import BenchmarkError, read_records
-
+    """Rows of a release file: JSON lines / JSON (`records.read_records`) or parquet."""
     if path.suffix != ".parquet":
         return read_records(path)
     import polars as pl
@@ -187,8 +180,6 @@ def read_rows(path: Path) -> list[dict]:
 
 def release_file(folder: Path, subset: str, version: str | None) -> Path:
     """The subset's release file in `folder` ("hard" in the name: Hard), `version` choosing among several."""
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     found = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(SUFFIXES)
                    and ("hard" in p.name.lower()) == (subset == "hard"))
     if len(found) > 1 and version:
@@ -204,8 +195,6 @@ def loader(name: str, default_subset: str):
     """The `load_with` of benchmark `name`: (spec, instruct) -> (source, problems)."""
 
     def load(spec: Mapping, instruct: bool = False) -> tuple[str, list[BigCodeBenchProblem]]:
-        from opencoder.evaluation.benchmarks import BenchmarkError, _hub_records
-
         subset = spec.get("subset") or default_subset
         if subset != default_subset:
             raise BenchmarkError(f"{name}: subset {subset!r} does not fit the benchmark (its subset is "
@@ -228,7 +217,7 @@ def loader(name: str, default_subset: str):
             if ("hard" in hub_id.lower()) != (subset == "hard"):
                 raise BenchmarkError(f"{name}: hub_id {hub_id!r} is not the {subset} subset's release "
                                      f"({HUB_IDS[subset]})")
-            source, rows = f"{hub_id} ({version})", _hub_records(hub_id, version)
+            source, rows = f"{hub_id} ({version})", hub_records(hub_id, version)
         problems = [problem(r, f"{source}: row {i}", split, timeout, memory) for i, r in enumerate(rows, 1)]
         return f"{source} ({subset}, {split} split)", problems
 

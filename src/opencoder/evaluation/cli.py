@@ -41,11 +41,11 @@ import torch
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.errors import InputError
 from opencoder.evaluation import benchmarks
-from opencoder.evaluation.benchmarks import BenchmarkError
 from opencoder.evaluation.generate import Decoding, generate, load_model
 from opencoder.evaluation.languages import toolchains
 from opencoder.evaluation.sandbox import Limits, Sandbox
 from opencoder.evaluation.prompts import prompt_hash
+from opencoder.evaluation.records import BenchmarkError, read_records
 from opencoder.evaluation.score import calibrated_timeouts, canonical, gate, score
 from opencoder.core.shards import atomic_path, write_json
 from opencoder.core.stats import stage_stats
@@ -106,7 +106,7 @@ def read_samples(path: str | Path, problems: list) -> dict[str, list[str]]:
     a task of the benchmark without samples is left out, an unknown task_id is an error."""
     known = {p.task_id for p in problems}
     samples: dict[str, list[str]] = {}
-    for lineno, row in enumerate(benchmarks.read_records(path), 1):
+    for lineno, row in enumerate(read_records(path), 1):
         if not isinstance(row.get("completion"), str) or "task_id" not in row:
             raise BenchmarkError(f"{path}: sample {lineno}: needs task_id and a string completion")
         task = str(row["task_id"])

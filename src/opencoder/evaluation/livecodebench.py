@@ -45,9 +45,11 @@ import pickle
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from opencoder.evaluation import prompts
+from opencoder.evaluation.records import BenchmarkError, need, read_records
 from opencoder.evaluation.sandbox import Program
 
 VERSION_FILES = {
@@ -139,8 +141,6 @@ class _NoGlobals(pickle.Unpickler):
 
 def decode_private(value: str, where: str) -> list:
     """The private test cases of one row: JSON, or the lite release's base64(zlib(pickle(JSON)))."""
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     try:
         return json.loads(value)
     except json.JSONDecodeError:
@@ -170,8 +170,6 @@ def decode_private(value: str, where: str) -> list:
 
 
 def _date(value, what: str):
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     try:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
@@ -193,6 +191,7 @@ class LiveCodeBenchProblem:
     difficulty: str
     reference: str = ""  # LiveCodeBench ships none
     language: str = "python"
+    must_fail: ClassVar[tuple[str, ...]] = ()  # no completion its tests must fail (`Problem.must_fail`)
 
     @property
     def prompt(self) -> str:
@@ -224,8 +223,6 @@ class LiveCodeBenchProblem:
 
 
 def _cases(tests: list, func_name: str | None, where: str) -> list[tuple]:
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     out = []
     for number, test in enumerate(tests, 1):
         if not isinstance(test, dict) or not isinstance(test.get("input"), str) or not isinstance(test.get("output"), str):
@@ -247,10 +244,8 @@ def _cases(tests: list, func_name: str | None, where: str) -> list[tuple]:
 
 
 def problem(record: Mapping, where: str, test_timeout_s: float = TEST_TIMEOUT_S) -> LiveCodeBenchProblem:
-    from opencoder.evaluation.benchmarks import BenchmarkError, _need
-
-    _need(record, ("question_id", "question_content", "platform", "contest_date", "public_test_cases",
-                   "private_test_cases"), where)
+    need(record, ("question_id", "question_content", "platform", "contest_date", "public_test_cases",
+                  "private_test_cases"), where)
     try:
         metadata = json.loads(record.get("metadata") or "{}")
         public = json.loads(record["public_test_cases"])
@@ -273,8 +268,6 @@ def problem(record: Mapping, where: str, test_timeout_s: float = TEST_TIMEOUT_S)
 
 
 def _version_files(spec: Mapping) -> list[str]:
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     version = spec.get("release_version") or DEFAULT_VERSION
     if version not in VERSION_FILES:
         raise BenchmarkError(f"livecodebench: unknown release_version {version!r}; known: {', '.join(VERSION_FILES)}")
@@ -284,8 +277,6 @@ def _version_files(spec: Mapping) -> list[str]:
 def _release_files(spec: Mapping) -> list[Path]:
     """The release files the spec names: a file itself, the version's files of a folder, or
     those files downloaded from the Hub."""
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     names = _version_files(spec)
     if spec.get("path"):
         path = Path(spec["path"])
@@ -309,8 +300,6 @@ def _release_files(spec: Mapping) -> list[Path]:
 def load(spec: Mapping, instruct: bool = False) -> tuple[str, list[LiveCodeBenchProblem]]:
     """(source, problems) of a `livecodebench` spec: the release version's files, the problems whose
     contest_date lies in [start_date, end_date] (the same for base and instruct prompts)."""
-    from opencoder.evaluation.benchmarks import BenchmarkError, read_records
-
     start = _date(spec["start_date"], "livecodebench: start_date") if spec.get("start_date") else None
     end = _date(spec["end_date"], "livecodebench: end_date") if spec.get("end_date") else None
     timeout = spec.get("test_timeout_s") or TEST_TIMEOUT_S

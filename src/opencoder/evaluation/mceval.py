@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencoder.evaluation import prompts
+from opencoder.evaluation.records import BenchmarkError, called_names, hub_records, need_strings, read_records
 from opencoder.evaluation.sandbox import Program
 
 # the releases' language names (task_id prefixes, file names) -> eval.languages toolchains
@@ -73,6 +74,11 @@ class MultilingualProblem:
     @property
     def stop(self) -> tuple[str, ...]:
         return PYTHON_STOP if self.language == "python" else ()
+
+    @property
+    def must_fail(self) -> tuple[str, ...]:
+        """Completions the tests must fail (`Problem.must_fail`): MdEval's buggy code, or the tests miss the bug."""
+        return (self.buggy,) if self.buggy else ()
 
     def instruct_messages(self) -> list[dict[str, str]]:
         fence = prompts.LANGUAGES.get(self.language, (None, self.language))[1]
@@ -113,27 +119,14 @@ MDEVAL_HEADERS = {
 
 
 def _language(task_id, where: str) -> str:
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     if not isinstance(task_id, str) or "/" not in task_id:
         raise BenchmarkError(f"{where}: id {task_id!r} is not '<Language>/<number>'")
     name = task_id.split("/", 1)[0]
     return LANGUAGES.get(name, name.lower())
 
 
-def _strings(record: Mapping, fields: tuple[str, ...], where: str) -> None:
-    from opencoder.evaluation.benchmarks import BenchmarkError, _need
-
-    _need(record, fields, where)
-    wrong = [f for f in fields if not isinstance(record[f], str)]
-    if wrong:
-        raise BenchmarkError(f"{where}: field(s) {', '.join(wrong)} must be strings")
-
-
 def mceval_problem(record: Mapping, where: str) -> MultilingualProblem:
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
-    _strings(record, MCEVAL_FIELDS, where)
+    need_strings(record, MCEVAL_FIELDS, where)
     if not record["entry_point"].strip():
         raise BenchmarkError(f"{where}: empty entry_point")
     prompt = record["prompt"]
@@ -144,9 +137,7 @@ def mceval_problem(record: Mapping, where: str) -> MultilingualProblem:
 
 
 def mdeval_problem(record: Mapping, where: str) -> MultilingualProblem:
-    from opencoder.evaluation.benchmarks import called_names
-
-    _strings(record, MDEVAL_FIELDS, where)
+    need_strings(record, MDEVAL_FIELDS, where)
     language = _language(record["question_id"], where)
     entry = called_names(record["test"], where) if language == "python" else ()
     return MultilingualProblem(
@@ -158,8 +149,6 @@ def mdeval_problem(record: Mapping, where: str) -> MultilingualProblem:
 
 def release_files(path: Path) -> list[Path]:
     """One release file, or every `<Language>.jsonl` of a release folder."""
-    from opencoder.evaluation.benchmarks import BenchmarkError
-
     if path.is_file():
         return [path]
     if not path.is_dir():
@@ -175,8 +164,6 @@ def loader(name: str):
     make = mceval_problem if name == "mceval" else mdeval_problem
 
     def load(spec: Mapping, instruct: bool = False) -> tuple[str, list[MultilingualProblem]]:
-        from opencoder.evaluation.benchmarks import _hub_records, read_records
-
         if spec.get("path"):
             problems = []
             for path in release_files(Path(spec["path"])):
@@ -184,7 +171,7 @@ def loader(name: str):
             return str(spec["path"]), problems
         config = spec.get("hub_config") or HUB_CONFIGS[name]
         source = spec["hub_id"] + (f" ({config})" if config else "")
-        rows = _hub_records(spec["hub_id"], spec.get("split") or "test", config)
+        rows = hub_records(spec["hub_id"], spec.get("split") or "test", config)
         return source, [make(r, f"{source}: row {i}") for i, r in enumerate(rows, 1)]
 
     return load

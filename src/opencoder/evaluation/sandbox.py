@@ -376,35 +376,33 @@ class Sandbox:
     def toolchain(self, language: str) -> dict:
         """Whether `language`'s toolchain runs in this sandbox, and its tools' versions (the first line of
         `<tool> --version`, run inside): {language, available, versions, reason}; probed once."""
-        if language in self._probed:
-            return self._probed[language]
+        if language not in self._probed:
+            versions, reason = self._probe(language)
+            if reason:
+                log.warning("%s: toolchain unavailable, its programs are not evaluated: %s", language, reason)
+            self._probed[language] = {"language": language, "available": reason is None, "versions": versions,
+                                      "reason": reason}
+        return self._probed[language]
+
+    def _probe(self, language: str) -> tuple[dict[str, str], str | None]:
+        """(versions of the tools that answered, why the toolchain does not run here or None)."""
         if language not in self.toolchains:  # a McEval / MdEval language the suite has no toolchain for
-            found = {"language": language, "available": False, "versions": {},
-                     "reason": f"no toolchain configured for language {language!r} (eval.languages)"}
-            log.warning("%s: no toolchain, its programs are not evaluated", language)
-            self._probed[language] = found
-            return found
+            return {}, f"no toolchain configured for language {language!r} (eval.languages)"
         tool = self.toolchains[language]
-        found = {"language": language, "available": True, "versions": {}, "reason": None}
         missing = [t for t in tool.tools() if not tool.findable(t)]
         if missing:
-            found.update(available=False, reason=f"{', '.join(missing)} not found (install: {tool.packages})")
-        else:
-            probes = [Toolchain.probe(t) for t in tool.tools()]
-            outcomes = self._batch([RUNNER, "{input}", "{verdict}"], probes, len(probes) * Toolchain.PROBE_S,
-                                   tool.memory_mb, tool.nproc)
-            for name, outcome in zip(tool.tools(), outcomes):
-                lines = [line for line in (outcome.output if outcome else "").splitlines() if line.strip()]
-                if outcome is None or not outcome.passed:
-                    why = outcome.status if outcome else "no verdict"
-                    found.update(available=False, reason=f"`{name} --version` fails in the sandbox ({why}): "
-                                 + (lines[-1][:300] if lines else ""))
-                    break
-                found["versions"][name] = lines[0].strip() if lines else ""
-        if not found["available"]:
-            log.warning("%s: toolchain unavailable, its programs are not evaluated: %s", language, found["reason"])
-        self._probed[language] = found
-        return found
+            return {}, f"{', '.join(missing)} not found (install: {tool.packages})"
+        versions: dict[str, str] = {}
+        probes = [Toolchain.probe(t) for t in tool.tools()]
+        outcomes = self._batch([RUNNER, "{input}", "{verdict}"], probes, len(probes) * Toolchain.PROBE_S,
+                               tool.memory_mb, tool.nproc)
+        for name, outcome in zip(tool.tools(), outcomes):
+            lines = [line for line in (outcome.output if outcome else "").splitlines() if line.strip()]
+            if outcome is None or not outcome.passed:
+                why = outcome.status if outcome else "no verdict"
+                return versions, f"`{name} --version` fails in the sandbox ({why}): " + (lines[-1][:300] if lines else "")
+            versions[name] = lines[0].strip() if lines else ""
+        return versions, None
 
     def judge_many(self, programs: Sequence[Program], threads: int = 1, desc: str = "sandbox",
                    batch: int | None = None, progress: bool = True) -> list[Outcome]:

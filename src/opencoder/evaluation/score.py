@@ -6,8 +6,9 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from opencoder.evaluation.benchmarks import BenchmarkError, Problem
+from opencoder.evaluation.benchmarks import Problem
 from opencoder.evaluation.passk import pass_at_k
+from opencoder.evaluation.records import BenchmarkError
 from opencoder.evaluation.sandbox import Sandbox
 
 
@@ -77,9 +78,9 @@ def canonical(problems: Sequence[Problem], sandbox: Sandbox, threads: int = 1,
                              threads=threads, name=f"{name} (references)", with_seconds=True)
     summary["evaluated"] = sum(1 for r in results if not r["result"].startswith("unavailable"))
     summary["pass_rate"] = summary["passed"] / max(1, summary["evaluated"])
-    buggy = [p for p in problems if getattr(p, "buggy", "")]
+    buggy = [p for p in problems if p.must_fail]
     if buggy:  # MdEval: the code to fix must fail its tests, or the tests do not see the bug
-        runs, _ = score(buggy, {p.task_id: [p.buggy] for p in buggy}, sandbox, threads=threads,
+        runs, _ = score(buggy, {p.task_id: p.must_fail for p in buggy}, sandbox, threads=threads,
                         name=f"{name} (buggy code)")
         evaluated = [r for r in runs if not r["result"].startswith("unavailable")]
         summary["buggy"] = {"evaluated": len(evaluated), "failed": sum(not r["passed"] for r in evaluated),

@@ -23,7 +23,8 @@ import polars as pl
 from opencoder.core import shards
 from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
-from opencoder.evaluation.benchmarks import BENCHMARKS, BenchmarkError, read_records
+from opencoder.evaluation.benchmarks import BENCHMARKS
+from opencoder.evaluation.records import BenchmarkError, read_records
 
 log = logging.getLogger(__name__)
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\*\*=?|//=?|->|[=!<>+\-*/%&|^]=|<<|>>|[^\s\w'\"`]")
