@@ -7,7 +7,7 @@ Unicode Nd, Nl, No) is a piece of its own, and the GPT-2 pattern (Oniguruma)
     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 
 splits each stretch between them separately; the model (BPE) then encodes every piece on its own. In
-`tokenizers` each piece costs ~0.7 us of bookkeeping (a piece of code is ~3.5 bytes), so its encode ran
+`tokenizers` each piece costs ~0.8 us of bookkeeping (a piece of code is ~4 bytes), so its encode ran
 at ~1.4 MB/s per core, most of it that, not the model. `Encoder` gives the same ids faster:
 
 1. `split` cuts a whole batch of documents into the same pieces with two polars regex passes (~25 MB/s);
