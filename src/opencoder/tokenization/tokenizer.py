@@ -37,6 +37,7 @@ from opencoder.core.args import add_io
 from opencoder.core.config import ConfigError, add_config_args, stage_params
 from opencoder.core.draw import uniform
 from opencoder.core.stats import stage_stats
+from opencoder.tokenization.pretokenize import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,9 @@ def build(paths: Sequence[str | Path], out_dir: str | Path, params: dict) -> dic
         tokenizer = wrap(backend, params)
     with shards.atomic_dir(out_dir) as tmp:
         tokenizer.save_pretrained(str(tmp))
-    _, ids = load_backend(out_dir)
-    encoded = sum(len(e.ids) for e in tokenizer.backend_tokenizer.encode_batch(texts)) if texts else 0
+    backend, ids = load_backend(out_dir)
+    # the sample's tokens as the tokens stage writes them (its `Encoder`, EOD aside: special-token text is text)
+    encoded = sum(int(lengths.sum()) for _, lengths in Encoder(backend).iter_encode(texts))
     extra = {
         **ids,
         "trained": not params.get("path"),

@@ -15,7 +15,10 @@ same self-contained folder: the group datasets, `stats.json` and `blend.json`:
      "vocab_size": N, "eod_id": id, "pad_id": id, "tokenizer": "<folder relative to blend.json's>"}
 
 `load_blend` reads it back with absolute paths, in the form `GPTDatasetConfig(blend=...)` takes.
-`encode_documents` is the building block for any other indexed dataset (e.g. annealing data).
+`encode_documents` is the building block for any other indexed dataset (e.g. annealing data). It encodes
+through `pretokenize.Encoder`: the ids of `tokenizers`' own encode, with the recipe tokenizer's
+pre-tokenization done by polars over a batch of documents (~10x faster; see that module for why the
+pieces are the same).
 
 The `.bin`/`.idx` files are written here (`IndexWriter`), byte for byte as megatron-core's
 `IndexedDatasetBuilder` writes them (tests/test_tokens.py compares): importing megatron-core (torch
@@ -25,7 +28,6 @@ with it) costs seconds per job, and the format is a header and three arrays.
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import os
 import shutil
@@ -43,11 +45,10 @@ from opencoder.core.args import add_io
 from opencoder.core.config import add_config_args, stage_params
 from opencoder.core.documents import empty
 from opencoder.core.stats import merge, stage_stats
+from opencoder.tokenization.pretokenize import Encoder
 from opencoder.tokenization.tokenizer import load_backend
 
 log = logging.getLogger(__name__)
-
-BATCH = 256  # documents per encode_batch call: enough for the Rust thread pool, small in memory
 
 
 def token_dtype(vocab_size: int) -> type[np.number]:
@@ -139,26 +140,19 @@ def encode_documents(documents, tokenizer, prefix: str | Path, *, eod_id: int | 
     dtype = token_dtype(vocab_size or tokenizer.get_vocab_size(with_added_tokens=True))
     prefix = Path(prefix)
     counts = {"documents": 0, "tokens": 0}
-    # A file that contains "<|endoftext|>" literally (tokenizer code does) is text, not a boundary.
-    encode_special_tokens, tokenizer.encode_special_tokens = tokenizer.encode_special_tokens, True
-    try:
-        with shards.atomic_path(prefix.with_name(prefix.name + ".bin")) as bin_tmp, \
-                shards.atomic_path(prefix.with_name(prefix.name + ".idx")) as idx_tmp:
-            writer = IndexWriter(bin_tmp, dtype)
-            texts = iter(_texts(documents))
-            eod = [eod_id]
-            while batch := list(itertools.islice(texts, BATCH)):
-                # encode_batch_fast: the ids of encode_batch, without the character offsets nobody reads
-                encoded = [encoding.ids for encoding in tokenizer.encode_batch_fast(batch, add_special_tokens=False)]
-                lengths = np.fromiter(map(len, encoded), np.int64, len(encoded)) + 1
-                flat = np.fromiter(itertools.chain.from_iterable(itertools.chain(ids, eod) for ids in encoded),
-                                   dtype, int(lengths.sum()))
-                writer.add_documents(flat, lengths)
-                counts["documents"] += len(encoded)
-                counts["tokens"] += int(lengths.sum())
-            writer.finalize(idx_tmp)
-    finally:
-        tokenizer.encode_special_tokens = encode_special_tokens
+    # `Encoder`: encode_batch_fast's ids with encode_special_tokens set (a file that contains
+    # "<|endoftext|>" literally, as tokenizer code does, is text, not a boundary), pre-tokenized by polars
+    # (pretokenize.py: the same pieces, ~10x faster)
+    encoder = Encoder(tokenizer)
+    with shards.atomic_path(prefix.with_name(prefix.name + ".bin")) as bin_tmp, \
+            shards.atomic_path(prefix.with_name(prefix.name + ".idx")) as idx_tmp:
+        writer = IndexWriter(bin_tmp, dtype)
+        for ids, lengths in encoder.iter_encode(_texts(documents)):
+            flat = np.insert(ids, np.cumsum(lengths), eod_id).astype(dtype)  # the end-of-document id after each
+            writer.add_documents(flat, lengths + 1)
+            counts["documents"] += len(lengths)
+            counts["tokens"] += int(lengths.sum()) + len(lengths)
+        writer.finalize(idx_tmp)
     return counts
 
 
