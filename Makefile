@@ -44,9 +44,11 @@ run: setup
 	$(VENV)/bin/snakemake $(TARGET) --cores $(CORES) $(SNAKEMAKE_ARGS) $(if $(CONFIG),--configfile $(CONFIG))
 
 # The suite in TEST_WORKERS processes (pytest-xdist), a test file's tests in one: the end-to-end tests
-# wait on builds and schedulers much of the time, so two workers keep two cores busy.
+# wait on builds and schedulers much of the time, so two workers keep two cores busy. Files are handed
+# out in collection order (--no-loadscope-reorder: xdist would sort them by test count), so the
+# longest ones, which tests/conftest.py puts first, do not become the tail.
 test: setup
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean:
 	rm -rf results .snakemake
