@@ -4,10 +4,12 @@ import subprocess
 
 from snakemake.utils import min_version
 
+from opencoder.core import snakemake_scheduler
 from opencoder.core.config import DEFAULT_CONFIG, validate
 from opencoder.core.variants import differences as variant_differences
 
 min_version("9.0")
+snakemake_scheduler.install()  # one pending re-evaluation timer, not one per finished job
 
 configfile: "config/config.yaml"
 validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
