@@ -166,6 +166,10 @@ def reply(problem, body: str) -> str:
 def params():
     eval_params = config.load()["eval"]
     eval_params["sandbox"] = {**eval_params["sandbox"], "timeout_s": 5, "batch": 3}
+    # what is judged here is right and wrong programs, not build speed: a compiler on a machine busy
+    # with the rest of the suite (tsc loading its standard library) may take minutes
+    eval_params["languages"] = {name: {**tool, "build_timeout_s": max(tool.get("build_timeout_s", 0), 300)}
+                                for name, tool in eval_params["languages"].items()}
     return eval_params
 
 
