@@ -163,10 +163,10 @@ def check_shards_per_job(files: Sequence[str | Path], overrides: Mapping) -> Non
             value = data["resources"]["shards_per_job"]
             if value != given:
                 raise ConfigError(
-                    f"{path}: resources.shards_per_job: {value!r} here, but {given!r} in --config (the command line's"
-                    f" or the workflow profile's `config:`; profiles/slurm sets 100), which would win: to build at"
-                    f" {given!r}, remove the key from {path}; to build at {value!r}, also pass"
-                    f" --config 'resources={{shards_per_job: {value!r}}}'")
+                    f"{path}: resources.shards_per_job: {value!r} here, but --config sets {given!r} (given on the command"
+                    f" line, or by the workflow profile's `config:`: profiles/slurm sets 100) and would win; choose one:"
+                    f" remove the key from {path} to build at {given!r}, or pass --config 'resources={{shards_per_job:"
+                    f" {value!r}}}' (it replaces the profile's) to build at {value!r}")
             return
 
 
