@@ -4,14 +4,17 @@ one job per shard."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import subprocess
 import sys
 
+import polars as pl
 import pytest
 
 from opencoder.core.config import ConfigError, load, typed_overrides
-from smoke_workflow import REPO, SMOKE, dry_run_plan, ingested, make_plan, planned_jobs, planning_cpu, write_config
+from smoke_workflow import REPO, SMOKE, dry_run_plan, ingested, make_plan, planned_jobs, planning_cpu, snakemake, write_config
 
 # the rules that run once per shard (per batch): their job count grows with the shards, no other's does
 PER_SHARD = ["preprocess", "exact_hashes", "exact_dedup", "fuzzy_signatures", "fuzzy_dedup", "transform", "filter", "sample",
@@ -92,3 +95,48 @@ def test_2000_shards_at_100_a_job_plan_20_jobs_of_each_per_shard_rule_quickly(tm
     assert jobs == {**dict.fromkeys(PER_SHARD, math.ceil(2000 / 100)), **others}
     assert sum(jobs.values()) == 20 * len(PER_SHARD) + sum(others.values())  # 239 on the smoke config; 18,059 at 1 a job
     assert cpu_seconds < 30, cpu_seconds
+
+
+# -------------------------------------------------------------- real runs ---
+SHARD_BYTES = 500_000  # the smoke sources in 14 ingest shards: the second batch of 10 has 6 pads
+# every file of the data stages, the tokenizer and the tokens (the web rounds' fastText models are not
+# byte-stable; their recalled pages are in tokens/shards/web)
+COMPARED = ["preprocess/*", "exact/*", "exact/hashes/*", "exact/units/*", "fuzzy/*", "fuzzy/signatures/*", "fuzzy/buckets/*",
+            "transform/*", "filter/*", "filter/samples/*", "corpus/*", "tokenizer/*", "tokens/*", "tokens/shards/*/*"]
+
+
+def digests(out, patterns: list[str]) -> dict[str, str]:
+    files = sorted({p for pattern in patterns for p in out.glob(pattern) if p.is_file()})
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2700)
+@pytest.mark.parametrize("level", ["file", "repository"])
+def test_ten_shards_a_job_build_the_same_files_as_one(tmp_path, level):
+    """The smoke build to the corpus and the tokens at 10 shards a job and at 1: the same bytes in every
+    real shard's preprocess, dedup (removal lists included), transform, filter, corpus and token files, the
+    same tokenizer, token datasets and funnel; the pads past ingest's last shard are empty shards, which
+    nothing whole-build reads."""
+    builds = {}
+    for n in (1, 10):
+        out = tmp_path / str(n) / "out"
+        out.parent.mkdir()
+        config = {"out_dir": str(out), "ingest": {"shard_bytes": SHARD_BYTES}, "dedup": {"level": level},
+                  "resources": {"shards_per_job": n}}
+        snakemake(out.parent, config, str(out / "corpus" / "funnel.json"), str(out / "tokens" / "blend.json"))
+        builds[n] = out
+    real = sorted(p.stem for p in (builds[1] / "ingest").glob("[0-9]*.parquet"))
+    assert 10 < len(real) < 20, real  # not a multiple of 10: the last batch has pads
+    one, ten = digests(builds[1], COMPARED), digests(builds[10], COMPARED)
+    assert len(one) > 14 * 10 and {path: ten[path] for path in one} == one
+    pads = [f"{i:05d}" for i in range(len(real), 20)]
+    extra = sorted(set(ten) - set(one))
+    assert extra and all(any(pad in path for pad in pads) for path in extra), extra
+    for pad in pads:
+        for stage in ("preprocess", "exact", "fuzzy", "transform", "filter", "corpus"):
+            assert pl.read_parquet(builds[10] / stage / f"{pad}.parquet").is_empty(), (stage, pad)
+    funnel = {n: json.loads((builds[n] / "corpus" / "funnel.json").read_text()) for n in builds}
+    assert funnel[10] == funnel[1] and not funnel[1]["checks"]
+    assert funnel[1]["stages"][1]["files"] == len(real)  # preprocess: the real shards' stats only
+    assert json.loads((builds[10] / "tokens" / "stats.json").read_text()) == json.loads((builds[1] / "tokens" / "stats.json").read_text())
