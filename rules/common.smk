@@ -138,7 +138,8 @@ def per_shard(stage, path):
 # each member in turn. The last batch is padded past ingest's last shard: preprocess writes those members
 # as empty shards, every later stage runs on them as on any shard, and nothing reads them (`shards`,
 # `per_shard`, the funnel list ingest's shards only). With N = 1 every helper returns its argument: the
-# rules are the per-shard rules, their jobs and commands exactly those without batching.
+# rules are the per-shard rules, their jobs and commands exactly those without batching. N shapes the graph
+# of jobs: one for the whole build (variants cannot change `resources`).
 
 
 def member_ids(wildcards):
@@ -147,8 +148,9 @@ def member_ids(wildcards):
 
 
 def every_member(pattern):
-    """Output, log or params path(s) with {shard}: the path of every member of the job's batch (the
-    `{shard}` as `{batch}` and the member's last digits), so the batch job makes each member's usual files."""
+    """A path (or list of paths) with {shard}, for outputs, logs, params or inputs: the path of every member
+    of the job's batch (`{shard}` as `{batch}` and the member's last digits), so the batch job makes (or
+    reads) each member's usual files."""
     if SHARDS_PER_JOB == 1:
         return pattern
     patterns = pattern if isinstance(pattern, list) else [pattern]
@@ -224,5 +226,5 @@ def batch_message(text):
         elif field is not None and field.split(".")[0] == "output":
             out += "{" + field + "[0]} …"
         elif field is not None:
-            out += "{" + field + "}"
+            out += "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
     return out

@@ -19,6 +19,9 @@ from opencoder.core.variants import plan
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
+# the rules that run once per shard at file level (once per batch of resources.shards_per_job shards)
+PER_SHARD = ["preprocess", "exact_hashes", "exact_dedup", "fuzzy_signatures", "fuzzy_dedup", "transform", "filter", "sample",
+             "tokens_shard"]
 
 
 def snakemake(tmp_path: Path, config: dict, *args: str) -> subprocess.CompletedProcess:

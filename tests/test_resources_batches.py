@@ -14,11 +14,8 @@ import polars as pl
 import pytest
 
 from opencoder.core.config import ConfigError, load, typed_overrides
-from smoke_workflow import REPO, SMOKE, dry_run_plan, ingested, make_plan, planned_jobs, planning_cpu, snakemake, write_config
+from smoke_workflow import PER_SHARD, REPO, SMOKE, dry_run_plan, ingested, make_plan, planned_jobs, planning_cpu, snakemake, write_config
 
-# the rules that run once per shard (per batch): their job count grows with the shards, no other's does
-PER_SHARD = ["preprocess", "exact_hashes", "exact_dedup", "fuzzy_signatures", "fuzzy_dedup", "transform", "filter", "sample",
-             "tokens_shard"]
 
 
 # ------------------------------------------------------------------ config ---
