@@ -4,7 +4,7 @@ import subprocess
 
 from snakemake.utils import min_version
 
-from opencoder.core.config import DEFAULT_CONFIG, check_shards_per_job, deep_merge, typed_overrides, validate
+from opencoder.core.config import DEFAULT_CONFIG, validate, with_overrides
 from opencoder.core.variants import differences as variant_differences
 
 min_version("9.0")
@@ -12,8 +12,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 # --config as typed values (a profile's nested `config:` arrives as strings), and never silently over a
 # config file's resources.shards_per_job
-config.update(deep_merge(config, typed_overrides(workflow.config_settings.config)))
-check_shards_per_job(workflow.overwrite_configfiles, typed_overrides(workflow.config_settings.config))
+with_overrides(config, workflow.config_settings.config, workflow.overwrite_configfiles)
 validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
 
 include: "rules/common.smk"

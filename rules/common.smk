@@ -7,11 +7,14 @@ import sys
 from snakemake.iocontainers import Wildcards
 
 from opencoder.core.args import argument_file
-from opencoder.core.config import DEFAULT_CONFIG, settings_file
+from opencoder.core.config import DEFAULT_CONFIG, settings_file, with_overrides
 from opencoder.core.resources import rule_resources
 from opencoder.core.variants import plan as variant_plan
 from opencoder.training.params import stage_params as training_params
 
+# --config typed as the Snakefile does, for a workflow that includes this file alone (a profile's nested
+# `config:` arrives as strings); a second time changes nothing
+with_overrides(config, workflow.config_settings.config, workflow.overwrite_configfiles)
 OUT = config["out_dir"]
 # Variants (config `variants`, opencoder.core.variants): none, and every stage writes under OUT as a
 # single build; some, and a stage writes under OUT/<stage>-<key>, the key a digest of the settings that

@@ -170,6 +170,15 @@ def check_shards_per_job(files: Sequence[str | Path], overrides: Mapping) -> Non
             return
 
 
+def with_overrides(config: dict, overrides: Mapping, files: Sequence[str | Path]) -> dict:
+    """Snakemake's `config` with the `--config` values (`overrides`) typed (`typed_overrides`), once
+    `check_shards_per_job` has passed; changed in place, as the rule files share it."""
+    typed = typed_overrides(overrides)
+    check_shards_per_job(files, typed)
+    config.update(deep_merge(config, typed))
+    return config
+
+
 def section(config: Mapping, dotted: str):
     """`section(cfg, "dedup.fuzzy")` → cfg["dedup"]["fuzzy"]."""
     node = config
