@@ -1,14 +1,20 @@
 # Shared names for all rule files: where outputs go, how a rule calls the library, its resources.
 import os
 import shlex
+import string
 import sys
 
+from snakemake.iocontainers import Wildcards
+
 from opencoder.core.args import argument_file
-from opencoder.core.config import DEFAULT_CONFIG, settings_file
+from opencoder.core.config import DEFAULT_CONFIG, settings_file, with_overrides
 from opencoder.core.resources import rule_resources
 from opencoder.core.variants import plan as variant_plan
 from opencoder.training.params import stage_params as training_params
 
+# --config typed as the Snakefile does, for a workflow that includes this file alone (a profile's nested
+# `config:` arrives as strings); a second time changes nothing
+with_overrides(config, workflow.config_settings.config, workflow.overwrite_configfiles)
 OUT = config["out_dir"]
 # Variants (config `variants`, opencoder.core.variants): none, and every stage writes under OUT as a
 # single build; some, and a stage writes under OUT/<stage>-<key>, the key a digest of the settings that
@@ -23,8 +29,15 @@ OPENCODER = f"{PY} -m opencoder"
 # --cpus-per-task {threads} -- train ...` runs one process per GPU on every node (opencoder.training.launch).
 LAUNCH = f"{PY} -m opencoder.training.launch"
 
+# Shards per job of each per-shard rule (config resources.shards_per_job, N = 1, 10, 100 or 1000; see
+# each_member below): a batch is named by the shard ids without their last log10(N) digits.
+SHARDS_PER_JOB = config["resources"]["shards_per_job"]
+BATCH_DIGITS = len(str(SHARDS_PER_JOB)) - 1
+MEMBERS = [f"{i:0{BATCH_DIGITS}d}" for i in range(SHARDS_PER_JOB)] if SHARDS_PER_JOB > 1 else [""]
+
 wildcard_constraints:
     shard=r"[0-9]{5}",
+    batch=rf"[0-9]{{{5 - BATCH_DIGITS}}}",
     key=r"[0-9a-f]{10}",
 
 
@@ -95,9 +108,11 @@ def training_settings(stage):
     return settings_param(f"{stage}.training", lambda build: training_params(build, stage))
 
 
-def res(rule_name):
-    """Resources of a rule (opencoder.core.resources: default, the rule's overrides, the SLURM request)."""
-    return rule_resources(config["resources"], rule_name)
+def res(rule_name, batch=False):
+    """Resources of a rule (opencoder.core.resources: default, the rule's overrides, the SLURM request);
+    `batch`: a per-shard rule, whose job runs SHARDS_PER_JOB shards one after the other, so it asks for
+    that many times the rule's runtime (threads and memory are one shard's)."""
+    return rule_resources(config["resources"], rule_name, shards=SHARDS_PER_JOB if batch else 1)
 
 
 _SHARDS = {}
@@ -116,3 +131,103 @@ def shards(wildcards=None):
 def per_shard(stage, path):
     """Input function: `path` under `stage`'s root (see up) expanded over every ingest shard."""
     return up(stage, path, each="shard")
+
+
+# Shard batches: with resources.shards_per_job N > 1 a per-shard rule runs one job per batch of N shards
+# (`{batch}`: shard 00037 at N = 10 is member 7 of batch 0003), so a build of S shards submits about
+# S / N jobs of each per-shard rule instead of S: clusters cap how many jobs a user may queue, and each
+# costs scheduling latency. The job declares every member's usual per-shard files, so every path stays
+# as it is and consumers still ask for `filter/00037.parquet`; its shell runs the one-shard command for
+# each member in turn. The last batch is padded past ingest's last shard: preprocess writes those members
+# as empty shards, every later stage runs on them as on any shard, and nothing reads them (`shards`,
+# `per_shard`, the funnel list ingest's shards only). With N = 1 every helper returns its argument: the
+# rules are the per-shard rules, their jobs and commands exactly those without batching. N shapes the graph
+# of jobs: one for the whole build (variants cannot change `resources`).
+
+
+def member_ids(wildcards):
+    """The shard ids of the job's batch, in order."""
+    return [wildcards.batch + m for m in MEMBERS]
+
+
+def every_member(pattern):
+    """A path (or list of paths) with {shard}, for outputs, logs, params or inputs: the path of every member
+    of the job's batch (`{shard}` as `{batch}` and the member's last digits), so the batch job makes (or
+    reads) each member's usual files."""
+    if SHARDS_PER_JOB == 1:
+        return pattern
+    patterns = pattern if isinstance(pattern, list) else [pattern]
+    return [p.replace("{shard}", "{batch}" + m) for p in patterns for m in MEMBERS]
+
+
+def per_member(function, pads=True):
+    """Input function: `function` (one shard's input function) for every member of the job's batch, in
+    member order. pads=False: only the members ingest made, for preprocess, which writes the others
+    (past ingest's last shard, see each_member) itself."""
+    if SHARDS_PER_JOB == 1:
+        return function
+
+    def members(wildcards):
+        ids = member_ids(wildcards)
+        if not pads:
+            made = set(shards(wildcards))
+            real = [s for s in ids if s in made]
+            if real != ids[:len(real)]:  # ingest numbers its shards from 00000 on: pads are the last batch's tail
+                raise ValueError(f"batch {wildcards.batch}: ingest's shards {real} are not the batch's first members")
+            ids = real
+        common = {k: v for k, v in wildcards.items() if k != "batch"}
+        paths = []
+        for shard in ids:
+            value = function(Wildcards(fromdict={**common, "shard": shard}))
+            paths += value if isinstance(value, list) else [value]
+        return paths
+    return members
+
+
+def each_member(command, pads=None):
+    """Shell: `command` (one shard's) for every member of the job's batch in turn, as a bash loop: one call
+    and one log per member, with the arguments a one-shard job gives it. Each quoted input, output, log or
+    params field ({output.shard:q}) takes member i's value where the job has one per member (every_member,
+    per_member), else its one value (a settings file, exact/removed.parquet); other fields ({threads})
+    stay. `pads`: what replaces `--input {input:q}` for a member ingest did not make (preprocess: --empty)."""
+    if SHARDS_PER_JOB == 1:
+        return command
+    escape = lambda text: text.replace("{", "{{").replace("}", "}}")  # bash text inside Snakemake's format string
+    arrays, first = {}, ""
+    if pads:
+        if "--input {input:q}" not in command:
+            raise ValueError(f"each_member(pads=...): no '--input {{input:q}}' in {command!r}")
+        command = command.replace("--input {input:q}", "\0")
+        arrays["_input"] = "_input=({input:q})"  # the members ingest made, first to last; the rest are pads
+        first = escape(f'if (( i < ${{#_input[@]}} )); then _source=(--input "${{_input[i]}}"); else _source=({pads}); fi; ')
+    body = ""
+    for literal, field, spec, conversion in string.Formatter().parse(command):
+        body += escape(literal).replace("\0", escape('"${_source[@]}"'))
+        if field is None:
+            continue
+        if spec == "q" and conversion is None and field.split(".")[0] in ("input", "output", "log", "params"):
+            name = "_" + field.replace(".", "_")
+            arrays.setdefault(name, f"{name}=({{{field}:q}})")
+            body += escape(f'${{{name}+"${{{name}[i]-${name}}}"}}')  # none (an empty list) stays none
+        else:
+            body += "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+    loop = escape(f"for i in {{0..{SHARDS_PER_JOB - 1}}}; do ")
+    return "; ".join(arrays.values()) + "; " + loop + first + body + escape("; done")
+
+
+def batch_message(text):
+    """A per-shard rule's `message:` for its batch job: {wildcards.shard} as the batch's first and last
+    shard, each {output...} as its first member's path and an ellipsis."""
+    if SHARDS_PER_JOB == 1:
+        return text
+    last = MEMBERS[-1]
+    out = ""
+    for literal, field, spec, conversion in string.Formatter().parse(text):
+        out += literal.replace("{", "{{").replace("}", "}}")
+        if field == "wildcards.shard":
+            out += "{wildcards.batch}" + MEMBERS[0] + "-{wildcards.batch}" + last
+        elif field is not None and field.split(".")[0] == "output":
+            out += "{" + field + "[0]} …"
+        elif field is not None:
+            out += "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+    return out

@@ -43,41 +43,41 @@ rule dedup_units_index:
 rule dedup_units:
     input:
         # the shards the index names beside this one are read too: the index job's inputs, so already built
-        shard=up("preprocess", "preprocess/{shard}.parquet"),
+        shard=per_member(up("preprocess", "preprocess/{shard}.parquet")),
         index=f"{R('dedup')}/exact/units/index",
     output:
-        units=f"{R('dedup')}/exact/units/{{shard}}.parquet",
-        members=f"{R('dedup')}/exact/units/{{shard}}.members.parquet",
+        units=every_member(f"{R('dedup')}/exact/units/{{shard}}.parquet"),
+        members=every_member(f"{R('dedup')}/exact/units/{{shard}}.members.parquet"),
     message:
-        "dedup units: repositories starting in {wildcards.shard} -> {output.units}"
+        batch_message("dedup units: repositories starting in {wildcards.shard} -> {output.units}")
     params:
         cfg=settings_param("dedup.units", lambda build: {k: build["dedup"][k] for k in ("level", "chunk_tokens")}),
     threads: res("dedup_units")["threads"]
     resources:
-        **res("dedup_units"),
+        **res("dedup_units", batch=True),
     log:
-        f"{R('dedup')}/logs/dedup_units/{{shard}}.log",
+        every_member(f"{R('dedup')}/logs/dedup_units/{{shard}}.log"),
     shell:
-        "{OPENCODER} dedup-units units --input {input.shard:q} --index {input.index:q} --output {output.units:q}"
-        " --members {output.members:q} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} dedup-units units --input {input.shard:q} --index {input.index:q} --output {output.units:q}"
+                    " --members {output.members:q} --params {params.cfg:q} 2> {log:q}")
 
 
 rule exact_hashes:
     input:
-        dedup_documents,
+        per_member(dedup_documents),
     output:
-        f"{R('dedup')}/exact/hashes/{{shard}}.parquet",
+        every_member(f"{R('dedup')}/exact/hashes/{{shard}}.parquet"),
     message:
-        "exact dedup: hashes of {wildcards.shard} -> {output}"
+        batch_message("exact dedup: hashes of {wildcards.shard} -> {output}")
     params:
         cfg=settings("dedup", "exact"),
     threads: res("exact_hashes")["threads"]
     resources:
-        **res("exact_hashes"),
+        **res("exact_hashes", batch=True),
     log:
-        f"{R('dedup')}/logs/exact_hashes/{{shard}}.log",
+        every_member(f"{R('dedup')}/logs/exact_hashes/{{shard}}.log"),
     shell:
-        "{OPENCODER} exact-dedup hashes --input {input:q} --output {output:q} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} exact-dedup hashes --input {input:q} --output {output:q} --params {params.cfg:q} 2> {log:q}")
 
 
 rule exact_dedup_plan:
@@ -101,24 +101,24 @@ rule exact_dedup_plan:
 
 rule exact_dedup:
     input:
-        shard=dedup_documents,
+        shard=per_member(dedup_documents),
         removed=f"{R('dedup')}/exact/removed.parquet",
-        members=units_file("{shard}.members.parquet"),
+        members=per_member(units_file("{shard}.members.parquet")),
     output:
-        shard=f"{R('dedup')}/exact/{{shard}}.parquet",
-        stats=f"{R('dedup')}/exact/{{shard}}.stats.json",
+        shard=every_member(f"{R('dedup')}/exact/{{shard}}.parquet"),
+        stats=every_member(f"{R('dedup')}/exact/{{shard}}.stats.json"),
     message:
-        "exact dedup {wildcards.shard} -> {output.shard}"
+        batch_message("exact dedup {wildcards.shard} -> {output.shard}")
     params:
-        members=lambda wildcards, input: f"--members '{input.members}'" if input.members else "",
+        members=lambda wildcards, input: "--members" if input.members else "",  # the flag of {input.members} (none at file level)
     threads: res("exact_dedup")["threads"]
     resources:
-        **res("exact_dedup"),
+        **res("exact_dedup", batch=True),
     log:
-        f"{R('dedup')}/logs/exact_dedup/{{shard}}.log",
+        every_member(f"{R('dedup')}/logs/exact_dedup/{{shard}}.log"),
     shell:
-        "{OPENCODER} exact-dedup apply --input {input.shard:q} --removed {input.removed:q} --output {output.shard:q}"
-        " {params.members} 2> {log:q}"
+        each_member("{OPENCODER} exact-dedup apply --input {input.shard:q} --removed {input.removed:q} --output {output.shard:q}"
+                    " {params.members} {input.members:q} 2> {log:q}")
 
 
 # Fuzzy dedup (paper 1.4): signatures per shard -> LSH per band range -> clusters once -> removal per shard.
@@ -129,22 +129,22 @@ FUZZY_PARTS = [f"{i:03d}" for i in range(len(FuzzyParams.from_config(config["ded
 
 rule fuzzy_signatures:
     input:
-        f"{R('dedup')}/exact/{{shard}}.parquet",
+        every_member(f"{R('dedup')}/exact/{{shard}}.parquet"),
     output:
-        band_keys=f"{R('dedup')}/fuzzy/signatures/{{shard}}.keys.parquet",
-        docs=f"{R('dedup')}/fuzzy/signatures/{{shard}}.docs.parquet",
+        band_keys=every_member(f"{R('dedup')}/fuzzy/signatures/{{shard}}.keys.parquet"),
+        docs=every_member(f"{R('dedup')}/fuzzy/signatures/{{shard}}.docs.parquet"),
     message:
-        "fuzzy dedup: signatures of {wildcards.shard} -> {output.band_keys}"
+        batch_message("fuzzy dedup: signatures of {wildcards.shard} -> {output.band_keys}")
     params:
         cfg=settings("dedup", "fuzzy"),
     threads: res("fuzzy_signatures")["threads"]
     resources:
-        **res("fuzzy_signatures"),
+        **res("fuzzy_signatures", batch=True),
     log:
-        f"{R('dedup')}/logs/fuzzy_signatures/{{shard}}.log",
+        every_member(f"{R('dedup')}/logs/fuzzy_signatures/{{shard}}.log"),
     shell:
-        "{OPENCODER} fuzzy-dedup signatures --input {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
-        " --threads {threads} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} fuzzy-dedup signatures --input {input:q} --keys {output.band_keys:q} --docs {output.docs:q}"
+                    " --threads {threads} --params {params.cfg:q} 2> {log:q}")
 
 
 rule fuzzy_buckets:
@@ -203,42 +203,47 @@ def fuzzy_documents(wildcards):
     return up("preprocess", "preprocess/{shard}.parquet")(wildcards)
 
 
-def removal_args(wildcards, input):
-    """`fuzzy-dedup remove`'s arguments for the removed files of both steps (`fuzzy/<shard>.dropped.parquet`):
-    the shard before exact dedup at file level; at the others the shard's members file and the units index,
-    whose `<shard>.starts.parquet` names the other members files the job reads (beside its own)."""
-    if not input.members:
-        return f"--files '{input.files}' --exact-removed '{input.exact_removed}'"
-    return (f"--level {dedup_level(wildcards)} --members '{input.members}' --index '{input.index}'"
-            f" --exact-removed '{input.exact_removed}'")
+def removed_files(wildcards):
+    """What tells `fuzzy-dedup remove` the removed files of both steps (`fuzzy/<shard>.dropped.parquet`): the
+    shard before exact dedup (`--files`) at file level; at the others the shard's members file (`--members`),
+    beside the units index, whose `<shard>.starts.parquet` names the other members files the job reads."""
+    if dedup_level(wildcards) == "file":
+        return up("preprocess", "preprocess/{shard}.parquet")(wildcards)
+    # only the shard's own members file is declared, not the other shards' that the index names (declaring
+    # every shard's made planning quadratic in the shards); those exist when this runs: clusters reads every
+    # exact/<shard>.parquet, whose exact_dedup job has its members file as input
+    return up("dedup", "exact/units/{shard}.members.parquet")(wildcards)
+
+
+def removal_flags(wildcards, input):
+    """The flags before {input.files}: `--files`, or the level, the units index and `--members`."""
+    if dedup_level(wildcards) == "file":
+        return "--files"
+    return f"--level {dedup_level(wildcards)} --index {shlex.quote(input.index)} --members"
 
 
 rule fuzzy_dedup:
     input:
-        shard=fuzzy_documents,
-        files=up("preprocess", "preprocess/{shard}.parquet"),
+        shard=per_member(fuzzy_documents),
+        files=per_member(removed_files),
         clusters=f"{R('dedup')}/fuzzy/clusters.parquet",
-        # repository, chunk: only the shard's own members file is declared, not the other shards' that the
-        # index names (declaring every shard's made planning quadratic in the shards); those exist when
-        # this runs: clusters reads every exact/<shard>.parquet, whose exact_dedup job has its members file
-        # as input
-        members=units_file("{shard}.members.parquet"),
         index=units_file("index"),
         exact_removed=up("dedup", "exact/removed.parquet"),
     output:
-        shard=f"{R('dedup')}/fuzzy/{{shard}}.parquet",
-        stats=f"{R('dedup')}/fuzzy/{{shard}}.stats.json",
-        dropped=f"{R('dedup')}/fuzzy/{{shard}}.dropped.parquet",
+        shard=every_member(f"{R('dedup')}/fuzzy/{{shard}}.parquet"),
+        stats=every_member(f"{R('dedup')}/fuzzy/{{shard}}.stats.json"),
+        dropped=every_member(f"{R('dedup')}/fuzzy/{{shard}}.dropped.parquet"),
     message:
-        "fuzzy dedup {wildcards.shard} -> {output.shard}"
+        batch_message("fuzzy dedup {wildcards.shard} -> {output.shard}")
     params:
         cfg=settings("dedup", "fuzzy"),
-        removals=removal_args,
+        removals=removal_flags,
     threads: res("fuzzy_dedup")["threads"]
     resources:
-        **res("fuzzy_dedup"),
+        **res("fuzzy_dedup", batch=True),
     log:
-        f"{R('dedup')}/logs/fuzzy_dedup/{{shard}}.log",
+        every_member(f"{R('dedup')}/logs/fuzzy_dedup/{{shard}}.log"),
     shell:
-        "{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
-        " --dropped {output.dropped:q} {params.removals} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} fuzzy-dedup remove --input {input.shard:q} --clusters {input.clusters:q} --output {output.shard:q}"
+                    " --dropped {output.dropped:q} {params.removals} {input.files:q} --exact-removed {input.exact_removed:q}"
+                    " --params {params.cfg:q} 2> {log:q}")

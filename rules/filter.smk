@@ -4,22 +4,22 @@
 
 rule filter:
     input:
-        up("transform", "transform/{shard}.parquet"),
+        per_member(up("transform", "transform/{shard}.parquet")),
     output:
-        docs=f"{R('filter')}/filter/{{shard}}.parquet",
-        decisions=f"{R('filter')}/filter/{{shard}}.decisions.parquet",
-        stats=f"{R('filter')}/filter/{{shard}}.stats.json",
-        samples=f"{R('filter')}/filter/samples/{{shard}}.parquet",
+        docs=every_member(f"{R('filter')}/filter/{{shard}}.parquet"),
+        decisions=every_member(f"{R('filter')}/filter/{{shard}}.decisions.parquet"),
+        stats=every_member(f"{R('filter')}/filter/{{shard}}.stats.json"),
+        samples=every_member(f"{R('filter')}/filter/samples/{{shard}}.parquet"),
     message:
-        "filter {wildcards.shard} -> {output.docs}"
+        batch_message("filter {wildcards.shard} -> {output.docs}")
     params:
         cfg=settings("filter"),
     threads: res("filter")["threads"]
     resources:
-        **res("filter"),
+        **res("filter", batch=True),
     log:
-        f"{R('filter')}/logs/filter/{{shard}}.log",
+        every_member(f"{R('filter')}/logs/filter/{{shard}}.log"),
     shell:
-        "POLARS_MAX_THREADS={threads} {OPENCODER} filter --input {input:q} --output {output.docs:q}"
-        " --explain {output.decisions:q} --stats {output.stats:q} --samples {output.samples:q}"
-        " --threads {threads} --params {params.cfg:q} 2> {log:q}"
+        each_member("POLARS_MAX_THREADS={threads} {OPENCODER} filter --input {input:q} --output {output.docs:q}"
+                    " --explain {output.decisions:q} --stats {output.stats:q} --samples {output.samples:q}"
+                    " --threads {threads} --params {params.cfg:q} 2> {log:q}")

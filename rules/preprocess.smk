@@ -1,21 +1,23 @@
-# Preprocess (paper 1.2): language table, size cap, excluded and unknown types; one job per shard.
+# Preprocess (paper 1.2): language table, size cap, excluded and unknown types; one job per shard (or per
+# batch of resources.shards_per_job shards: rules/common.smk, each_member).
 
 
 rule preprocess:
     input:
-        up("ingest", "ingest/{shard}.parquet"),
+        per_member(up("ingest", "ingest/{shard}.parquet"), pads=False),
     output:
-        shard=f"{R('preprocess')}/preprocess/{{shard}}.parquet",
-        stats=f"{R('preprocess')}/preprocess/{{shard}}.stats.json",
-        dropped=f"{R('preprocess')}/preprocess/{{shard}}.dropped.parquet",
+        shard=every_member(f"{R('preprocess')}/preprocess/{{shard}}.parquet"),
+        stats=every_member(f"{R('preprocess')}/preprocess/{{shard}}.stats.json"),
+        dropped=every_member(f"{R('preprocess')}/preprocess/{{shard}}.dropped.parquet"),
     message:
-        "preprocess {wildcards.shard} -> {output.shard}"
+        batch_message("preprocess {wildcards.shard} -> {output.shard}")
     params:
         cfg=settings("preprocess"),
     threads: res("preprocess")["threads"]
     resources:
-        **res("preprocess"),
+        **res("preprocess", batch=True),
     log:
-        f"{R('preprocess')}/logs/preprocess/{{shard}}.log",
+        every_member(f"{R('preprocess')}/logs/preprocess/{{shard}}.log"),
     shell:
-        "{OPENCODER} preprocess --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} preprocess --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}",
+                    pads="--empty")

@@ -23,21 +23,21 @@ rule sample_plan:
 
 rule sample:
     input:
-        shard=up("filter", "filter/{shard}.parquet"),
+        shard=per_member(up("filter", "filter/{shard}.parquet")),
         plan=rules.sample_plan.output[0],
     output:
-        corpus=f"{R('sample')}/corpus/{{shard}}.parquet",
-        stats=f"{R('sample')}/corpus/{{shard}}.stats.json",
+        corpus=every_member(f"{R('sample')}/corpus/{{shard}}.parquet"),
+        stats=every_member(f"{R('sample')}/corpus/{{shard}}.stats.json"),
     message:
-        "sample {wildcards.shard} -> {output.corpus}"
+        batch_message("sample {wildcards.shard} -> {output.corpus}")
     threads: res("sample")["threads"]
     resources:
-        **res("sample"),
+        **res("sample", batch=True),
     log:
-        f"{R('sample')}/logs/sample/{{shard}}.log",
+        every_member(f"{R('sample')}/logs/sample/{{shard}}.log"),
     shell:
-        "{OPENCODER} sample apply --plan {input.plan:q} --input {input.shard:q}"
-        " --output {output.corpus:q} --stats {output.stats:q} 2> {log:q}"
+        each_member("{OPENCODER} sample apply --plan {input.plan:q} --input {input.shard:q}"
+                    " --output {output.corpus:q} --stats {output.stats:q} 2> {log:q}")
 
 
 FUNNEL_STAGES = [("ingest", "ingest", "ingest"), ("preprocess", "preprocess", "preprocess"), ("exact_dedup", "dedup", "exact"),

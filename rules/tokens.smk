@@ -7,26 +7,26 @@ TOKEN_GROUPS = list(config["tokens"]["groups"])
 
 rule tokens_shard:
     input:
-        corpus=up("sample", "corpus/{shard}.parquet"),
+        corpus=per_member(up("sample", "corpus/{shard}.parquet")),
         tokenizer=up("tokenizer", "tokenizer/tokenizer.json"),
     output:
-        data=expand(f"{R('tokens')}/tokens/shards/{{{{shard}}}}/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx"), allow_missing=True),
-        stats=f"{R('tokens')}/tokens/shards/{{shard}}/stats.json",
-        blend=f"{R('tokens')}/tokens/shards/{{shard}}/blend.json",
+        data=every_member(expand(f"{R('tokens')}/tokens/shards/{{{{shard}}}}/{{group}}.{{ext}}", group=TOKEN_GROUPS, ext=("bin", "idx"), allow_missing=True)),
+        stats=every_member(f"{R('tokens')}/tokens/shards/{{shard}}/stats.json"),
+        blend=every_member(f"{R('tokens')}/tokens/shards/{{shard}}/blend.json"),
     message:
-        "tokens {wildcards.shard} -> {output.stats}"
+        batch_message("tokens {wildcards.shard} -> {output.stats}")
     params:
         cfg=settings("tokens"),
         tokenizer=lambda wildcards, input: os.path.dirname(input.tokenizer),
-        dir=lambda wildcards, output: os.path.dirname(output.stats),
+        dir=every_member(f"{R('tokens')}/tokens/shards/{{shard}}"),
     threads: res("tokens_shard")["threads"]
     resources:
-        **res("tokens_shard"),
+        **res("tokens_shard", batch=True),
     log:
-        f"{R('tokens')}/logs/tokens_shard/{{shard}}.log",
+        every_member(f"{R('tokens')}/logs/tokens_shard/{{shard}}.log"),
     shell:
-        "{OPENCODER} tokens encode --input {input.corpus:q} --tokenizer {params.tokenizer:q}"
-        " --output {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} tokens encode --input {input.corpus:q} --tokenizer {params.tokenizer:q}"
+                    " --output {params.dir:q} --threads {threads} --params {params.cfg:q} 2> {log:q}")
 
 
 # the final web-recall round's pages (rules/web.smk), encoded like one more shard, when the build has web pages

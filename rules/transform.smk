@@ -1,20 +1,21 @@
-# Transformation (paper 1.5): copyright notices out of leading comments, PII masked; one job per shard.
+# Transformation (paper 1.5): copyright notices out of leading comments, PII masked; one job per shard
+# (or per batch: rules/common.smk, each_member).
 
 
 rule transform:
     input:
-        up("dedup", "fuzzy/{shard}.parquet"),
+        per_member(up("dedup", "fuzzy/{shard}.parquet")),
     output:
-        shard=f"{R('transform')}/transform/{{shard}}.parquet",
-        stats=f"{R('transform')}/transform/{{shard}}.stats.json",
+        shard=every_member(f"{R('transform')}/transform/{{shard}}.parquet"),
+        stats=every_member(f"{R('transform')}/transform/{{shard}}.stats.json"),
     message:
-        "transform {wildcards.shard} -> {output.shard}"
+        batch_message("transform {wildcards.shard} -> {output.shard}")
     params:
         cfg=settings("transform"),
     threads: res("transform")["threads"]
     resources:
-        **res("transform"),
+        **res("transform", batch=True),
     log:
-        f"{R('transform')}/logs/transform/{{shard}}.log",
+        every_member(f"{R('transform')}/logs/transform/{{shard}}.log"),
     shell:
-        "{OPENCODER} transform --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}"
+        each_member("{OPENCODER} transform --input {input:q} --output {output.shard:q} --params {params.cfg:q} 2> {log:q}")

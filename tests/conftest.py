@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The longest test files, longest first. Under `--dist loadfile` a file runs whole on one worker, so a
 # long file collected late becomes the suite's tail; these start first (the SLURM test also starts the
 # smoke build it compares with), the rest keep pytest's order.
-LONGEST = ("test_slurm.py", "test_variants.py", "test_dedup_workflow.py", "test_readme.py")
+LONGEST = ("test_resources_batches.py", "test_slurm.py", "test_variants.py", "test_dedup_workflow.py", "test_readme.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -132,6 +132,14 @@ def test_rule_resources_default_overrides_and_gpus():
     assert RESOURCES["rules"]["pretrain"]["gpus"] == "node"  # the config is not changed in place
 
 
+def test_rule_resources_of_a_batch_job_ask_for_its_shards_runtime():
+    """A per-shard rule's job at resources.shards_per_job N runs N shards in turn: N times the runtime."""
+    from opencoder.core.resources import rule_resources
+
+    assert rule_resources(RESOURCES, "filter", shards=100) == {**RESOURCES["default"], "runtime": 6000}
+    assert rule_resources(RESOURCES, "eval", shards=10)["threads"] == 4
+
+
 def test_rule_resources_slurm_request():
     from opencoder.core.resources import rule_resources
 

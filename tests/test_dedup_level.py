@@ -35,13 +35,19 @@ def write_shards(folder: Path, *parts: list[dict]) -> list[Path]:
     return paths
 
 
-def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept files, dropped records) over all shards, each step as its rule runs it."""
+def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096, pads: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept files, dropped records) over all shards, each step as its rule runs it. `pads`: that many empty
+    shards after `inputs`, as the workflow pads the last batch of a job (resources.shards_per_job): through
+    every per-shard step, read by no whole-build one (index, plan, buckets, clusters)."""
+    real = len(inputs)
+    for i in range(pads):
+        inputs = [*inputs, inputs[0].with_name(f"{real + i:05d}.parquet")]
+        shards.write_parquet(pl.DataFrame(schema=SCHEMA), inputs[-1])
     names = [p.name.split(".")[0] for p in inputs]
     docs = inputs
     if level != "file":
         docs = [tmp / "units" / f"{n}.parquet" for n in names]
-        units.run_index(inputs, tmp / "units" / "index")
+        units.run_index(inputs[:real], tmp / "units" / "index")
         for inp, out in zip(inputs, docs):
             units.run_units(inp, tmp / "units" / "index", out, out.with_suffix(".members.parquet"),
                             {"level": level, "chunk_tokens": chunk_tokens})
@@ -49,7 +55,7 @@ def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> 
     hashes = [tmp / "hashes" / f"{n}.parquet" for n in names]
     for doc, out in zip(docs, hashes):
         exact.run_hashes(doc, out)
-    exact.run_plan(hashes, tmp / "exact" / "removed.parquet")
+    exact.run_plan(hashes[:real], tmp / "exact" / "removed.parquet")
     exact_out = [tmp / "exact" / f"{n}.parquet" for n in names]
     for doc, out, member in zip(docs, exact_out, members):
         exact.run_apply(doc, tmp / "exact" / "removed.parquet", out, members=member)
@@ -59,9 +65,9 @@ def run(tmp: Path, inputs: list[Path], level: str, chunk_tokens: int = 4096) -> 
         fuzzy.run_signatures(doc, k, m, PARAMS)
     edges = [tmp / "buckets" / f"{part:03d}.parquet" for part in range(len(PARAMS.band_ranges()))]
     for part, out in enumerate(edges):
-        fuzzy.run_buckets(keys, part, out, PARAMS)
+        fuzzy.run_buckets(keys[:real], part, out, PARAMS)
     clusters = tmp / "fuzzy" / "clusters.parquet"
-    fuzzy.run_clusters(edges, metas, exact_out, clusters, tmp / "fuzzy" / "removed.parquet", tmp / "fuzzy" / "c.json", PARAMS)
+    fuzzy.run_clusters(edges, metas[:real], exact_out[:real], clusters, tmp / "fuzzy" / "removed.parquet", tmp / "fuzzy" / "c.json", PARAMS)
     kept, dropped = [], []
     for name, inp, ex, member in zip(names, inputs, exact_out, members):
         out, drop = tmp / "out" / f"{name}.parquet", tmp / "out" / f"{name}.dropped.parquet"
@@ -140,6 +146,18 @@ def test_a_repository_split_over_shards_is_one_unit(tmp_path, texts):
     folder = tmp_path / "repository" / "units"
     assert [[f.name for f in units.member_files(folder / f"0000{i}.members.parquet", folder / "index")] for i in (0, 1)] == [
         ["00000.members.parquet"], ["00000.members.parquet", "00001.members.parquet"]]
+
+
+@pytest.mark.parametrize("level", ["file", "repository", "chunk"])
+def test_empty_shards_read_by_no_whole_build_step_pass_every_per_shard_step_and_change_nothing(tmp_path, texts, level):
+    """The pads of a last batch (resources.shards_per_job): empty shards in no units index, exact plan or
+    clustering go through units, hashes, apply, signatures and removal as empty shards."""
+    files = {"a.py": texts[0], "b.py": texts[1]}
+    inputs = write_shards(tmp_path / "in", repo("org/big", files, stars=7), repo("org/copy", files, stars=1))
+    kept, dropped = run(tmp_path / "plain", inputs, level)
+    padded = run(tmp_path / "padded", inputs, level, pads=2)
+    assert padded[0].equals(kept) and padded[1].equals(dropped) and dropped.height == 2
+    assert shards.read_parquet(tmp_path / "padded" / "out" / "00003.parquet").is_empty()
 
 
 def test_chunk_level_drops_files_whose_every_chunk_is_a_duplicate(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 
 from opencoder.training import launch
 from opencoder.training.metrics import read as read_metrics
+from smoke_workflow import PER_SHARD
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "tests" / "slurm"
@@ -160,17 +161,23 @@ def _outputs(out: Path) -> dict:
 
 @needs_cluster
 @pytest.mark.slow
-@pytest.mark.timeout(2700)  # the shared local smoke build (if not made yet) and one of ~60 SLURM jobs
+@pytest.mark.timeout(2700)  # the shared local smoke build (if not made yet) and ~30 SLURM jobs
 def test_smoke_workflow_on_slurm_equals_local_run(smoke_build, cluster, tmp_path):
-    """The smoke build to the tokens target and the tiny pretrain target on SLURM gives the same
-    corpus, tokenizer, token files and training metrics as the same build run locally (the session's
-    shared smoke build: same smoke config, default workflow profile, 2 cores)."""
+    """The smoke build to the tokens target and the tiny pretrain target on SLURM, at 10 shards a job,
+    gives the same corpus, tokenizer, token files and training metrics as the same build run locally at
+    1 a job (the session's shared smoke build: same smoke config, default workflow profile, 2 cores);
+    its 4 shards are one batch, so each per-shard rule is one sbatch."""
     out = tmp_path / "slurm"
     cfg = tmp_path / "slurm.yaml"
     cfg.write_text(f"out_dir: {out}\n")
-    run_snakemake(["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config" / "smoke.yaml"),
-                   str(cfg), "--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS, "--jobs", "4",
-                   "tokens", "pretrain"], cwd=REPO, timeout=1200)
+    proc = run_snakemake(["tokens", "pretrain", "--snakefile", str(REPO / "Snakefile"), "--config", "resources={shards_per_job: 10}",
+                          "--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS, "--jobs", "4", "--verbose",
+                          "--configfile", str(REPO / "config" / "smoke.yaml"), str(cfg)], cwd=REPO, timeout=1200)
+    sbatch = [line for line in (proc.stdout + proc.stderr).splitlines() if "sbatch call:" in line]
+    assert {rule: sum(f"rule_{rule}_wildcards_" in line for line in sbatch) for rule in PER_SHARD} == dict.fromkeys(PER_SHARD, 1)
     local = _outputs(smoke_build.out)
     assert len(local) > 5 and local["pretrain"], "the local run made too little to compare"
-    assert _outputs(out) == local
+    built = _outputs(out)
+    shards = len(list((smoke_build.out / "ingest").glob("[0-9]*.parquet")))
+    pads = {f"corpus/{i:05d}.parquet" for i in range(shards, 10)}  # the batch's members past ingest's last shard
+    assert {path: built[path] for path in local} == local and set(built) - set(local) == pads

@@ -4,19 +4,15 @@ settings agree with another's up to it (opencoder.core.variants, rules/common.sm
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from opencoder.core.config import ConfigError, load
 from opencoder.core.variants import BASE, differences, plan, stage_keys
-from smoke_workflow import planned_jobs
+from smoke_workflow import dry_run_plan as dry_run, ingested, make_plan, planned_jobs, planning_cpu, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
@@ -24,16 +20,6 @@ DATA = ["ingest", "preprocess", "dedup", "transform"]  # the stages before filte
 LATE = ["filter", "sample", "tokenizer", "web", "tokens", "pretrain", "anneal", "sft_stage1", "sft_stage2", "hf", "eval", "model"]
 SFT_ONLY = {"a": {"sft": {"stage2": {"epochs": 1}}}, "b": {"sft": {"stage2": {"lr": 1.0e-5}}}}
 FILTER = {"strict": {"filter": {"groups": {"python": {"qsc_code_num_words": {"lt": 60}}}}}}
-
-
-def write_config(tmp_path: Path, config: dict, name: str = "cfg.yaml") -> Path:
-    (tmp_path / name).write_text(yaml.safe_dump(config))
-    return tmp_path / name
-
-
-def make_plan(tmp_path: Path, variants: dict):
-    files = [SMOKE, write_config(tmp_path, {"out_dir": str(tmp_path / "out"), "variants": variants})]
-    return plan(load(*files), files)
 
 
 # ---------------------------------------------------------------- the keys ---
@@ -116,26 +102,6 @@ def test_the_workflow_refuses_a_bad_variant_before_any_job(tmp_path):
 
 
 # --------------------------------------------------- the plan (dry runs) ---
-def ingested(p, shards: int, stamp: float | None = None) -> None:
-    """The ingest checkpoint of the plan's build as done, with `shards` (empty) shards."""
-    folder = Path(p.root("ingest")) / "ingest"
-    folder.mkdir(parents=True)
-    stamp = stamp or time.time() - 1000
-    for i in range(shards):
-        (folder / f"{i:05d}.parquet").touch()
-        os.utime(folder / f"{i:05d}.parquet", (stamp, stamp))
-    os.utime(folder, (stamp, stamp))
-
-
-def dry_run(tmp_path: Path, *targets: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", *targets, "--rerun-triggers", "mtime", "-s", str(REPO / "Snakefile"),
-         "-d", str(REPO), "-c2", "--configfile", str(SMOKE), str(tmp_path / "cfg.yaml")],
-        capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 def test_two_sft_variants_plan_every_upstream_job_once(tmp_path):
     p = make_plan(tmp_path, SFT_ONLY)
     ingested(p, 3)
@@ -185,16 +151,6 @@ def test_one_variant_plans_only_its_own_jobs_and_the_shared_ones(tmp_path):
     assert jobs["filter"] == 2 and jobs["transform"] == 2 and "variant_base" not in jobs
     base_only = {p.variant_root(BASE, s) for s in LATE}
     assert not any(f"{root}/" in out for root in base_only)
-
-
-def planning_cpu(tmp_path: Path, variants: dict, target: str) -> tuple[dict, float]:
-    """The jobs a dry run of `target` over 2,000 shards plans, and its CPU seconds (wall-clock time
-    measures the machine's load)."""
-    ingested(make_plan(tmp_path, variants), 2000)
-    started = resource.getrusage(resource.RUSAGE_CHILDREN)
-    jobs = planned_jobs(dry_run(tmp_path, target))
-    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return jobs, ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime
 
 
 @pytest.mark.slow

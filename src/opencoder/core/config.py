@@ -131,6 +131,54 @@ def load(*paths: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict:
     return validate(config, files, where=" + ".join(str(p) for p in files))
 
 
+def typed_overrides(overrides: Mapping) -> dict:
+    """Snakemake's `--config` values with their types: a nested value (`resources={shards_per_job: 100}`,
+    which a workflow profile's `config:` mapping becomes) reaches the workflow with every leaf a string
+    ("100"), so each leaf below the top level is read back as YAML. Top-level values are typed already."""
+    def typed(value):
+        if isinstance(value, Mapping):
+            return {key: typed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [typed(item) for item in value]
+        if isinstance(value, str):
+            try:
+                return yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+        return value
+
+    return {key: typed(value) if isinstance(value, (Mapping, list)) else value for key, value in overrides.items()}
+
+
+def check_shards_per_job(files: Sequence[str | Path], overrides: Mapping) -> None:
+    """Stop when a config file sets `resources.shards_per_job` and `--config` (the command line's, or the
+    workflow profile's `config:` — profiles/slurm sets 100) sets another value: `--config` would win
+    without a word, and the user who wrote the file would build at a job size they did not choose."""
+    given = (overrides.get("resources") or {}).get("shards_per_job") if isinstance(overrides.get("resources"), Mapping) else None
+    if given is None:
+        return
+    for path in reversed([Path(f) for f in files]):
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+        if _has(data, ["resources", "shards_per_job"]):
+            value = data["resources"]["shards_per_job"]
+            if value != given:
+                raise ConfigError(
+                    f"{path}: resources.shards_per_job: {value!r} here, but --config sets {given!r} (given on the command"
+                    f" line, or by the workflow profile's `config:`: profiles/slurm sets 100) and would win; choose one:"
+                    f" remove the key from {path} to build at {given!r}, or pass --config 'resources={{shards_per_job:"
+                    f" {value!r}}}' (it replaces the profile's) to build at {value!r}")
+            return
+
+
+def with_overrides(config: dict, overrides: Mapping, files: Sequence[str | Path]) -> dict:
+    """Snakemake's `config` with the `--config` values (`overrides`) typed (`typed_overrides`), once
+    `check_shards_per_job` has passed; changed in place, as the rule files share it."""
+    typed = typed_overrides(overrides)
+    check_shards_per_job(files, typed)
+    config.update(deep_merge(config, typed))
+    return config
+
+
 def section(config: Mapping, dotted: str):
     """`section(cfg, "dedup.fuzzy")` → cfg["dedup"]["fuzzy"]."""
     node = config

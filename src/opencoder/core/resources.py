@@ -12,10 +12,12 @@ from collections.abc import Mapping
 SLURM_KEYS = (("partition", "slurm_partition"), ("account", "slurm_account"), ("extra", "slurm_extra"))
 
 
-def rule_resources(resources: Mapping, rule_name: str) -> dict:
-    """The resources of one rule (see the module doc)."""
+def rule_resources(resources: Mapping, rule_name: str, shards: int = 1) -> dict:
+    """The resources of one rule (see the module doc); `shards`: a batch job of a per-shard rule runs that
+    many shards one after the other (`resources.shards_per_job`), so its runtime is that many times one's."""
     merged = dict(resources["default"])
     merged.update(resources["rules"].get(rule_name, {}))
+    merged["runtime"] *= shards
     cluster = resources["cluster"]
     if merged["gpus"] == "node":
         merged["gpus"] = cluster["gpus_per_node"]

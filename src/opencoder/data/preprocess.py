@@ -73,4 +73,4 @@ def preprocess(docs: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, dict, pl
 
 
 def main(argv: list[str] | None = None) -> int:
-    return shard_stage.main("preprocess", "preprocess", preprocess, __doc__.split("\n\n")[0], argv)
+    return shard_stage.main("preprocess", "preprocess", preprocess, __doc__.split("\n\n")[0], argv, empty=True)

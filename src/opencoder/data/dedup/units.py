@@ -281,9 +281,13 @@ def run_units(shard_file: Path, index: Path, out: Path, members_out: Path, param
     if level == "file":
         raise ConfigError("dedup.level is file: there are no units to build (exact dedup reads the shards)")
     index_file = index / f"{shard_name(shard_file)}.parquet"
-    if not index_file.exists():
+    if index_file.exists():
+        rows = shards.read_parquet(index_file)
+    elif shards.read_parquet(shard_file, columns=["id"]).is_empty():
+        rows = pl.DataFrame(schema=INDEX_SCHEMA)  # a shard without files starts no repository (the workflow's pads)
+    else:
         raise InputError(f"{index_file}: no index of shard {shard_file} (build it with `dedup-units index` over every shard)")
-    units, members = shard_units(shard_file, shards.read_parquet(index_file), level, tokens)
+    units, members = shard_units(shard_file, rows, level, tokens)
     shards.write_parquet(units, out)
     shards.write_parquet(members, members_out)
     log.info("dedup units (%s): shard %s: %d units of %d files", level, shard_name(shard_file), units.height, members["id"].n_unique())
@@ -294,11 +298,13 @@ def run_apply(inp: Path, members: list[Path], exact_removed: Path, fuzzy_cluster
     """With `index`, `members` is the shard's own members file and the files read are `member_files`'s:
     the others lie beside it. Without, `members` is read as given (every shard's, say)."""
     level, _ = level_of(params)
+    files = shards.read_documents(inp)
     if index is not None:
         if len(members) != 1:
             raise ConfigError(f"with --index, --members is the shard's own members file, got {len(members)} files")
-        members = member_files(members[0], index)
-    kept, dropped, stats = apply(shards.read_documents(inp), members, exact_removed, fuzzy_clusters, level)
+        # a shard without files is in no unit: no members file to read (the workflow's pads are in no index)
+        members = member_files(members[0], index) if not files.is_empty() else []
+    kept, dropped, stats = apply(files, members, exact_removed, fuzzy_clusters, level)
     shards.write_parquet(kept, out)
     shards.write_parquet(dropped, dropped_out)
     shards.write_json(stats, stats_path(out))
