@@ -21,7 +21,8 @@ def stage_folder(root: Path, name: str, loss: float, docs: int, pass1: float) ->
     for stage, steps in (("pretrain", 3), ("anneal", 2), ("sft/stage1", 2)):
         (root / stage).mkdir(parents=True)
         (root / stage / "metrics.jsonl").write_text("".join(
-            json.dumps({"step": s, "loss": loss + steps - s}) + "\n" for s in range(1, steps + 1)))
+            json.dumps({"step": s, "loss": loss + steps - s, "lr": 1e-3, "tokens": 1024 * s}) + "\n"
+            for s in range(1, steps + 1)))
     (root / "eval" / "humaneval").mkdir(parents=True)
     (root / "eval" / "humaneval" / "summary.json").write_text(json.dumps({"benchmark": "humaneval", "pass@1": pass1}))
     return root
@@ -43,7 +44,8 @@ def test_compare_puts_each_variant_s_numbers_side_by_side(tmp_path):
     assert rows[1]["differences"] == 'filter.groups_off=["python"]'
     assert [r["shared_stages"] for r in rows] == ["1", "1"]  # ingest shared, sample not
     assert [r["sample_documents"] for r in rows] == ["8", "6"] and [r["tokens"] for r in rows] == ["400", "300"]
-    assert [r["pretrain_final_loss"] for r in rows] == ["2.0", "2.5"] and rows[0]["sft_stage1_final_loss"] == "2.0"
+    # the mean of the last (up to) 10 steps: pretraining's 3 steps lose loss + 2, + 1, + 0
+    assert [r["pretrain_final_loss"] for r in rows] == ["3.0", "3.5"] and rows[0]["sft_stage1_final_loss"] == "2.5"
     assert [r["eval_humaneval_pass@1"] for r in rows] == ["0.1", "0.05"] and "sft_stage2_final_loss" not in rows[0]
     table = (tmp_path / "compare" / "compare.md").read_text()
     assert "| | base | strict |" in table and "| tokens | 400 | 300 |" in table

@@ -4,7 +4,8 @@ Each input is a variant's folder (`out_dir/variants/<name>/`: links to its stage
 build's layout, and `variant.json`: its config differences from the base and its stage keys). Per
 variant: the config differences that define it, how many of its stage directories it shares with
 another variant, the corpus funnel (documents after each data stage, bytes in and out), the tokens of
-the pretraining datasets, the final loss of every training stage and pass@k per benchmark of the base
+the pretraining datasets, the final loss of every training stage (the mean of its last 10 steps, as the model card's:
+one step's loss is noisy at small batches) and pass@k per benchmark of the base
 and the chat model. Written as `compare.csv` (one row a variant, for papers), `compare.md` and `compare.html` (the
 same numbers, variants across, the HTML one for the report) and `loss.png` (pretraining + annealing and SFT loss curves overlaid).
 A number a variant's build does not have (a partial build) is left empty.
@@ -23,6 +24,7 @@ from pathlib import Path
 from opencoder.core.args import add_io
 from opencoder.core.errors import InputError
 from opencoder.core.shards import atomic_path, read_json
+from opencoder.release.card import run_summary
 from opencoder.training import metrics
 
 TRAINING = [("pretrain", "pretrain"), ("anneal", "anneal"), ("sft_stage1", "sft/stage1"), ("sft_stage2", "sft/stage2")]
@@ -62,8 +64,9 @@ def variant_row(folder: Path, shared: Mapping[str, int]) -> dict:
         row["anneal_algorithmic_tokens"] = anneal.get("extra", {}).get("tokens")
     for name, sub in TRAINING:
         if records := _loss(folder / sub):
-            row[f"{name}_final_loss"] = round(records[-1]["loss"], 4)
-            row[f"{name}_steps"] = records[-1]["step"]
+            run = run_summary(records)
+            row[f"{name}_final_loss"] = round(run["final_loss"], 4)
+            row[f"{name}_steps"] = run["steps"]
     for kind in ("eval", "eval_instruct"):
         for summary in sorted((folder / kind).glob("*/summary.json")):
             scores = read_json(summary)
