@@ -1,5 +1,6 @@
 # Shared names for all rule files: where outputs go, how a rule calls the library, its resources.
 import os
+import re
 import shlex
 import string
 import sys
@@ -185,15 +186,21 @@ def per_member(function, pads=True):
 
 
 def each_member(command, pads=None):
-    """Shell: `command` (one shard's) for every member of the job's batch in turn, as a bash loop: one call
-    and one log per member, with the arguments a one-shard job gives it. Each quoted input, output, log or
-    params field ({output.shard:q}) takes member i's value where the job has one per member (every_member,
+    """Shell: `command` (one shard's: `[VAR=value ...] {OPENCODER} <arguments> 2> {log:q}`) for every member
+    of the job's batch in turn, with the arguments a one-shard job gives it and one log per member. A bash
+    loop writes each member's log and arguments, and one `opencoder batch` process runs them, each in a
+    child forked after the stage's imports (opencoder.core.batch). Each quoted input, output, log or params
+    field ({output.shard:q}) takes member i's value where the job has one per member (every_member,
     per_member), else its one value (a settings file, exact/removed.parquet); other fields ({threads})
     stay. `pads`: what replaces `--input {input:q}` for a member ingest did not make (preprocess: --empty)."""
     if SHARDS_PER_JOB == 1:
         return command
+    shape = re.fullmatch(r"((?:[A-Z_]+=\S+ )*)\{OPENCODER\} (.*) 2> \{log:q\}", command)
+    if not shape:
+        raise ValueError(f"each_member: {command!r} is not '[VAR=value ...] {{OPENCODER}} <arguments> 2> {{log:q}}'")
+    environment, command = shape.groups()
     escape = lambda text: text.replace("{", "{{").replace("}", "}}")  # bash text inside Snakemake's format string
-    arrays, first = {}, ""
+    arrays, first = {"_log": "_log=({log:q})"}, ""
     if pads:
         if "--input {input:q}" not in command:
             raise ValueError(f"each_member(pads=...): no '--input {{input:q}}' in {command!r}")
@@ -212,7 +219,8 @@ def each_member(command, pads=None):
         else:
             body += "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
     loop = escape(f"for i in {{0..{SHARDS_PER_JOB - 1}}}; do ")
-    return "; ".join(arrays.values()) + "; " + loop + first + body + escape("; done")
+    member = escape(""" _args=(""") + body + escape("""); printf '%s\\0' "${_log[i]}" "${#_args[@]}" "${_args[@]}"; """)
+    return "; ".join(arrays.values()) + "; " + loop + first + member + escape("done | ") + environment + "{OPENCODER} batch"
 
 
 def batch_message(text):

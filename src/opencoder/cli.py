@@ -48,6 +48,7 @@ STAGES = {
     "summary": "opencoder.release.summary",
     "compare": "opencoder.release.compare",
     "variant": "opencoder.core.variants",
+    "batch": "opencoder.core.batch",
 }
 
 
