@@ -5,19 +5,14 @@ import subprocess
 from snakemake.utils import min_version
 
 from opencoder.core import snakemake_scheduler
-from opencoder.core.config import DEFAULT_CONFIG, validate, with_overrides
 from opencoder.core.variants import differences as variant_differences
 
 min_version("9.0")
 snakemake_scheduler.install()  # one pending re-evaluation timer, not one per finished job
 
 configfile: "config/config.yaml"
-# --config as typed values (a profile's nested `config:` arrives as strings), and never silently over a
-# config file's resources.shards_per_job
-with_overrides(config, workflow.config_settings.config, workflow.overwrite_configfiles)
-validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
 
-include: "rules/common.smk"
+include: "rules/common.smk"  # first: it types and checks --config (with_overrides, validate)
 include: "rules/ingest.smk"
 include: "rules/preprocess.smk"
 include: "rules/dedup.smk"

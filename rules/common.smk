@@ -8,14 +8,15 @@ import sys
 from snakemake.iocontainers import Wildcards
 
 from opencoder.core.args import argument_file
-from opencoder.core.config import DEFAULT_CONFIG, settings_file, with_overrides
+from opencoder.core.config import DEFAULT_CONFIG, settings_file, validate, with_overrides
 from opencoder.core.resources import rule_resources
 from opencoder.core.variants import plan as variant_plan
 from opencoder.training.params import stage_params as training_params
 
-# --config typed as the Snakefile does, for a workflow that includes this file alone (a profile's nested
-# `config:` arrives as strings); a second time changes nothing
+# --config as typed values (a profile's nested `config:` arrives as strings), never silently over a config
+# file's resources.shards_per_job, and schema-checked
 with_overrides(config, workflow.config_settings.config, workflow.overwrite_configfiles)
+validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
 OUT = config["out_dir"]
 # Variants (config `variants`, opencoder.core.variants): none, and every stage writes under OUT as a
 # single build; some, and a stage writes under OUT/<stage>-<key>, the key a digest of the settings that
