@@ -27,7 +27,11 @@ from pathlib import Path
 
 import yaml
 
-from opencoder.core.config import ConfigError, deep_merge, validate
+from opencoder.core.args import add_io
+from opencoder.core.config import ConfigError, deep_merge, read_params, validate
+from opencoder.data.dedup.fuzzy.params import FuzzyParams
+from opencoder.evaluation.benchmarks import available
+from opencoder.synthesis import recipes
 
 BASE = "base"  # the name the base config goes by among the variants
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a variant_<name> rule
@@ -45,8 +49,6 @@ def stage_graph(config: Mapping) -> dict[str, tuple[list[str], list[str]]]:
     Reading a key too many only costs sharing; reading one too few would share a stage that differs,
     so each list holds every key the stage's rules pass to their commands.
     """
-    from opencoder.synthesis import recipes
-
     base = ["import"] if _imported(config) else ["anneal"]
     tokenizer = ["import"] if _imported(config) else ["tokenizer"]
     training = ["seed", "model", "train"]
@@ -123,9 +125,6 @@ def stage_keys(config: Mapping) -> dict[str, str]:
 
 def structure(config: Mapping) -> dict:
     """What shapes the build's graph of jobs rather than a job's work: one for all variants."""
-    from opencoder.data.dedup.fuzzy.params import FuzzyParams
-    from opencoder.evaluation.benchmarks import available
-
     return {
         "import.source": _imported(config),
         "ingest.sources": any(s["type"] == "web" for s in config["ingest"]["sources"]),
@@ -279,9 +278,6 @@ def write_view(folder: str | Path, stage_dirs: Mapping[str, str], manifest: Mapp
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`opencoder variant`: one variant's folder of links to its stage directories."""
-    from opencoder.core.args import add_io
-    from opencoder.core.config import read_params
-
     parser = argparse.ArgumentParser(prog="opencoder variant", description=main.__doc__)
     add_io(parser, "output", help="the variant's folder (out_dir/variants/<name>)")
     parser.add_argument("--params", required=True, metavar="FILE|JSON",
