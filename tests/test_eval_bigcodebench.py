@@ -97,7 +97,7 @@ def load(path, name="bigcodebench", instruct=False, **spec):
 
 
 def test_canonical_passes_wrong_fails_missing_library_unavailable_slow_times_out(release, sandbox):
-    frame, needs_missing, simple = load(release, timeout_s=3.0)
+    frame, needs_missing, simple = load(release, timeout_s=10.0)  # the canonical solution's imports took >3 s at load 10
     assert needs_missing.modules == (MISSING_LIB, "numpy", "unittest")
     wrong = "    x = np.arange(n)\n    return pl.DataFrame({'x': x, 'y': x + x})\n"
     slow = "    while True:\n        pass\n"

@@ -172,7 +172,7 @@ def test_smoke_workflow_on_slurm_equals_local_run(smoke_build, cluster, tmp_path
     cfg.write_text(f"out_dir: {out}\n")
     proc = run_snakemake(["tokens", "pretrain", "--snakefile", str(REPO / "Snakefile"), "--config", "resources={shards_per_job: 10}",
                           "--workflow-profile", str(REPO / "profiles" / "slurm"), *FAST_STATUS, "--jobs", "4", "--verbose",
-                          "--configfile", str(REPO / "config" / "smoke.yaml"), str(cfg)], cwd=REPO, timeout=1200)
+                          "--configfile", str(REPO / "config" / "smoke.yaml"), str(cfg)], cwd=REPO, timeout=2000)
     sbatch = [line for line in (proc.stdout + proc.stderr).splitlines() if "sbatch call:" in line]
     assert {rule: sum(f"rule_{rule}_wildcards_" in line for line in sbatch) for rule in PER_SHARD} == dict.fromkeys(PER_SHARD, 1)
     local = _outputs(smoke_build.out)
