@@ -16,7 +16,7 @@ from opencoder.training.params import stage_params as training_params
 # --config as typed values (a profile's nested `config:` arrives as strings), never silently over a config
 # file's resources.shards_per_job, and schema-checked
 with_overrides(config, workflow.config_settings.config, workflow.overwrite_configfiles)
-validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config")
+validate(config, [DEFAULT_CONFIG, *workflow.overwrite_configfiles], where="--config", given=workflow.config_settings.config)
 OUT = config["out_dir"]
 # Variants (config `variants`, opencoder.core.variants): none, and every stage writes under OUT as a
 # single build; some, and a stage writes under OUT/<stage>-<key>, the key a digest of the settings that

@@ -107,6 +107,15 @@ def test_workflow_validates_with_the_same_function(tmp_path, override, message):
     assert "keep_doc_types" not in output and len(output.splitlines()) < 20
 
 
+def test_a_bad_value_given_with_snakemakes_config_is_named_as_such():
+    """`--config dedup={level: planet}`: the error names --config, not config.yaml, which also sets the key."""
+    repo = config.CONFIG_DIR.parent
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(repo / "Snakefile"), "-d", str(repo), "-c1",
+                             "--config", "dedup={level: planet}"], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "--config: dedup.level: 'planet' is not one of ['file', 'repository', 'chunk']" in result.stdout + result.stderr
+
+
 def test_cli_lists_stages_and_rejects_unknown():
     ok = subprocess.run([sys.executable, "-m", "opencoder", "--help"], capture_output=True, text=True)
     assert ok.returncode == 0 and "filter" in ok.stdout

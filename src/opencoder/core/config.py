@@ -84,17 +84,18 @@ def references(config: Mapping) -> Iterator[tuple[list, str]]:
             yield keys, f"{name!r} is not a recipe of synthetic.recipes ({hint})"
 
 
-def validate(config: dict, files: Sequence[str | Path] = (), where: str = "config") -> dict:
+def validate(config: dict, files: Sequence[str | Path] = (), where: str = "config", given: Mapping | None = None) -> dict:
     """Check `config` against the schema and its cross-key `references` (the workflow's and the CLI's
     one check); return it.
 
-    An error is one line: the file that set the offending key (the last of `files` holding it, else
-    `where`), the key, and what is wrong with it; never the config itself.
+    An error is one line: where the offending key was set (`where` if `given`, the values given on the
+    command line over every file, holds it; else the last of `files` holding it; else `where`), the
+    key, and what is wrong with it; never the config itself.
     """
     error = next(iter(sorted(_validator().iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))), None)
     if error is None:
         for keys, message in references(config):
-            _fail(keys, message, files, where)
+            _fail(keys, message, files, where, given)
         return config
     keys = list(error.absolute_path)
     message = error.message
@@ -105,12 +106,13 @@ def validate(config: dict, files: Sequence[str | Path] = (), where: str = "confi
         message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     elif len(message) > 200:  # messages of composite checks repeat the whole value
         message = f"fails the schema's {error.validator!r} check"
-    _fail(keys, message, files, where)
+    _fail(keys, message, files, where, given)
 
 
-def _fail(keys: list, message: str, files: Sequence[str | Path], where: str):
-    """Raise the one-line error for `keys`, naming the last of `files` that sets them (else `where`)."""
-    source = next((str(f) for f in reversed(files) if _has(yaml.safe_load(Path(f).read_text()), keys)), where)
+def _fail(keys: list, message: str, files: Sequence[str | Path], where: str, given: Mapping | None):
+    """Raise the one-line error for `keys`, naming where they were set (see validate)."""
+    source = where if given and _has(given, keys) else next(
+        (str(f) for f in reversed(files) if _has(yaml.safe_load(Path(f).read_text()), keys)), where)
     raise ConfigError(f"{source}: {'.'.join(map(str, keys)) or '(top level)'}: {message}")
 
 
