@@ -31,18 +31,21 @@ def stage_folder(root: Path, name: str, loss: float, docs: int, pass1: float) ->
 def test_compare_puts_each_variant_s_numbers_side_by_side(tmp_path):
     views = []
     for name, loss, docs, pass1, sample_key in (("base", 2.0, 8, 0.1, "k1"), ("strict", 2.5, 6, 0.05, "k2")):
-        stages = stage_folder(tmp_path / "stages" / name, name, loss, docs, pass1)
+        stages = stage_folder(tmp_path / "stages" / name / f"sample-{sample_key}", name, loss, docs, pass1)
         links = {sub: str(stages / sub) for sub in ("corpus", "tokens", "pretrain", "anneal", "sft/stage1", "eval")}
+        (tmp_path / "stages" / "ingest-k0" / "ingest").mkdir(parents=True, exist_ok=True)
+        links |= {"ingest": str(tmp_path / "stages" / "ingest-k0" / "ingest"), "import": str(tmp_path / "stages" / "import-k3" / "import")}
         differences = {} if name == "base" else {"filter.groups_off": [[], ["python"]]}
-        write_view(tmp_path / "variants" / name, links, {"name": name, "stages": {"ingest": "k0", "sample": sample_key},
-                                                          "differences": differences})
+        write_view(tmp_path / "variants" / name, links, {"name": name, "differences": differences,
+                                                          "stages": {"ingest": "k0", "sample": sample_key, "import": "k3"}})
         views.append(str(tmp_path / "variants" / name))
     assert (tmp_path / "variants" / "base" / "corpus" / "funnel.json").is_file()  # the view links its stages
     assert opencoder(["compare", "--input", *views, "--output", str(tmp_path / "compare")]) == 0
     rows = list(csv.DictReader((tmp_path / "compare" / "compare.csv").open()))
     assert [r["variant"] for r in rows] == ["base", "strict"]
     assert rows[1]["differences"] == 'filter.groups_off=["python"]'
-    assert [r["shared_stages"] for r in rows] == ["1", "1"]  # ingest shared, sample not
+    # ingest shared; sample not; import's key is shared but the build made no import folder
+    assert [r["shared_stages"] for r in rows] == ["1", "1"]
     assert [r["sample_documents"] for r in rows] == ["8", "6"] and [r["tokens"] for r in rows] == ["400", "300"]
     # the mean of the last (up to) 10 steps: pretraining's 3 steps lose loss + 2, + 1, + 0
     assert [r["pretrain_final_loss"] for r in rows] == ["3.0", "3.5"] and rows[0]["sft_stage1_final_loss"] == "2.5"

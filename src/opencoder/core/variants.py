@@ -262,7 +262,7 @@ def _load(path):
 
 def write_view(folder: str | Path, stage_dirs: Mapping[str, str], manifest: Mapping) -> None:
     """`folder/<sub>` as a link to each stage's folder (`stage_dirs`: sub-folder -> its real path),
-    so the variant reads as a single build; `folder/variant.json` says which stage directories it uses."""
+    so the variant reads as a single build; `folder/variant.json` is `manifest` with those links."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for sub, target in stage_dirs.items():
@@ -272,7 +272,7 @@ def write_view(folder: str | Path, stage_dirs: Mapping[str, str], manifest: Mapp
             link.unlink()
         link.symlink_to(os.path.relpath(target, link.parent))
     tmp = folder / "variant.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps({**manifest, "links": dict(stage_dirs)}, indent=2, sort_keys=True) + "\n")
     tmp.replace(folder / "variant.json")
 
 

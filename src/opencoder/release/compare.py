@@ -2,7 +2,7 @@
 
 Each input is a variant's folder (`out_dir/variants/<name>/`: links to its stage folders in the single
 build's layout, and `variant.json`: its config differences from the base and its stage keys). Per
-variant: the config differences that define it, how many of its stage directories it shares with
+variant: the config differences that define it, how many of the stage directories its build made it shares with
 another variant, the corpus funnel (documents after each data stage, bytes in and out), the tokens of
 the pretraining datasets, the final loss of every training stage (the mean of its last 10 steps, as the model card's:
 one step's loss is noisy at small batches) and pass@k per benchmark of the base
@@ -39,6 +39,12 @@ def _loss(folder: Path) -> list[dict]:
     return [r for r in metrics.read(log) if "loss" in r] if log.is_file() else []
 
 
+def _built(folder: Path, links: Mapping[str, str], directory: str) -> bool:
+    """Whether the variant's build made anything in its stage directory `directory` (`<stage>-<key>`):
+    a stage the build does not run (import without import.source) has a key but no directory."""
+    return any((folder / sub).exists() for sub, target in links.items() if directory in Path(target).parts)
+
+
 def variant_row(folder: Path, shared: Mapping[str, int]) -> dict:
     """The comparison's numbers of one variant folder (see the module's doc)."""
     manifest = _json(folder / "variant.json")
@@ -46,7 +52,8 @@ def variant_row(folder: Path, shared: Mapping[str, int]) -> dict:
         raise InputError(f"{folder}: not a variant folder (no variant.json)")
     row: dict = {"variant": manifest["name"],
                  "differences": "; ".join(f"{k}={json.dumps(v[1])}" for k, v in sorted(manifest["differences"].items())),
-                 "shared_stages": sum(1 for s, key in manifest["stages"].items() if shared.get(key, 0) > 1)}
+                 "shared_stages": sum(1 for stage, key in manifest["stages"].items()
+                                      if shared.get(key, 0) > 1 and _built(folder, manifest["links"], f"{stage}-{key}"))}
     if funnel := _json(folder / "corpus" / "funnel.json"):
         stages = funnel["stages"]
         if stages:
