@@ -156,6 +156,11 @@ def test_corpus_doctest_set_keeps_only_functions_whose_doctests_pass():
     found = [c for text in (ok, wrong, needs_module) for c in candidates(text, "d", "m.py")]
     assert [c["name"] for c in found] == ["hyp", "inc", "g"]
     assert found[0]["output"].startswith("```python\nimport math\n\ndef hyp")
+    # ">>>" in a docstring whose source does not hold it: adjacent literals, a continuation, an escape
+    spelled = ['def a():\n    ">>" """> a()\n    1\n    """\n    return 1\n',
+               'def b():\n    ">>\\\n> b()\\n1\\n"\n    return 1\n',
+               'def c():\n    "\\x3e\\N{greater-than sign}\\76 c()\\n1\\n"\n    return 1\n']
+    assert [c["name"] for text in spelled for c in candidates(text, "d", "m.py")] == ["a", "b", "c"]
     from opencoder.evaluation.sandbox import Limits, Sandbox
 
     params = load()["sft"]["doctests"]["sandbox"]

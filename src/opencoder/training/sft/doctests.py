@@ -14,6 +14,7 @@ reason).
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from pathlib import Path
 
@@ -34,12 +35,35 @@ def {runner}():
 TEST = f"assert {RUNNER}() == 0, 'doctests failed'\n"
 
 
+def source_segments(text: str):
+    """`ast.get_source_segment(text, node)` for many nodes of one file: that function splits the whole
+    file into lines on every call (half the stage's time on the embedded default); this splits it once,
+    the same way (on \\r\\n, \\r and \\n only, the lines node positions count in)."""
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
+
+    def segment(node: ast.AST) -> str:
+        first, last = node.lineno - 1, node.end_lineno - 1  # columns are UTF-8 byte offsets
+        if first == last:
+            return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        return (lines[first].encode()[node.col_offset:].decode() + "".join(lines[first + 1:last])
+                + lines[last].encode()[:node.end_col_offset].decode())
+    return segment
+
+
+# a docstring can hold ">>>" only if its source does: literally, split across adjacent literals or a
+# backslash-newline (a ">" before a quote or a line continuation), or through an escape of ">"
+PROMPT = re.compile(r">>>|>(?:[\"']|\\[\r\n])|\\(?:x3e|0?76|u003e|U0000003e|N\{GREATER-THAN SIGN\})", re.IGNORECASE)
+
+
 def candidates(text: str, doc_id: str, path: str) -> list[dict]:
     """Documented top-level functions with doctest examples in one Python file."""
+    if not PROMPT.search(text):  # most files: no parse needed
+        return []
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return []
+    segment = source_segments(text)
     lines = text.splitlines(keepends=True)
     imports = [n for n in tree.body if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and not n.level)]
     out = []
@@ -50,11 +74,11 @@ def candidates(text: str, doc_id: str, path: str) -> list[dict]:
         if not doc or ">>>" not in doc or node.decorator_list:
             continue
         source = "".join(lines[node.lineno - 1:node.end_lineno])
-        signature = ast.get_source_segment(text, node).split(":\n", 1)[0].removeprefix("def ")
+        signature = segment(node).split(":\n", 1)[0].removeprefix("def ")
         instruction = (f"Write a Python function `{signature}` that does what this docstring says; "
                        f"its examples must pass as doctests.\n\n{textwrap.indent(doc, '    ')}")
         used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        needed = [ast.get_source_segment(text, n) for n in imports
+        needed = [segment(n) for n in imports
                   if any((a.asname or a.name.split(".")[0]) in used for a in n.names)]
         header = "\n".join(needed) + ("\n\n" if needed else "")
         answer = f"```python\n{header}{source.rstrip()}\n```"
