@@ -62,6 +62,7 @@ HELP = {
     ("summary",): {"--input"},
     ("variant",): {"--output"},
     ("compare",): {"--input", "--output"},
+    ("batch",): set(),
 }
 # the flag names stages used before the convention: still accepted, never listed
 ALIASES = {

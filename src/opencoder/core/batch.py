@@ -14,6 +14,7 @@ run in order; the first that fails ends the batch with its exit status, as a she
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import shlex
@@ -69,8 +70,9 @@ def run_member(log: str, args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        raise OpencoderError(f"takes no arguments (the members come on stdin), got {shlex.join(argv)}")
+    argparse.ArgumentParser(prog="opencoder batch", description=__doc__.split("\n\n")[0],
+                            epilog="stdin: per member, NUL-terminated: its log path, its argument count, its arguments"
+                            ).parse_args(argv)
     batch = members(sys.stdin.buffer.read())
     stages = {args[0] for _, args in batch if args and args[0] in cli.STAGES}
     for stage in sorted(stages):  # imported once here, so no member pays for it
